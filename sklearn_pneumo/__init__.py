@@ -1,0 +1,18 @@
+"""scikit-learn compatible pneumonia classification from chest X-rays."""
+
+from ._classifier import CNNClassifier
+from ._grayscale import GrayscaleResize
+from ._loader import ImageLoader, ImageLoadError
+from ._network import build_cnn
+from ._pipeline import make_pneumo_pipeline
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CNNClassifier",
+    "GrayscaleResize",
+    "ImageLoadError",
+    "ImageLoader",
+    "build_cnn",
+    "make_pneumo_pipeline",
+]

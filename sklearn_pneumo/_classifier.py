@@ -1,0 +1,211 @@
+"""The paper's CNN as a scikit-learn classifier (a scikeras KerasClassifier)."""
+
+import math
+import random
+import warnings
+from contextlib import contextmanager
+
+import keras
+import numpy as np
+from scikeras.wrappers import KerasClassifier
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils import ClassifierTags
+
+from ._network import build_cnn
+
+
+def rows_to_images(X, image_size):
+    """Reshape flat rows (n, height * width) to images (n, height, width, 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rows_to_images(np.zeros((2, 6)), (2, 3)).shape
+    (2, 2, 3, 1)
+    """
+    return np.asarray(X, dtype=np.float32).reshape(-1, *image_size, 1)
+
+
+@contextmanager
+def _keras_seed(seed):
+    """Seed Keras' own generators too, restoring Python's and NumPy's state."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    keras.utils.set_random_seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
+
+class CNNClassifier(KerasClassifier):
+    """The paper's convolutional network as a scikit-learn classifier.
+
+    Takes flat rows of ``height * width`` grayscale pixels (the output of
+    :class:`~sklearn_pneumo.GrayscaleResize`), reshapes them to images and
+    trains ``model`` (by default :func:`~sklearn_pneumo.build_cnn`) with the
+    paper's settings: Adam, sparse categorical cross-entropy, accuracy,
+    20 epochs, batches of 32.
+
+    Unlike a bare scikeras ``KerasClassifier`` it is a real classifier for
+    scikit-learn >= 1.7: ``is_classifier`` is True, ``cv=5`` is stratified,
+    ``scoring="roc_auc"`` works. Every scikeras parameter is accepted;
+    arguments of ``model`` are set with the ``model__`` prefix
+    (``model__filters=32``), including in a grid search.
+
+    Parameters
+    ----------
+    model : callable, default=build_cnn
+        Builds the Keras model; receives scikeras' ``meta`` (with
+        ``image_size_`` and ``n_classes_``) and the ``model__*`` parameters.
+    image_size : tuple of (int, int) or None, default=None
+        ``(height, width)`` of the images the rows hold. ``None`` takes square
+        images (``height = width = sqrt(n_features)``); other feature counts
+        are read as 1-pixel-high images, with a warning.
+    optimizer : str or keras optimizer, default="adam"
+    loss : str or keras loss, default="sparse_categorical_crossentropy"
+    metrics : str, list or None, default="accuracy"
+    epochs : int, default=20
+    batch_size : int, default=32
+    random_state : int, RandomState or None, default=None
+        Seeds weight initialisation, shuffling and every Keras random
+        generator, and makes TensorFlow ops deterministic during the fit: two
+        fits with the same seed on CPU give identical predictions.
+    verbose : int, default=0
+        Keras' progress output during fit and predict.
+    **kwargs
+        Any other scikeras or Keras ``fit`` parameter (``validation_split``,
+        ``callbacks``, ``class_weight``...) and routed ``model__*``,
+        ``optimizer__*``, ``fit__*`` parameters.
+
+    Attributes
+    ----------
+    model_ : keras.Model
+        The trained network.
+    image_size_ : tuple of (int, int)
+        Image size used at fit.
+    classes_ : ndarray
+        Class labels.
+    history_ : dict
+        Loss and metrics per epoch.
+    n_features_in_ : int
+        Pixels per image.
+
+    See Also
+    --------
+    build_cnn : The default network.
+    make_pneumo_pipeline : The whole chain from file paths to this classifier.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pneumo import CNNClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.random((40, 16 * 16), dtype=np.float32)
+    >>> y = np.repeat(["normal", "pneumonia"], 20)
+    >>> clf = CNNClassifier(epochs=1, model__filters=4, random_state=0).fit(X, y)
+    >>> clf.image_size_, clf.predict_proba(X).shape
+    ((16, 16), (40, 2))
+    """
+
+    def __init__(
+        self,
+        model=build_cnn,
+        *,
+        image_size=None,
+        optimizer="adam",
+        loss="sparse_categorical_crossentropy",
+        metrics="accuracy",
+        epochs=20,
+        batch_size=32,
+        random_state=None,
+        verbose=0,
+        **kwargs,
+    ):
+        super().__init__(
+            model=model,
+            optimizer=optimizer,
+            loss=loss,
+            metrics=metrics,
+            epochs=epochs,
+            batch_size=batch_size,
+            random_state=random_state,
+            verbose=verbose,
+            **kwargs,
+        )
+        self.image_size = image_size
+
+    def _resolve_image_size(self, n_features):
+        if self.image_size is not None:
+            height, width = self.image_size
+            if height * width != n_features:
+                raise ValueError(
+                    f"image_size={tuple(self.image_size)} means {height * width} "
+                    f"pixels per image, but X has {n_features} features."
+                )
+            return (int(height), int(width))
+        side = math.isqrt(n_features)
+        if side * side == n_features:
+            return (side, side)
+        warnings.warn(
+            f"X has {n_features} features, not a square number: reading each "
+            f"row as a 1x{n_features} image. Pass image_size=(height, width) "
+            "for non-square images.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return (1, n_features)
+
+    def _validate_data(self, X=None, y=None, reset=False, y_numeric=False):
+        if X is not None and np.ndim(X) != 2:
+            raise ValueError(
+                f"{type(self).__name__} expects a 2-D array of flat images "
+                f"(n_samples, height * width), got shape {np.shape(X)}."
+            )
+        if X is not None and not reset and self.initialized_:
+            n_features = np.shape(X)[1]
+            if n_features != self.n_features_in_:
+                height, width = self.image_size_
+                raise ValueError(
+                    f"X has {n_features} features, but {type(self).__name__} is "
+                    f"expecting {self.n_features_in_} features as input "
+                    f"({height}x{width} images, as at fit)."
+                )
+        X, y = super()._validate_data(X, y, reset=reset, y_numeric=y_numeric)
+        if reset and y is not None and len(np.unique(y)) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes, "
+                f"got only class {np.unique(y)[0]!r}."
+            )
+        if reset and X is not None:
+            self.image_size_ = self._resolve_image_size(X.shape[1])
+        return X, y
+
+    @property
+    def feature_encoder(self):
+        """Reshape flat rows to images of ``image_size_`` for the network."""
+        return FunctionTransformer(
+            rows_to_images, kw_args={"image_size": self.image_size_}
+        )
+
+    def _build_keras_model(self):
+        if self._random_state is None:
+            return super()._build_keras_model()
+        with _keras_seed(self._random_state):
+            return super()._build_keras_model()
+
+    def _fit_keras_model(self, *args, **kwargs):
+        if self._random_state is None:
+            return super()._fit_keras_model(*args, **kwargs)
+        with _keras_seed(self._random_state):
+            return super()._fit_keras_model(*args, **kwargs)
+
+    def __sklearn_is_fitted__(self):
+        return self.initialized_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "classifier"
+        tags.classifier_tags = ClassifierTags(poor_score=True)
+        tags.target_tags.required = True
+        return tags

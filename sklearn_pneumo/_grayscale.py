@@ -1,0 +1,260 @@
+"""Turn decoded images into fixed-size grayscale rows: the paper's preprocessing."""
+
+from numbers import Integral
+
+import numpy as np
+from joblib import Parallel, delayed
+from skimage.color import rgb2gray, rgba2rgb
+from skimage.transform import resize
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval
+
+#: Integer dtypes with a fixed full-scale value; other dtypes are refused.
+_FULL_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+#: Rounding slack accepted around [0, 1] for float images.
+_FLOAT_SLACK = 1e-6
+
+
+def to_unit_float(image):
+    """Scale one image to float64 in [0, 1] by the rule of its dtype.
+
+    ``uint8`` is divided by 255, ``uint16`` by 65535, ``bool`` becomes 0/1,
+    and floats must already lie in [0, 1]. Any other dtype, a float outside
+    [0, 1], NaN or infinity raises ``ValueError``: nothing is rescaled
+    silently.
+
+    Parameters
+    ----------
+    image : ndarray
+
+    Returns
+    -------
+    ndarray of float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_unit_float(np.array([[0, 255]], dtype=np.uint8))
+    array([[0., 1.]])
+    """
+    if image.dtype == bool:
+        return image.astype(np.float64)
+    if image.dtype in _FULL_SCALE:
+        return image / _FULL_SCALE[image.dtype]
+    if image.dtype.kind != "f":
+        raise ValueError(
+            f"Unsupported pixel dtype {image.dtype}: use uint8 (0-255), uint16 "
+            "(0-65535), bool, or floats in [0, 1]."
+        )
+    image = image.astype(np.float64)
+    if not np.isfinite(image).all():
+        raise ValueError("Image contains NaN or infinite pixel values.")
+    low, high = image.min(), image.max()
+    if low < -_FLOAT_SLACK or high > 1 + _FLOAT_SLACK:
+        raise ValueError(
+            f"Float pixel values must lie in [0, 1], got [{low:g}, {high:g}]; "
+            "scale the images first (for example divide 0-255 data by 255)."
+        )
+    return np.clip(image, 0.0, 1.0)
+
+
+def to_gray(image):
+    """Convert one image in [0, 1] to 2-D grayscale like ``skimage.color.rgb2gray``.
+
+    Parameters
+    ----------
+    image : ndarray of shape (h, w), (h, w, 1), (h, w, 3) or (h, w, 4)
+        RGBA is composited over white first (``skimage.color.rgba2rgb``).
+
+    Returns
+    -------
+    ndarray of shape (h, w)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_gray(np.ones((2, 3, 3))).shape
+    (2, 3)
+    """
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        return image
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise ValueError(
+            f"Expected an image of shape (h, w), (h, w, 1), (h, w, 3) or "
+            f"(h, w, 4), got shape {image.shape}."
+        )
+    if image.shape[2] == 4:
+        image = rgba2rgb(image)
+    return rgb2gray(image)
+
+
+def grayscale_resize(image, size):
+    """Preprocess one image as the paper does: gray, then anti-aliased resize.
+
+    Parameters
+    ----------
+    image : ndarray of shape (h, w) or (h, w, c)
+    size : tuple of (int, int)
+        Output ``(height, width)``.
+
+    Returns
+    -------
+    ndarray of shape size, float32 in [0, 1]
+    """
+    image = np.asarray(image)
+    if image.size == 0:
+        raise ValueError(f"Image is empty (shape {image.shape}).")
+    gray = to_gray(to_unit_float(image))
+    resized = resize(gray, size, order=1, mode="constant", anti_aliasing=True)
+    return resized.astype(np.float32)
+
+
+def _as_image_list(X):
+    """Split the input of GrayscaleResize into a list of single images."""
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        if X.ndim in (3, 4):
+            return list(X)
+        raise ValueError(
+            "Expected images as a list of arrays, an array of shape (n, h, w) "
+            f"or (n, h, w, c); got an array of shape {X.shape}."
+        )
+    images = list(X)
+    if not images:
+        raise ValueError("Expected at least one image, got none.")
+    for i, image in enumerate(images):
+        if not isinstance(image, np.ndarray) or image.ndim not in (2, 3):
+            shape = getattr(image, "shape", type(image).__name__)
+            raise ValueError(
+                f"Image {i} must be a 2-D or 3-D numpy array, got {shape}."
+            )
+    return images
+
+
+class GrayscaleResize(TransformerMixin, BaseEstimator):
+    """Convert images to grayscale, resize them, and flatten them to rows.
+
+    Follows the paper: colour images become gray as
+    ``skimage.color.rgb2gray`` does, then are resized with anti-aliasing
+    (``skimage.transform.resize``, bilinear, ``mode="constant"``). The output
+    is the flat 2-D array scikit-learn and imbalanced-learn steps expect;
+    :class:`~sklearn_pneumo.CNNClassifier` turns rows back into images.
+
+    Pixel scaling by dtype: ``uint8`` / 255, ``uint16`` / 65535 (the full
+    16-bit range, never clipped to 8 bits), ``bool`` as 0/1, floats must lie in
+    [0, 1]. Other dtypes, floats outside [0, 1], NaN and infinity raise
+    ``ValueError``.
+
+    Parameters
+    ----------
+    size : tuple of (int, int), default=(150, 150)
+        Output image ``(height, width)``.
+    n_jobs : int or None, default=None
+        Number of threads (joblib semantics).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of images per sample: always 1.
+
+    See Also
+    --------
+    ImageLoader : Decode image files into the arrays this step takes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pneumo import GrayscaleResize
+    >>> images = np.random.default_rng(0).integers(0, 256, (4, 60, 40, 3), np.uint8)
+    >>> X = GrayscaleResize(size=(30, 20)).fit_transform(images)
+    >>> X.shape, X.dtype
+    ((4, 600), dtype('float32'))
+    """
+
+    _parameter_constraints = {
+        "size": [tuple],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(self, *, size=(150, 150), n_jobs=None):
+        self.size = size
+        self.n_jobs = n_jobs
+
+    def _check_size(self):
+        self._validate_params()
+        size = tuple(self.size)
+        if len(size) != 2 or not all(
+            isinstance(s, Integral) and s >= 1 for s in size
+        ):
+            raise ValueError(
+                f"size must be (height, width) with positive integers, got {self.size!r}."
+            )
+        return size
+
+    def fit(self, X, y=None):
+        """Check parameters and inputs; nothing is learned.
+
+        Parameters
+        ----------
+        X : list of ndarray, or ndarray of shape (n, h, w) or (n, h, w, c)
+            Images.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : GrayscaleResize
+        """
+        self._check_size()
+        _as_image_list(X)
+        self.n_features_in_ = 1
+        return self
+
+    def transform(self, X):
+        """Convert, resize and flatten every image.
+
+        Parameters
+        ----------
+        X : list of ndarray, or ndarray of shape (n, h, w) or (n, h, w, c)
+            Images of any sizes, each (h, w), (h, w, 1), (h, w, 3) or
+            (h, w, 4).
+
+        Returns
+        -------
+        ndarray of shape (n, height * width), float32 in [0, 1]
+        """
+        size = self._check_size()
+        images = _as_image_list(X)
+        rows = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(_checked_resize)(i, image, size) for i, image in enumerate(images)
+        )
+        return np.stack(rows).reshape(len(images), -1)
+
+    def get_feature_names_out(self, input_features=None):
+        """Pixel names ``pixel_<row>_<column>`` of the flat output.
+
+        Returns
+        -------
+        ndarray of str of shape (height * width,)
+        """
+        height, width = self._check_size()
+        return np.array(
+            [f"pixel_{r}_{c}" for r in range(height) for c in range(width)],
+            dtype=object,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.three_d_array = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+
+def _checked_resize(index, image, size):
+    """``grayscale_resize`` with the image's position in any error message."""
+    try:
+        return grayscale_resize(image, size)
+    except ValueError as error:
+        raise ValueError(f"Image {index}: {error}") from None

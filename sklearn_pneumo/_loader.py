@@ -1,0 +1,333 @@
+"""Decode image files into arrays: the first step of the pipeline."""
+
+import os
+import warnings
+from numbers import Integral
+
+import numpy as np
+from joblib import Parallel, delayed
+from PIL import Image, ImageOps
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval
+from tqdm.auto import tqdm
+
+#: EXIF orientations that swap width and height.
+_TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
+_EXIF_ORIENTATION = 0x0112
+
+
+class ImageLoadError(ValueError):
+    """Raised when one or more image files cannot be decoded.
+
+    Parameters
+    ----------
+    failures : list of (str, str)
+        Each unreadable file and the reason it could not be read.
+    """
+
+    def __init__(self, failures):
+        self.failures = list(failures)
+        lines = "\n".join(f"  {path}: {reason}" for path, reason in self.failures)
+        super().__init__(
+            f"{len(self.failures)} image file(s) could not be read:\n{lines}"
+        )
+
+
+def check_paths(paths):
+    """Validate a collection of image paths and return it as a list of str.
+
+    Parameters
+    ----------
+    paths : list, 1-D array, pandas Series, or array of shape (n, 1)
+        Paths to image files, as ``str`` or ``os.PathLike``.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    ValueError
+        If ``paths`` is empty, has another shape, or holds entries that are
+        not paths (``None``, NaN, numbers...). Every bad entry is named.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> check_paths([Path("a.jpeg"), "b.png"])
+    ['a.jpeg', 'b.png']
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        raise ValueError(
+            "Expected a collection of image paths, got a single path "
+            f"{str(paths)!r}; wrap it in a list."
+        )
+    array = np.asarray(paths, dtype=object)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        raise ValueError(
+            "Expected a 1-D collection of image paths or an array of shape "
+            f"(n, 1), got an array of shape {array.shape}."
+        )
+    if array.size == 0:
+        raise ValueError("Expected at least one image path, got none.")
+    bad = [
+        f"  row {i}: {entry!r}"
+        for i, entry in enumerate(array)
+        if not isinstance(entry, (str, os.PathLike))
+    ]
+    if bad:
+        raise ValueError(
+            f"{len(bad)} entries are not file paths (str or os.PathLike):\n"
+            + "\n".join(bad)
+        )
+    return [os.fspath(entry) for entry in array]
+
+
+def _draft_request(image, decode_size):
+    """Pillow (width, height) to request for an image in file orientation."""
+    height, width = decode_size
+    orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+    if orientation in _TRANSPOSED_ORIENTATIONS:
+        return height, width
+    return width, height
+
+
+def _reduce(image, decode_size):
+    """Shrink by the largest integer factor that still covers ``decode_size``."""
+    height, width = decode_size
+    factor = min(image.height // height, image.width // width)
+    return image.reduce(factor) if factor >= 2 else image
+
+
+def _to_array(image):
+    """Convert a decoded Pillow image to a 2-D or 3-D numpy array."""
+    if image.mode in ("I;16", "I;16B", "I;16L"):
+        return np.asarray(image, dtype=np.uint16)
+    if image.mode == "I":
+        pixels = np.asarray(image)
+        if pixels.min() < 0 or pixels.max() > np.iinfo(np.uint16).max:
+            raise ValueError("32-bit integer pixels outside the 16-bit range")
+        return pixels.astype(np.uint16)
+    if image.mode == "F":
+        return np.asarray(image, dtype=np.float32)
+    if image.mode in ("1", "L", "RGB"):
+        return np.asarray(image.convert("L" if image.mode == "1" else image.mode))
+    if image.mode in ("LA", "PA", "RGBA") or "transparency" in image.info:
+        return np.asarray(image.convert("RGBA"))
+    return np.asarray(image.convert("RGB"))
+
+
+def decode_image(path, *, decode_size=None, max_pixels=100_000_000):
+    """Decode one image file into a numpy array.
+
+    The EXIF orientation is applied, palette and CMYK images become RGB,
+    images with transparency become RGBA, 16-bit images stay ``uint16``, and
+    only the first frame of a multi-frame file (TIFF, GIF) is read.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The image file (any format Pillow reads: JPEG, PNG, BMP, TIFF...).
+    decode_size : tuple of (int, int) or None, default=None
+        ``(height, width)`` the decoded image must still cover. Larger images
+        are decoded at reduced resolution (JPEG DCT scaling, then integer box
+        reduction), which keeps memory and time proportional to
+        ``decode_size`` rather than to the original size. ``None`` decodes at
+        full resolution.
+    max_pixels : int or None, default=100_000_000
+        Refuse images with more pixels than this before allocating them
+        (decompression bombs). ``None`` disables the check.
+
+    Returns
+    -------
+    ndarray of shape (h, w) or (h, w, c)
+
+    Raises
+    ------
+    OSError, ValueError, SyntaxError
+        If the file is missing, unreadable, truncated, not an image, or too
+        large.
+
+    Examples
+    --------
+    >>> from sklearn_pneumo.datasets import load_chest_xray_sample
+    >>> paths, _ = load_chest_xray_sample()
+    >>> decode_image(paths[0], decode_size=(150, 150)).dtype
+    dtype('uint8')
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as image:
+            pixels = image.width * image.height
+            if max_pixels is not None and pixels > max_pixels:
+                raise ValueError(
+                    f"{image.width}x{image.height} = {pixels} pixels exceeds "
+                    f"max_pixels={max_pixels}"
+                )
+            if decode_size is not None and image.format == "JPEG":
+                image.draft(image.mode, _draft_request(image, decode_size))
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            if decode_size is not None:
+                image = _reduce(image, decode_size)
+            return _to_array(image)
+
+
+def _try_decode(path, decode_size, max_pixels):
+    """Decode ``path``; return the array, or the reason it failed as str."""
+    try:
+        return decode_image(path, decode_size=decode_size, max_pixels=max_pixels)
+    except FileNotFoundError:
+        return "file not found"
+    except IsADirectoryError:
+        return "is a directory, not a file"
+    except PermissionError:
+        return "permission denied"
+    except Image.DecompressionBombError as error:
+        return f"image too large: {error}"
+    except (OSError, ValueError, SyntaxError, Image.UnidentifiedImageError) as error:
+        if os.path.isfile(path) and os.path.getsize(path) == 0:
+            return "empty file (0 bytes)"
+        return f"{type(error).__name__}: {error}"
+
+
+def decode_images(paths, *, decode_size=None, max_pixels=100_000_000,
+                  n_jobs=None, progress=False):
+    """Decode many image files in parallel; see :class:`ImageLoader`."""
+    paths = check_paths(paths)
+    jobs = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
+        delayed(_try_decode)(path, decode_size, max_pixels) for path in paths
+    )
+    results = list(
+        tqdm(jobs, total=len(paths), desc="Decoding images", disable=not progress)
+    )
+    failures = [(p, r) for p, r in zip(paths, results) if isinstance(r, str)]
+    if failures:
+        raise ImageLoadError(failures)
+    return results
+
+
+class ImageLoader(TransformerMixin, BaseEstimator):
+    """Decode image files into arrays.
+
+    A stateless transformer: ``transform`` maps image file paths to the
+    decoded images, one array per path, in order. It is the first step of
+    :func:`~sklearn_pneumo.make_pneumo_pipeline`, followed by
+    :class:`~sklearn_pneumo.GrayscaleResize`.
+
+    Parameters
+    ----------
+    decode_size : tuple of (int, int) or None, default=None
+        ``(height, width)`` every decoded image must still cover. Larger
+        images are decoded at reduced resolution (JPEG DCT scaling, then
+        integer box reduction for every format), so memory and time grow with
+        the number of images times ``decode_size``, not times the original
+        size. Set it to the size the images are resized to next. ``None``
+        decodes at full resolution.
+    max_pixels : int or None, default=100_000_000
+        Images with more pixels are refused before they are allocated
+        (decompression bombs). ``None`` disables the check.
+    n_jobs : int or None, default=None
+        Number of threads that decode in parallel (joblib semantics: ``-1``
+        means all cores).
+    progress : bool, default=False
+        Show a tqdm progress bar while decoding.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Always 1: one path per sample.
+
+    See Also
+    --------
+    GrayscaleResize : Turn the decoded images into fixed-size grayscale rows.
+    sklearn_pneumo.datasets.find_unreadable_images : Check files up front.
+
+    Notes
+    -----
+    Formats are those Pillow reads (JPEG, PNG, BMP, TIFF, GIF, WebP...).
+    EXIF orientation is applied; palette and CMYK images become RGB, images
+    with transparency RGBA, 16-bit images stay ``uint16``; a multi-frame file
+    gives its first frame. When any file cannot be read, ``transform`` raises
+    one :class:`ImageLoadError` that lists every bad file with its reason; no
+    row is ever dropped.
+
+    Examples
+    --------
+    >>> from sklearn_pneumo import ImageLoader
+    >>> from sklearn_pneumo.datasets import load_chest_xray_sample
+    >>> paths, y = load_chest_xray_sample()
+    >>> images = ImageLoader(decode_size=(150, 150)).transform(paths)
+    >>> len(images) == len(paths), images[0].ndim
+    (True, 2)
+    """
+
+    _parameter_constraints = {
+        "decode_size": [tuple, None],
+        "max_pixels": [Interval(Integral, 1, None, closed="left"), None],
+        "n_jobs": [Integral, None],
+        "progress": ["boolean"],
+    }
+
+    def __init__(self, *, decode_size=None, max_pixels=100_000_000, n_jobs=None,
+                 progress=False):
+        self.decode_size = decode_size
+        self.max_pixels = max_pixels
+        self.n_jobs = n_jobs
+        self.progress = progress
+
+    def fit(self, X, y=None):
+        """Check parameters and inputs; nothing is learned.
+
+        Parameters
+        ----------
+        X : list, 1-D array, pandas Series or array of shape (n, 1)
+            Image file paths.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : ImageLoader
+        """
+        self._validate_params()
+        check_paths(X)
+        self.n_features_in_ = 1
+        return self
+
+    def transform(self, X):
+        """Decode every image file.
+
+        Parameters
+        ----------
+        X : list, 1-D array, pandas Series or array of shape (n, 1)
+            Image file paths (``str`` or ``os.PathLike``).
+
+        Returns
+        -------
+        images : list of ndarray
+            One array of shape (h, w) or (h, w, c) per path, in order.
+
+        Raises
+        ------
+        ImageLoadError
+            Listing every file that could not be read and why.
+        """
+        self._validate_params()
+        return decode_images(
+            X,
+            decode_size=self.decode_size,
+            max_pixels=self.max_pixels,
+            n_jobs=self.n_jobs,
+            progress=self.progress,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = False
+        tags.input_tags.one_d_array = True
+        tags.input_tags.string = True
+        return tags

@@ -1,0 +1,135 @@
+"""Read the paper's folder layout: one subfolder of images per class."""
+
+from pathlib import Path
+
+import numpy as np
+from joblib import Parallel, delayed
+
+from .._loader import ImageLoadError, _try_decode, check_paths
+
+#: File name endings read as images; anything else in a class folder is skipped.
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
+)
+#: The paper's classes, by folder name in any case.
+DEFAULT_CLASS_NAMES = {"normal": 0, "pneumonia": 1, "neumonia": 1}
+
+
+def _class_label(folder, class_names):
+    for name, label in class_names.items():
+        if name.lower() == folder.name.lower():
+            return label
+    known = ", ".join(sorted(class_names))
+    raise ValueError(
+        f"Unknown class folder {str(folder)!r}: expected one of {known} (any "
+        "case). Pass class_names={folder_name: label} to map other folders."
+    )
+
+
+def _is_hidden(path):
+    return path.name.startswith(".")
+
+
+def find_unreadable_images(paths, *, n_jobs=None, max_pixels=100_000_000):
+    """Find every image file that cannot be decoded, with the reason.
+
+    Decode each file at a small size (fast for JPEG) and collect the
+    failures, so unreadable files can be dropped, together with their labels,
+    before fitting.
+
+    Parameters
+    ----------
+    paths : list, 1-D array, pandas Series or array of shape (n, 1)
+        Image file paths.
+    n_jobs : int or None, default=None
+        Threads that decode in parallel.
+    max_pixels : int or None, default=100_000_000
+        Images with more pixels count as unreadable.
+
+    Returns
+    -------
+    list of (str, str)
+        ``(path, reason)`` for each unreadable file; empty when all are fine.
+
+    Examples
+    --------
+    >>> from sklearn_pneumo.datasets import find_unreadable_images
+    >>> find_unreadable_images(["missing.jpeg"])
+    [('missing.jpeg', 'file not found')]
+    """
+    paths = check_paths(paths)
+    results = Parallel(n_jobs=n_jobs, prefer="threads")(
+        delayed(_try_decode)(path, (8, 8), max_pixels) for path in paths
+    )
+    return [(p, r) for p, r in zip(paths, results) if isinstance(r, str)]
+
+
+def load_image_folder(root, *, class_names=None, validate=False, n_jobs=None):
+    """List the images of a folder with one subfolder per class.
+
+    The paper's layout: ``root/NORMAL/*.jpeg`` and ``root/PNEUMONIA/*.jpeg``
+    (``NEUMONIA`` too, in any case). Hidden entries (starting with ``.``),
+    files that are not images by their ending (``.jpg``, ``.jpeg``, ``.png``,
+    ``.bmp``, ``.tif``, ``.tiff``, ``.gif``, ``.webp``) and files directly in
+    ``root`` are skipped.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        The folder, e.g. ``chest_xray/train``.
+    class_names : dict or None, default=None
+        Maps subfolder names (any case) to labels. ``None`` means
+        ``{"normal": 0, "pneumonia": 1, "neumonia": 1}``.
+    validate : bool, default=False
+        Decode every file and raise one error listing all unreadable ones.
+    n_jobs : int or None, default=None
+        Threads used by ``validate``.
+
+    Returns
+    -------
+    paths : ndarray of str of shape (n,)
+        Sorted by class folder, then file name.
+    y : ndarray of int of shape (n,)
+        The label of each path.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``root`` is not a folder.
+    ValueError
+        If a subfolder is not a known class, no image is found, or
+        (``validate=True``) some files cannot be decoded.
+
+    Examples
+    --------
+    >>> from sklearn_pneumo.datasets import load_image_folder
+    >>> from sklearn_pneumo.datasets import load_chest_xray_sample
+    >>> paths, y = load_chest_xray_sample()
+    >>> root = Path(paths[0]).parents[1]
+    >>> paths, y = load_image_folder(root)
+    >>> y.tolist()
+    [0, 0, 1, 1]
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"Image folder {str(root)!r} does not exist.")
+    class_names = DEFAULT_CLASS_NAMES if class_names is None else class_names
+    paths, labels = [], []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not _is_hidden(p)):
+        label = _class_label(folder, class_names)
+        for file in sorted(folder.iterdir()):
+            if file.is_file() and not _is_hidden(file) and (
+                file.suffix.lower() in IMAGE_SUFFIXES
+            ):
+                paths.append(str(file))
+                labels.append(label)
+    if not paths:
+        raise ValueError(
+            f"No images found in {str(root)!r}: expected class subfolders "
+            "(NORMAL, PNEUMONIA) holding image files."
+        )
+    if validate:
+        failures = find_unreadable_images(paths, n_jobs=n_jobs)
+        if failures:
+            raise ImageLoadError(failures)
+    return np.array(paths, dtype=str), np.array(labels)
