@@ -1,5 +1,6 @@
 """scikit-learn compatible pneumonia classification from chest X-rays."""
 
+from ._batch import predict_files
 from ._classifier import CNNClassifier
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader, ImageLoadError
@@ -15,4 +16,5 @@ __all__ = [
     "ImageLoader",
     "build_cnn",
     "make_pneumo_pipeline",
+    "predict_files",
 ]

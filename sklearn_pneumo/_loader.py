@@ -163,8 +163,8 @@ def decode_image(path, *, decode_size=None, max_pixels=100_000_000):
             pixels = image.width * image.height
             if max_pixels is not None and pixels > max_pixels:
                 raise ValueError(
-                    f"{image.width}x{image.height} = {pixels} pixels exceeds "
-                    f"max_pixels={max_pixels}"
+                    f"image too large: {image.width}x{image.height} = {pixels} "
+                    f"pixels exceeds max_pixels={max_pixels}"
                 )
             if decode_size is not None and image.format == "JPEG":
                 image.draft(image.mode, _draft_request(image, decode_size))

@@ -1,0 +1,73 @@
+"""Score many image files in batches, writing results as they come."""
+
+import csv
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ._loader import ImageLoadError, check_paths
+
+
+def _score_batch(model, paths):
+    """Probabilities for ``paths``, with unreadable files reported, not dropped."""
+    try:
+        return model.predict_proba(paths), {}
+    except ImageLoadError as error:
+        failures = dict(error.failures)
+    readable = [p for p in paths if p not in failures]
+    proba = model.predict_proba(readable) if readable else np.empty((0, 0))
+    return proba, failures
+
+
+def predict_files(model, paths, output, *, batch_size=256, progress=False):
+    """Write a CSV of class probabilities for image files, one batch at a time.
+
+    Peak memory is bounded by ``batch_size``, not by the number of files. A
+    file that cannot be read gets a row with its error instead of
+    probabilities, so every input path appears in the output, in order.
+
+    Parameters
+    ----------
+    model : fitted pipeline
+        Takes image paths, e.g. from :func:`make_pneumo_pipeline`.
+    paths : list, 1-D array or pandas Series
+        Image file paths.
+    output : str, os.PathLike or file object
+        Where the CSV goes: columns ``path``, ``prediction``, one
+        ``proba_<class>`` per class, and ``error``.
+    batch_size : int, default=256
+        Files decoded and scored at once.
+    progress : bool, default=False
+        Show a progress bar over batches.
+
+    Returns
+    -------
+    n_errors : int
+        Number of files that could not be read.
+    """
+    paths = check_paths(paths)
+    classes = list(model.classes_)
+    header = ["path", "prediction", *[f"proba_{c}" for c in classes], "error"]
+    n_errors = 0
+    handle = output if hasattr(output, "write") else open(output, "w", newline="")
+    try:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        starts = range(0, len(paths), batch_size)
+        for start in tqdm(starts, desc="Scoring batches", disable=not progress):
+            batch = paths[start : start + batch_size]
+            proba, failures = _score_batch(model, batch)
+            rows = iter(proba)
+            for path in batch:
+                if path in failures:
+                    n_errors += 1
+                    writer.writerow([path, "", *[""] * len(classes), failures[path]])
+                    continue
+                row = next(rows)
+                label = classes[int(np.argmax(row))]
+                writer.writerow([path, label, *[f"{p:.6f}" for p in row], ""])
+            handle.flush()
+    finally:
+        if handle is not output:
+            handle.close()
+    return n_errors

@@ -1,0 +1,71 @@
+"""The paper's evaluation: accuracy, sensitivity, specificity, ROC AUC."""
+
+import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, roc_auc_score
+
+
+def evaluate_binary(y_true, proba, *, threshold=0.5):
+    """Score probabilities of the positive class (pneumonia, label 1).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        0 for normal, 1 for pneumonia.
+    proba : array-like of shape (n,)
+        Predicted probability of pneumonia.
+    threshold : float, default=0.5
+        Probability from which a sample is called pneumonia.
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``sensitivity`` (recall of pneumonia), ``specificity``
+        (recall of normal), ``roc_auc`` and ``confusion_matrix``
+        (``[[TN, FP], [FN, TP]]`` as nested lists).
+
+    Examples
+    --------
+    >>> scores = evaluate_binary([0, 0, 1, 1], [0.1, 0.6, 0.7, 0.9])
+    >>> scores["sensitivity"], scores["specificity"], scores["roc_auc"]
+    (1.0, 0.5, 1.0)
+    """
+    y_true = np.asarray(y_true)
+    proba = np.asarray(proba)
+    y_pred = (proba >= threshold).astype(int)
+    (tn, fp), (fn, tp) = confusion_matrix(y_true, y_pred, labels=[0, 1])
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "sensitivity": float(tp / (tp + fn)) if tp + fn else float("nan"),
+        "specificity": float(tn / (tn + fp)) if tn + fp else float("nan"),
+        "roc_auc": float(roc_auc_score(y_true, proba)),
+        "confusion_matrix": [[int(tn), int(fp)], [int(fn), int(tp)]],
+    }
+
+
+def format_report(scores):
+    """Render :func:`evaluate_binary` scores as a short text table.
+
+    Examples
+    --------
+    >>> print(format_report(evaluate_binary([0, 1], [0.2, 0.8])))
+    accuracy     1.000
+    sensitivity  1.000
+    specificity  1.000
+    roc_auc      1.000
+    confusion matrix (rows: true normal, pneumonia; columns: predicted)
+                 normal  pneumonia
+      normal          1          0
+      pneumonia       0          1
+    """
+    (tn, fp), (fn, tp) = scores["confusion_matrix"]
+    lines = [
+        f"{name:<12} {scores[name]:.3f}"
+        for name in ("accuracy", "sensitivity", "specificity", "roc_auc")
+    ]
+    lines += [
+        "confusion matrix (rows: true normal, pneumonia; columns: predicted)",
+        f"{'':13}{'normal':>6}  pneumonia",
+        f"  normal    {tn:>7} {fp:>10}",
+        f"  pneumonia {fn:>7} {tp:>10}",
+    ]
+    return "\n".join(lines)

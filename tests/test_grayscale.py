@@ -1,0 +1,130 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from skimage.color import rgb2gray, rgba2rgb
+from skimage.transform import resize
+
+from sklearn_pneumo import GrayscaleResize
+
+SIZE = (12, 10)
+
+
+def _reference(image_float):
+    """The paper's recipe on one image already in [0, 1]."""
+    if image_float.ndim == 3:
+        image_float = rgb2gray(image_float)
+    return resize(image_float, SIZE, mode="constant", anti_aliasing=True).ravel()
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def test_output_shape_dtype_and_range(rng):
+    images = rng.integers(0, 256, (5, 40, 30, 3), dtype=np.uint8)
+    X = GrayscaleResize(size=SIZE).fit_transform(images)
+    assert X.shape == (5, 120) and X.dtype == np.float32
+    assert 0 <= X.min() and X.max() <= 1
+
+
+def test_rgb_matches_rgb2gray_then_resize(rng):
+    image = rng.integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    X = GrayscaleResize(size=SIZE).transform([image])
+    np.testing.assert_allclose(X[0], _reference(image / 255.0), atol=1e-6)
+
+
+def test_matches_paper_order_resize_then_gray(rng):
+    image = rng.integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    paper = rgb2gray(
+        resize(image, (*SIZE, 3), mode="constant", anti_aliasing=True)
+    ).ravel()
+    X = GrayscaleResize(size=SIZE).transform([image])
+    np.testing.assert_allclose(X[0], paper, atol=1e-5)
+
+
+def test_rgba_is_composited_over_white(rng):
+    image = rng.random((30, 20, 4))
+    X = GrayscaleResize(size=SIZE).transform([image])
+    np.testing.assert_allclose(X[0], _reference(rgba2rgb(image)), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "dtype, scale", [(np.uint8, 255), (np.uint16, 65535), (np.float32, 1.0)]
+)
+def test_scaling_rule_per_dtype(rng, dtype, scale):
+    image = (rng.random((30, 20)) * scale).astype(dtype)
+    X = GrayscaleResize(size=SIZE).transform([image])
+    np.testing.assert_allclose(X[0], _reference(image / scale), atol=1e-6)
+
+
+def test_mixed_sizes_and_channel_layouts(rng):
+    images = [
+        rng.random((40, 40)),
+        rng.integers(0, 256, (25, 60, 3), dtype=np.uint8),
+        rng.random((30, 30, 1)),
+    ]
+    X = GrayscaleResize(size=SIZE).transform(images)
+    assert X.shape == (3, 120)
+    np.testing.assert_allclose(X[2], _reference(images[2][:, :, 0]), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "images, message",
+    [
+        ([np.full((5, 5), np.nan)], "NaN"),
+        ([np.zeros((0, 5))], "empty"),
+        (np.zeros(10), "shape"),
+        (np.zeros((4, 100)), "shape"),
+        ([np.zeros((5, 5, 2))], "shape"),
+        ([np.zeros((5, 5, 5))], "shape"),
+        ([np.full((5, 5), 2.0)], r"\[0, 1\]"),
+        ([np.zeros((5, 5), dtype=np.int64)], "dtype"),
+        ([], "at least one"),
+        (["not an image"], "2-D or 3-D"),
+    ],
+    ids=["nan", "zero-size", "1-d", "2-d", "2-channels", "5-channels",
+         "float-range", "int64", "empty", "string"],
+)
+def test_bad_images_raise_clear_errors(images, message):
+    with pytest.raises(ValueError, match=message):
+        GrayscaleResize(size=SIZE).fit_transform(images)
+
+
+def test_bad_size_is_refused():
+    with pytest.raises(ValueError, match="size"):
+        GrayscaleResize(size=(0, 5)).transform([np.zeros((5, 5))])
+
+
+def test_feature_names():
+    names = GrayscaleResize(size=(2, 3)).get_feature_names_out()
+    assert list(names[:4]) == ["pixel_0_0", "pixel_0_1", "pixel_0_2", "pixel_1_0"]
+
+
+def test_parallel_matches_serial(rng):
+    images = list(rng.random((6, 33, 21)))
+    serial = GrayscaleResize(size=SIZE).transform(images)
+    parallel = GrayscaleResize(size=SIZE, n_jobs=2).transform(images)
+    np.testing.assert_array_equal(serial, parallel)
+
+
+image_arrays = hnp.arrays(
+    dtype=st.sampled_from(
+        [np.uint8, np.uint16, np.float32, np.float64, np.bool_, np.int32]
+    ),
+    shape=hnp.array_shapes(min_dims=2, max_dims=3, min_side=0, max_side=40),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(image=image_arrays, height=st.integers(1, 20), width=st.integers(1, 20))
+def test_fuzz_only_value_errors_and_never_a_wrong_shape(image, height, width):
+    try:
+        X = GrayscaleResize(size=(height, width)).transform([image])
+    except ValueError:
+        return
+    assert X.shape == (1, height * width)
+    assert X.dtype == np.float32
+    assert np.isfinite(X).all() and X.min() >= 0 and X.max() <= 1

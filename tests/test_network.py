@@ -1,0 +1,41 @@
+import pytest
+
+from sklearn_pneumo import build_cnn
+
+PAPER_SHAPES = [
+    (148, 148, 64), (74, 74, 64), (72, 72, 64), (36, 36, 64), (34, 34, 64),
+    (17, 17, 64), (15, 15, 64), (14400,), (64,), (2,),
+]
+PAPER_PARAMS = [640, 0, 36928, 0, 36928, 0, 36928, 0, 921664, 130]
+
+
+def test_defaults_are_the_paper_network():
+    model = build_cnn()
+    assert model.count_params() == 1_033_218
+    assert [layer.output.shape[1:] for layer in model.layers] == PAPER_SHAPES
+    assert [layer.count_params() for layer in model.layers] == PAPER_PARAMS
+    assert model.layers[-1].activation.__name__ == "softmax"
+
+
+@pytest.mark.parametrize("side", [4, 8, 28, 48])
+def test_small_inputs_still_build(side):
+    model = build_cnn(input_shape=(side, side, 1))
+    assert model.output_shape == (None, 2)
+    assert len([layer for layer in model.layers if "conv" in layer.name]) == 4
+
+
+def test_arguments_shape_the_network():
+    model = build_cnn(
+        input_shape=(32, 24, 1), n_classes=3, filters=8, conv_blocks=2,
+        dense_units=16, kernel_size=5,
+    )
+    convs = [layer for layer in model.layers if "conv" in layer.name]
+    assert len(convs) == 2 and convs[0].filters == 8
+    assert convs[0].kernel_size == (5, 5)
+    assert model.output_shape == (None, 3)
+
+
+def test_meta_from_scikeras_overrides_shape():
+    model = build_cnn({"image_size_": (20, 30), "n_classes_": 4})
+    assert model.input_shape == (None, 20, 30, 1)
+    assert model.output_shape == (None, 4)
