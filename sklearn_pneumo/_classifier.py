@@ -7,7 +7,9 @@ from contextlib import contextmanager
 
 import keras
 import numpy as np
+import scipy.sparse as sp
 from scikeras.wrappers import KerasClassifier
+from sklearn.base import BaseEstimator
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import ClassifierTags
 
@@ -20,6 +22,7 @@ def rows_to_images(X, image_size):
     Examples
     --------
     >>> import numpy as np
+import scipy.sparse as sp
     >>> rows_to_images(np.zeros((2, 6)), (2, 3)).shape
     (2, 2, 3, 1)
     """
@@ -73,6 +76,17 @@ class CNNClassifier(KerasClassifier):
         fits with the same seed on CPU give identical predictions.
     verbose : int, default=0
         Keras' progress output during fit and predict.
+    callbacks : list of keras callbacks or None, default=None
+        Passed to Keras ``fit`` (``EarlyStopping``, ``TensorBoard``...).
+    validation_split : float, default=0.0
+        Fraction of the training data Keras holds out to report validation
+        loss and metrics each epoch.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the loss.
+    shuffle : bool, default=True
+        Shuffle the training data each epoch.
+    warm_start : bool, default=False
+        Continue training the fitted network on the next ``fit``.
     **kwargs
         Any other scikeras or Keras ``fit`` parameter (``validation_split``,
         ``callbacks``, ``class_weight``...) and routed ``model__*``,
@@ -99,6 +113,7 @@ class CNNClassifier(KerasClassifier):
     Examples
     --------
     >>> import numpy as np
+import scipy.sparse as sp
     >>> from sklearn_pneumo import CNNClassifier
     >>> rng = np.random.default_rng(0)
     >>> X = rng.random((40, 16 * 16), dtype=np.float32)
@@ -120,6 +135,11 @@ class CNNClassifier(KerasClassifier):
         batch_size=32,
         random_state=None,
         verbose=0,
+        callbacks=None,
+        validation_split=0.0,
+        class_weight=None,
+        shuffle=True,
+        warm_start=False,
         **kwargs,
     ):
         super().__init__(
@@ -131,9 +151,20 @@ class CNNClassifier(KerasClassifier):
             batch_size=batch_size,
             random_state=random_state,
             verbose=verbose,
+            callbacks=callbacks,
+            validation_split=validation_split,
+            class_weight=class_weight,
+            shuffle=shuffle,
+            warm_start=warm_start,
             **kwargs,
         )
+        del self.build_fn  # scikeras' deprecated alias of ``model``: not a parameter
         self.image_size = image_size
+
+    build_fn = None
+
+    def __repr__(self):
+        return BaseEstimator.__repr__(self)
 
     def _resolve_image_size(self, n_features):
         if self.image_size is not None:
@@ -156,26 +187,36 @@ class CNNClassifier(KerasClassifier):
         )
         return (1, n_features)
 
-    def _validate_data(self, X=None, y=None, reset=False, y_numeric=False):
-        if X is not None and np.ndim(X) != 2:
-            raise ValueError(
-                f"{type(self).__name__} expects a 2-D array of flat images "
-                f"(n_samples, height * width), got shape {np.shape(X)}."
+    def _check_flat_images(self, X, reset):
+        if sp.issparse(X):
+            raise TypeError(
+                "Sparse data was passed for X, but dense data is required: "
+                f"{type(self).__name__} takes flat images (n_samples, height * width)."
             )
-        if X is not None and not reset and self.initialized_:
-            n_features = np.shape(X)[1]
-            if n_features != self.n_features_in_:
-                height, width = self.image_size_
-                raise ValueError(
-                    f"X has {n_features} features, but {type(self).__name__} is "
-                    f"expecting {self.n_features_in_} features as input "
-                    f"({height}x{width} images, as at fit)."
-                )
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(
+                f"Expected a 2-D array of flat images (n_samples, height * width), "
+                f"got shape {X.shape}. Reshape your data, e.g. with "
+                "GrayscaleResize or X.reshape(len(X), -1)."
+            )
+        if not reset and X.shape[1] != self.n_features_in_:
+            height, width = self.image_size_
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                f"expecting {self.n_features_in_} features as input "
+                f"({height}x{width} images, as at fit)."
+            )
+        return X
+
+    def _validate_data(self, X=None, y=None, reset=False, y_numeric=False):
+        if X is not None:
+            X = self._check_flat_images(X, reset)
         X, y = super()._validate_data(X, y, reset=reset, y_numeric=y_numeric)
         if reset and y is not None and len(np.unique(y)) < 2:
             raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes, "
-                f"got only class {np.unique(y)[0]!r}."
+                f"{type(self).__name__} needs samples of at least 2 classes, got "
+                f"only one class: {np.unique(y)[0].item()!r}."
             )
         if reset and X is not None:
             self.image_size_ = self._resolve_image_size(X.shape[1])
@@ -187,6 +228,23 @@ class CNNClassifier(KerasClassifier):
         return FunctionTransformer(
             rows_to_images, kw_args={"image_size": self.image_size_}
         )
+
+    def predict_proba(self, X, **kwargs):
+        """Class probabilities, shape (n_samples, n_classes).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height * width)
+        **kwargs
+            Passed to Keras ``predict``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        proba = super().predict_proba(X, **kwargs)
+        # scikeras squeezes the result of a single sample to 1-D.
+        return np.asarray(proba).reshape(-1, len(self.classes_))
 
     def _build_keras_model(self):
         if self._random_state is None:

@@ -1,0 +1,115 @@
+"""CNNClassifier alone: scikit-learn's common checks and classifier behaviour."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone, is_classifier
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_pneumo import CNNClassifier
+
+#: Tiny, fast, deterministic network for scikit-learn's checks.
+SMALL = dict(
+    model__filters=4, model__dense_units=8, model__conv_blocks=2, epochs=5,
+    batch_size=1000, random_state=0,
+)
+
+EXPECTED_FAILED_CHECKS = {
+    "check_estimator_tags_renamed": (
+        "the parent scikeras.wrappers.BaseWrapper still defines _more_tags; "
+        "CNNClassifier defines __sklearn_tags__, which scikit-learn reads"
+    ),
+    "check_sample_weight_equivalence_on_dense_data": (
+        "Keras weights the loss per batch; a weight of 2 is not two copies of a "
+        "sample once batches are shuffled"
+    ),
+    "check_sample_weight_equivalence_on_sparse_data": "same as the dense case",
+    "check_mixin_order": (
+        "scikeras.wrappers.KerasClassifier lists BaseWrapper before ClassifierMixin; "
+        "reordering in a subclass is an MRO error, so tags declare the classifier"
+    ),
+    "check_no_attributes_set_in_init": (
+        "routed model__* parameters are scikeras keyword parameters, stored as "
+        "attributes by design (get_params returns them)"
+    ),
+    "check_supervised_y_2d": (
+        "scikeras accepts 2-D y as multi-output without a DataConversionWarning"
+    ),
+}
+
+
+@parametrize_with_checks(
+    [CNNClassifier(**SMALL)],
+    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 30)
+    X = rng.random((60, 64), dtype=np.float32) * 0.5
+    X[y == 1, :8] += 0.5  # a bright band at the top of class-1 images
+    return X, y
+
+
+def test_is_a_classifier_and_cv_is_stratified(data):
+    X, y = data
+    clf = CNNClassifier(**SMALL)
+    assert is_classifier(clf)
+    assert isinstance(check_cv(5, y, classifier=is_classifier(clf)), StratifiedKFold)
+
+
+def test_roc_auc_scoring_and_proba_shape(data):
+    X, y = data
+    scores = cross_val_score(CNNClassifier(**SMALL), X, y, cv=3, scoring="roc_auc")
+    assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
+    clf = CNNClassifier(**SMALL).fit(X, y)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (60, 2)
+    assert clf.predict_proba(X[:1]).shape == (1, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_string_labels(data):
+    X, y = data
+    labels = np.where(y == 1, "pneumonia", "normal")
+    clf = CNNClassifier(**SMALL).fit(X, labels)
+    assert list(clf.classes_) == ["normal", "pneumonia"]
+    assert set(clf.predict(X)) <= {"normal", "pneumonia"}
+
+
+def test_image_size_is_inferred_or_checked(data):
+    X, y = data
+    assert CNNClassifier(**SMALL).fit(X, y).image_size_ == (8, 8)
+    clf = CNNClassifier(image_size=(4, 16), **SMALL).fit(X, y)
+    assert clf.model_.input_shape == (None, 4, 16, 1)
+    with pytest.raises(ValueError, match="image_size"):
+        CNNClassifier(image_size=(5, 5), **SMALL).fit(X, y)
+    with pytest.warns(UserWarning, match="image_size"):
+        CNNClassifier(**SMALL).fit(X[:, :60], y)
+
+
+def test_clear_errors(data):
+    X, y = data
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        CNNClassifier(**SMALL).fit(X, np.zeros(60))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        CNNClassifier(**SMALL).fit(X, y[:-1])
+    with pytest.raises(NotFittedError):
+        CNNClassifier(**SMALL).predict(X)
+    clf = CNNClassifier(**SMALL).fit(X, y)
+    with pytest.raises(ValueError, match="8x8 images"):
+        clf.predict(np.zeros((2, 100), dtype=np.float32))
+    with pytest.raises(ValueError, match="2-D"):
+        clf.predict(X.reshape(60, 8, 8))
+
+
+def test_same_seed_same_model_in_one_process(data):
+    X, y = data
+    first = CNNClassifier(**SMALL).fit(X, y).predict_proba(X)
+    second = clone(CNNClassifier(**SMALL)).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(first, second)

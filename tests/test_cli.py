@@ -1,0 +1,79 @@
+"""The command line, run as a user would: in a subprocess."""
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+
+def run_cli(*args, cwd=None):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-m", "sklearn_pneumo", *map(str, args)],
+        capture_output=True, text=True, timeout=300, cwd=cwd, env=env,
+    )
+
+
+@pytest.fixture(scope="module")
+def chest_xray(xray_paths, tmp_path_factory):
+    """The paper's layout, chest_xray/{train,test}/{NORMAL,PNEUMONIA}, of real files."""
+    root = tmp_path_factory.mktemp("chest_xray")
+    paths, y = xray_paths
+    for i, (path, label) in enumerate(zip(paths, y)):
+        split = "test" if i % 4 == 0 else "train"
+        folder = root / split / ("PNEUMONIA" if label else "NORMAL")
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, folder)
+    return root
+
+
+def test_help():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    assert "train" in result.stdout and "predict" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--image-size", "0"], "invalid image size"),
+    (["train", "--sampler", "sideways"], "invalid choice"),
+    (["train", "--epochs", "-1"], "positive integer"),
+    ([], "required"),
+])
+def test_bad_arguments_exit_non_zero_with_a_message(args, message):
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_missing_data_folder_is_a_clear_error(tmp_path):
+    result = run_cli("train", "--data", tmp_path / "absent")
+    assert result.returncode == 1
+    assert "absent" in result.stderr and "not a folder" in result.stderr
+
+
+def test_train_save_and_predict_a_folder(chest_xray, tmp_path):
+    model = tmp_path / "model.joblib"
+    result = run_cli(
+        "train", "--data", chest_xray, "--image-size", "32", "--epochs", "1",
+        "--filters", "4", "--save", model,
+    )
+    assert result.returncode == 0, result.stderr
+    for metric in ("accuracy", "sensitivity", "specificity", "roc_auc"):
+        assert metric in result.stdout
+    assert "confusion matrix" in result.stdout
+    assert model.is_file()
+
+    (tmp_path / "broken.jpeg").write_text("not an image")
+    out = tmp_path / "predictions.csv"
+    result = run_cli(
+        "predict", model, chest_xray / "test", tmp_path / "broken.jpeg",
+        "--out", out, "--batch-size", "3",
+    )
+    assert result.returncode == 1  # one file could not be read
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 5
+    assert all(row["prediction"] in ("0", "1") for row in rows[:4])
+    assert rows[4]["prediction"] == "" and "cannot identify" in rows[4]["error"]
