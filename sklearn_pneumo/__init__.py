@@ -2,6 +2,7 @@
 
 from ._batch import predict_files
 from ._classifier import CNNClassifier
+from ._evaluation import evaluate_binary, format_report
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader, ImageLoadError
 from ._network import build_cnn
@@ -15,6 +16,8 @@ __all__ = [
     "ImageLoadError",
     "ImageLoader",
     "build_cnn",
+    "evaluate_binary",
+    "format_report",
     "make_pneumo_pipeline",
     "predict_files",
 ]
