@@ -22,7 +22,6 @@ def rows_to_images(X, image_size):
     Examples
     --------
     >>> import numpy as np
-import scipy.sparse as sp
     >>> rows_to_images(np.zeros((2, 6)), (2, 3)).shape
     (2, 2, 3, 1)
     """
@@ -113,7 +112,6 @@ class CNNClassifier(KerasClassifier):
     Examples
     --------
     >>> import numpy as np
-import scipy.sparse as sp
     >>> from sklearn_pneumo import CNNClassifier
     >>> rng = np.random.default_rng(0)
     >>> X = rng.random((40, 16 * 16), dtype=np.float32)
