@@ -226,10 +226,13 @@ class GrayscaleResize(TransformerMixin, BaseEstimator):
         """
         size = self._check_size()
         images = _as_image_list(X)
-        rows = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(_checked_resize)(i, image, size) for i, image in enumerate(images)
+        # Rows are written in place: peak memory is one output array, not two.
+        rows = np.empty((len(images), size[0] * size[1]), dtype=np.float32)
+        Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(_resize_into)(rows, i, image, size)
+            for i, image in enumerate(images)
         )
-        return np.stack(rows).reshape(len(images), -1)
+        return rows
 
     def get_feature_names_out(self, input_features=None):
         """Pixel names ``pixel_<row>_<column>`` of the flat output.
@@ -252,9 +255,9 @@ class GrayscaleResize(TransformerMixin, BaseEstimator):
         return tags
 
 
-def _checked_resize(index, image, size):
-    """``grayscale_resize`` with the image's position in any error message."""
+def _resize_into(rows, index, image, size):
+    """Write image ``index``, preprocessed, into ``rows``; name it in errors."""
     try:
-        return grayscale_resize(image, size)
+        rows[index] = grayscale_resize(image, size).ravel()
     except ValueError as error:
         raise ValueError(f"Image {index}: {error}") from None
