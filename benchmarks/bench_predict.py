@@ -56,8 +56,10 @@ def main():
         "images_per_s": args.n / statistics.median(batch),
         "single_image_latency_ms": 1000 * statistics.median(single),
     }
-    print(f"predict_proba on {args.n} JPEG paths at 150x150: "
-          f"{result['images_per_s']:.0f} images/s (median of {args.repeat})")
+    print(
+        f"predict_proba on {args.n} JPEG paths at 150x150: "
+        f"{result['images_per_s']:.0f} images/s (median of {args.repeat})"
+    )
     print(f"one image: {result['single_image_latency_ms']:.0f} ms (median of 20)")
     if args.out:
         args.out.write_text(json.dumps(result, indent=2))

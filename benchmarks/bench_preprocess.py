@@ -51,15 +51,22 @@ def _package(paths, n_jobs):
 
 
 def _measure(method, paths, n_jobs, queue):
-    import sklearn_pneumo  # noqa: F401  (imports are not part of the measurement)
     import cv2  # noqa: F401
+
+    import sklearn_pneumo  # noqa: F401  (imports are not part of the measurement)
 
     before = _rss_mb()
     start = time.perf_counter()
     X = _paper(paths) if method == "paper" else _package(paths, n_jobs)
     seconds = time.perf_counter() - start
-    queue.put({"seconds": seconds, "peak_rss_mb": _rss_mb(),
-               "peak_rss_growth_mb": _rss_mb() - before, "X": X[:16]})
+    queue.put(
+        {
+            "seconds": seconds,
+            "peak_rss_mb": _rss_mb(),
+            "peak_rss_growth_mb": _rss_mb() - before,
+            "X": X[:16],
+        }
+    )
 
 
 def measure(method, paths, n_jobs=None):
@@ -95,21 +102,34 @@ def main():
         paper = [measure("paper", files[: args.paper_n]) for _ in range(args.repeat)]
         paper_rate = statistics.median(r["images_per_s"] for r in paper)
         reference = paper[0]["X"]
-        results = {"paper": {"n": args.paper_n, "images_per_s": paper_rate,
-                             "peak_rss_mb": paper[0]["peak_rss_mb"]}}
-        print(f"{'method':<24}{'n':>6}{'images/s':>10}{'x paper':>9}"
-              f"{'peak RSS MB':>13}{'growth MB':>11}{'mean |diff|':>13}{'max |diff|':>12}")
-        print(f"{'paper (cv2+skimage)':<24}{args.paper_n:>6}{paper_rate:>10.1f}"
-              f"{1.0:>9.1f}{paper[0]['peak_rss_mb']:>13.0f}"
-              f"{paper[0]['peak_rss_growth_mb']:>11.0f}")
+        results = {
+            "paper": {
+                "n": args.paper_n,
+                "images_per_s": paper_rate,
+                "peak_rss_mb": paper[0]["peak_rss_mb"],
+            }
+        }
+        print(
+            f"{'method':<24}{'n':>6}{'images/s':>10}{'x paper':>9}"
+            f"{'peak RSS MB':>13}{'growth MB':>11}{'mean |diff|':>13}{'max |diff|':>12}"
+        )
+        print(
+            f"{'paper (cv2+skimage)':<24}{args.paper_n:>6}{paper_rate:>10.1f}"
+            f"{1.0:>9.1f}{paper[0]['peak_rss_mb']:>13.0f}"
+            f"{paper[0]['peak_rss_growth_mb']:>11.0f}"
+        )
         for n_jobs in args.n_jobs:
             for n in args.n:
-                runs = [measure("package", files[:n], n_jobs) for _ in range(args.repeat)]
+                runs = [
+                    measure("package", files[:n], n_jobs) for _ in range(args.repeat)
+                ]
                 rate = statistics.median(r["images_per_s"] for r in runs)
                 diff = np.abs(runs[0]["X"] - reference)
                 name = f"sklearn_pneumo n_jobs={n_jobs}"
                 results[f"{name} n={n}"] = {
-                    "n": n, "n_jobs": n_jobs, "images_per_s": rate,
+                    "n": n,
+                    "n_jobs": n_jobs,
+                    "images_per_s": rate,
                     "speedup": rate / paper_rate,
                     "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
                     "peak_rss_growth_mb": max(r["peak_rss_growth_mb"] for r in runs),
@@ -117,9 +137,11 @@ def main():
                     "max_abs_diff": float(diff.max()),
                 }
                 r = results[f"{name} n={n}"]
-                print(f"{name:<24}{n:>6}{rate:>10.1f}{r['speedup']:>9.1f}"
-                      f"{r['peak_rss_mb']:>13.0f}{r['peak_rss_growth_mb']:>11.0f}"
-                      f"{r['mean_abs_diff']:>13.4f}{r['max_abs_diff']:>12.4f}")
+                print(
+                    f"{name:<24}{n:>6}{rate:>10.1f}{r['speedup']:>9.1f}"
+                    f"{r['peak_rss_mb']:>13.0f}{r['peak_rss_growth_mb']:>11.0f}"
+                    f"{r['mean_abs_diff']:>13.4f}{r['max_abs_diff']:>12.4f}"
+                )
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
 

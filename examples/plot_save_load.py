@@ -31,7 +31,9 @@ with TemporaryDirectory() as folder:
     joblib.dump(pipe, model_file)
     loaded = joblib.load(model_file)
     same = np.array_equal(loaded.predict_proba(paths), pipe.predict_proba(paths))
-    print(f"saved {model_file.stat().st_size / 1e6:.1f} MB; identical predictions: {same}")
+    print(
+        f"saved {model_file.stat().st_size / 1e6:.1f} MB; identical predictions: {same}"
+    )
 
     # %%
     # Score many files in batches, writing a CSV as it goes

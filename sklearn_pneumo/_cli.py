@@ -23,7 +23,8 @@ def _image_size(text):
         parts *= 2
     if len(parts) != 2 or min(parts) < 1:
         raise argparse.ArgumentTypeError(
-            f"invalid image size {text!r}: use SIDE or HEIGHTxWIDTH, e.g. 150 or 150x120"
+            f"invalid image size {text!r}: use SIDE or HEIGHTxWIDTH, "
+            "e.g. 150 or 150x120"
         )
     return tuple(parts)
 
@@ -102,8 +103,10 @@ def _train(args):
         _load_training_data(args)
     )
     image_size = args.image_size or default_size
-    _log(f"Training on {len(y)} images ({int(sum(y))} pneumonia) at "
-         f"{image_size[0]}x{image_size[1]}, {args.epochs} epochs")
+    _log(
+        f"Training on {len(y)} images ({int(sum(y))} pneumonia) at "
+        f"{image_size[0]}x{image_size[1]}, {args.epochs} epochs"
+    )
     pipe = make_pneumo_pipeline(
         image_size,
         sampler=None if args.sampler == "none" else args.sampler,
@@ -132,7 +135,8 @@ def _expand_inputs(inputs):
     for entry in inputs:
         if entry.is_dir():
             paths += sorted(
-                str(p) for p in entry.rglob("*")
+                str(p)
+                for p in entry.rglob("*")
                 if p.suffix.lower() in IMAGE_SUFFIXES
                 and not any(part.startswith(".") for part in p.relative_to(entry).parts)
             )
@@ -150,7 +154,10 @@ def _predict(args):
     paths = _expand_inputs(args.inputs)
     _log(f"Predicting {len(paths)} images")
     n_errors = predict_files(
-        model, paths, args.out or sys.stdout, batch_size=args.batch_size,
+        model,
+        paths,
+        args.out or sys.stdout,
+        batch_size=args.batch_size,
         progress=True,
     )
     if n_errors:

@@ -7,7 +7,6 @@ from joblib import Parallel, delayed
 from skimage.color import rgb2gray, rgba2rgb
 from skimage.transform import resize
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval
 
 #: Integer dtypes with a fixed full-scale value; other dtypes are refused.
 _FULL_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
@@ -184,11 +183,10 @@ class GrayscaleResize(TransformerMixin, BaseEstimator):
     def _check_size(self):
         self._validate_params()
         size = tuple(self.size)
-        if len(size) != 2 or not all(
-            isinstance(s, Integral) and s >= 1 for s in size
-        ):
+        if len(size) != 2 or not all(isinstance(s, Integral) and s >= 1 for s in size):
             raise ValueError(
-                f"size must be (height, width) with positive integers, got {self.size!r}."
+                "size must be (height, width) with positive integers, "
+                f"got {self.size!r}."
             )
         return size
 

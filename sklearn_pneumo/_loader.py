@@ -193,8 +193,9 @@ def _try_decode(path, decode_size, max_pixels):
         return f"{type(error).__name__}: {error}"
 
 
-def decode_images(paths, *, decode_size=None, max_pixels=100_000_000,
-                  n_jobs=None, progress=False):
+def decode_images(
+    paths, *, decode_size=None, max_pixels=100_000_000, n_jobs=None, progress=False
+):
     """Decode many image files in parallel; see :class:`ImageLoader`."""
     paths = check_paths(paths)
     jobs = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
@@ -271,8 +272,9 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         "progress": ["boolean"],
     }
 
-    def __init__(self, *, decode_size=None, max_pixels=100_000_000, n_jobs=None,
-                 progress=False):
+    def __init__(
+        self, *, decode_size=None, max_pixels=100_000_000, n_jobs=None, progress=False
+    ):
         self.decode_size = decode_size
         self.max_pixels = max_pixels
         self.n_jobs = n_jobs

@@ -68,7 +68,9 @@ def build_cnn(
     for block in range(conv_blocks):
         padding = _conv_padding(height, width, kernel_size)
         layers.append(
-            keras.layers.Conv2D(filters, kernel_size, activation="relu", padding=padding)
+            keras.layers.Conv2D(
+                filters, kernel_size, activation="relu", padding=padding
+            )
         )
         if padding == "valid":
             height, width = height - kernel_size + 1, width - kernel_size + 1

@@ -98,7 +98,9 @@ def make_pneumo_pipeline(
             (
                 "cnn",
                 CNNClassifier(
-                    image_size=image_size, random_state=random_state, **classifier_params
+                    image_size=image_size,
+                    random_state=random_state,
+                    **classifier_params,
                 ),
             ),
         ],

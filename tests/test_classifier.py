@@ -11,8 +11,12 @@ from sklearn_pneumo import CNNClassifier
 
 #: Tiny, fast, deterministic network for scikit-learn's checks.
 SMALL = dict(
-    model__filters=4, model__dense_units=8, model__conv_blocks=2, epochs=5,
-    batch_size=1000, random_state=0,
+    model__filters=4,
+    model__dense_units=8,
+    model__conv_blocks=2,
+    epochs=5,
+    batch_size=1000,
+    random_state=0,
 )
 
 EXPECTED_FAILED_CHECKS = {

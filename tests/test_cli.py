@@ -13,7 +13,11 @@ def run_cli(*args, cwd=None):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run(
         [sys.executable, "-m", "sklearn_pneumo", *map(str, args)],
-        capture_output=True, text=True, timeout=300, cwd=cwd, env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env=env,
     )
 
 
@@ -36,12 +40,15 @@ def test_help():
     assert "train" in result.stdout and "predict" in result.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["train", "--image-size", "0"], "invalid image size"),
-    (["train", "--sampler", "sideways"], "invalid choice"),
-    (["train", "--epochs", "-1"], "positive integer"),
-    ([], "required"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--image-size", "0"], "invalid image size"),
+        (["train", "--sampler", "sideways"], "invalid choice"),
+        (["train", "--epochs", "-1"], "positive integer"),
+        ([], "required"),
+    ],
+)
 def test_bad_arguments_exit_non_zero_with_a_message(args, message):
     result = run_cli(*args)
     assert result.returncode == 2
@@ -57,8 +64,17 @@ def test_missing_data_folder_is_a_clear_error(tmp_path):
 def test_train_save_and_predict_a_folder(chest_xray, tmp_path):
     model = tmp_path / "model.joblib"
     result = run_cli(
-        "train", "--data", chest_xray, "--image-size", "32", "--epochs", "1",
-        "--filters", "4", "--save", model,
+        "train",
+        "--data",
+        chest_xray,
+        "--image-size",
+        "32",
+        "--epochs",
+        "1",
+        "--filters",
+        "4",
+        "--save",
+        model,
     )
     assert result.returncode == 0, result.stderr
     for metric in ("accuracy", "sensitivity", "specificity", "roc_auc"):
@@ -69,8 +85,14 @@ def test_train_save_and_predict_a_folder(chest_xray, tmp_path):
     (tmp_path / "broken.jpeg").write_text("not an image")
     out = tmp_path / "predictions.csv"
     result = run_cli(
-        "predict", model, chest_xray / "test", tmp_path / "broken.jpeg",
-        "--out", out, "--batch-size", "3",
+        "predict",
+        model,
+        chest_xray / "test",
+        tmp_path / "broken.jpeg",
+        "--out",
+        out,
+        "--batch-size",
+        "3",
     )
     assert result.returncode == 1  # one file could not be read
     rows = list(csv.DictReader(out.open()))

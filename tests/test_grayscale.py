@@ -85,8 +85,18 @@ def test_mixed_sizes_and_channel_layouts(rng):
         ([], "at least one"),
         (["not an image"], "2-D or 3-D"),
     ],
-    ids=["nan", "zero-size", "1-d", "2-d", "2-channels", "5-channels",
-         "float-range", "int64", "empty", "string"],
+    ids=[
+        "nan",
+        "zero-size",
+        "1-d",
+        "2-d",
+        "2-channels",
+        "5-channels",
+        "float-range",
+        "int64",
+        "empty",
+        "string",
+    ],
 )
 def test_bad_images_raise_clear_errors(images, message):
     with pytest.raises(ValueError, match=message):

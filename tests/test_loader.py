@@ -48,8 +48,14 @@ def test_decode_size_covers_target_and_bounds_memory(xray_paths):
 
 @pytest.mark.parametrize(
     "wrap",
-    [list, np.array, pd.Series, lambda p: np.array(p).reshape(-1, 1),
-     lambda p: [Path(x) for x in p], lambda p: pd.DataFrame({"path": p})],
+    [
+        list,
+        np.array,
+        pd.Series,
+        lambda p: np.array(p).reshape(-1, 1),
+        lambda p: [Path(x) for x in p],
+        lambda p: pd.DataFrame({"path": p}),
+    ],
     ids=["list", "array", "series", "column", "pathlib", "dataframe"],
 )
 def test_accepted_path_containers(xray_paths, wrap):
@@ -158,7 +164,9 @@ def test_decompression_bomb_is_refused_before_allocation(tmp_path, side):
 
 
 @pytest.mark.parametrize(
-    "paths", [[None], ["a.png", float("nan")], [3], []], ids=["none", "nan", "int", "empty"]
+    "paths",
+    [[None], ["a.png", float("nan")], [3], []],
+    ids=["none", "nan", "int", "empty"],
 )
 def test_entries_that_are_not_paths_are_refused(paths):
     with pytest.raises(ValueError, match="path"):
@@ -176,8 +184,11 @@ def test_fit_is_stateless(xray_paths):
     assert loader.__sklearn_tags__().requires_fit is False
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(data=st.binary(max_size=2048), suffix=st.sampled_from([".jpeg", ".png"]))
 def test_random_bytes_raise_only_image_load_error(tmp_path, data, suffix):
     path = tmp_path / f"fuzz{suffix}"

@@ -3,8 +3,16 @@ import pytest
 from sklearn_pneumo import build_cnn
 
 PAPER_SHAPES = [
-    (148, 148, 64), (74, 74, 64), (72, 72, 64), (36, 36, 64), (34, 34, 64),
-    (17, 17, 64), (15, 15, 64), (14400,), (64,), (2,),
+    (148, 148, 64),
+    (74, 74, 64),
+    (72, 72, 64),
+    (36, 36, 64),
+    (34, 34, 64),
+    (17, 17, 64),
+    (15, 15, 64),
+    (14400,),
+    (64,),
+    (2,),
 ]
 PAPER_PARAMS = [640, 0, 36928, 0, 36928, 0, 36928, 0, 921664, 130]
 
@@ -26,8 +34,12 @@ def test_small_inputs_still_build(side):
 
 def test_arguments_shape_the_network():
     model = build_cnn(
-        input_shape=(32, 24, 1), n_classes=3, filters=8, conv_blocks=2,
-        dense_units=16, kernel_size=5,
+        input_shape=(32, 24, 1),
+        n_classes=3,
+        filters=8,
+        conv_blocks=2,
+        dense_units=16,
+        kernel_size=5,
     )
     convs = [layer for layer in model.layers if "conv" in layer.name]
     assert len(convs) == 2 and convs[0].filters == 8

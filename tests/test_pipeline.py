@@ -54,12 +54,20 @@ def test_learns_real_pneumoniamnist(fitted_on_mnist, mnist):
     assert fitted_on_mnist.score(images, y) > 0.7
 
 
-@pytest.mark.parametrize("dump, load", [
-    (pickle.dumps, pickle.loads),
-    (lambda m: joblib.dump(m, "model.joblib"), lambda _: joblib.load("model.joblib")),
-], ids=["pickle", "joblib"])
-def test_round_trip_keeps_probabilities(fitted_on_jpegs, xray_paths, tmp_path,
-                                        monkeypatch, dump, load):
+@pytest.mark.parametrize(
+    "dump, load",
+    [
+        (pickle.dumps, pickle.loads),
+        (
+            lambda m: joblib.dump(m, "model.joblib"),
+            lambda _: joblib.load("model.joblib"),
+        ),
+    ],
+    ids=["pickle", "joblib"],
+)
+def test_round_trip_keeps_probabilities(
+    fitted_on_jpegs, xray_paths, tmp_path, monkeypatch, dump, load
+):
     monkeypatch.chdir(tmp_path)
     paths, _ = xray_paths
     restored = load(dump(fitted_on_jpegs))
@@ -93,8 +101,9 @@ def test_cross_validate_with_roc_auc(mnist):
     assert np.mean(scores["test_roc_auc"]) > 0.6
 
 
-def test_grid_search_over_epochs_and_filters_with_cache(xray_paths, tmp_path,
-                                                        monkeypatch):
+def test_grid_search_over_epochs_and_filters_with_cache(
+    xray_paths, tmp_path, monkeypatch
+):
     paths, y = xray_paths
     decoded = []
     original = ImageLoader.transform
@@ -105,13 +114,19 @@ def test_grid_search_over_epochs_and_filters_with_cache(xray_paths, tmp_path,
 
     monkeypatch.setattr(ImageLoader, "transform", counting_transform)
     pipe = make_pneumo_pipeline(
-        (32, 32), memory=str(tmp_path), random_state=0, batch_size=16,
+        (32, 32),
+        memory=str(tmp_path),
+        random_state=0,
+        batch_size=16,
         model__dense_units=8,
     )
     cv = StratifiedKFold(2, shuffle=True, random_state=0)
     search = GridSearchCV(
-        pipe, {"cnn__epochs": [1, 2], "cnn__model__filters": [4, 8]},
-        cv=cv, scoring="roc_auc", refit=True,
+        pipe,
+        {"cnn__epochs": [1, 2], "cnn__model__filters": [4, 8]},
+        cv=cv,
+        scoring="roc_auc",
+        refit=True,
     ).fit(paths, y)
     # With the cache each training fold is decoded once (2), not once per
     # candidate (8); test folds are decoded at each scoring (8); refit: 1.

@@ -26,7 +26,9 @@ def test_same_seed_same_probabilities_in_fresh_processes(tmp_path):
     outputs = [tmp_path / f"proba{i}.npy" for i in range(2)]
     for output in outputs:
         subprocess.run(
-            [sys.executable, "-c", SCRIPT, str(output)], check=True, env=env,
+            [sys.executable, "-c", SCRIPT, str(output)],
+            check=True,
+            env=env,
             timeout=300,
         )
     first, second = (np.load(output) for output in outputs)

@@ -118,8 +118,10 @@ def load_image_folder(root, *, class_names=None, validate=False, n_jobs=None):
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not _is_hidden(p)):
         label = _class_label(folder, class_names)
         for file in sorted(folder.iterdir()):
-            if file.is_file() and not _is_hidden(file) and (
-                file.suffix.lower() in IMAGE_SUFFIXES
+            if (
+                file.is_file()
+                and not _is_hidden(file)
+                and (file.suffix.lower() in IMAGE_SUFFIXES)
             ):
                 paths.append(str(file))
                 labels.append(label)
