@@ -6,6 +6,7 @@ from ._evaluation import evaluate_binary, format_report
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader, ImageLoadError
 from ._network import build_cnn
+from ._persistence import load_model, save_model
 from ._pipeline import make_pneumo_pipeline
 
 __version__ = "0.1.0"
@@ -18,6 +19,8 @@ __all__ = [
     "build_cnn",
     "evaluate_binary",
     "format_report",
+    "load_model",
     "make_pneumo_pipeline",
     "predict_files",
+    "save_model",
 ]

@@ -5,10 +5,9 @@ import sys
 import time
 from pathlib import Path
 
-import joblib
-
 from ._batch import predict_files
 from ._evaluation import evaluate_binary, format_report
+from ._persistence import load_model, save_model
 from ._pipeline import make_pneumo_pipeline
 from .datasets import IMAGE_SUFFIXES, load_image_folder, load_pneumoniamnist
 
@@ -67,7 +66,9 @@ def _parser():
     train.add_argument("--filters", type=_positive_int, default=64)
     train.add_argument("--random-state", type=int, default=0)
     train.add_argument("--n-jobs", type=int, default=-1, help="threads for decoding")
-    train.add_argument("--save", type=Path, help="write the fitted model (joblib)")
+    train.add_argument(
+        "--save", type=Path, help="write the fitted model (safe format: see save_model)"
+    )
     predict = commands.add_parser(
         "predict",
         help="predict image files with a saved model",
@@ -126,7 +127,7 @@ def _train(args):
     print(f"Held-out evaluation on {held_out_name} ({len(y_test)} images):")
     print(format_report(scores))
     if args.save:
-        joblib.dump(pipe, args.save)
+        save_model(pipe, args.save)
         _log(f"Saved the fitted model to {args.save}")
 
 
@@ -150,7 +151,7 @@ def _expand_inputs(inputs):
 def _predict(args):
     if not args.model.is_file():
         raise FileNotFoundError(f"model file {args.model} does not exist")
-    model = joblib.load(args.model)
+    model = load_model(args.model)
     paths = _expand_inputs(args.inputs)
     _log(f"Predicting {len(paths)} images")
     n_errors = predict_files(

@@ -62,7 +62,7 @@ def test_missing_data_folder_is_a_clear_error(tmp_path):
 
 
 def test_train_save_and_predict_a_folder(chest_xray, tmp_path):
-    model = tmp_path / "model.joblib"
+    model = tmp_path / "model.pneumo"
     result = run_cli(
         "train",
         "--data",
