@@ -7,7 +7,7 @@ from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader, ImageLoadError
 from ._network import build_cnn
 from ._persistence import load_model, save_model
-from ._pipeline import make_pneumo_pipeline
+from ._pipeline import make_pneumo_pipeline, preset_settings
 
 __version__ = "0.1.0"
 
@@ -22,5 +22,6 @@ __all__ = [
     "load_model",
     "make_pneumo_pipeline",
     "predict_files",
+    "preset_settings",
     "save_model",
 ]

@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 from scikeras.wrappers import KerasClassifier
 from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import ClassifierTags
 
@@ -26,6 +27,30 @@ def rows_to_images(X, image_size):
     (2, 2, 3, 1)
     """
     return np.asarray(X, dtype=np.float32).reshape(-1, *image_size, 1)
+
+
+def holdout_indices(y, fraction, random_state=None):
+    """Split sample indices into training and a stratified, shuffled hold-out.
+
+    Used for ``validation_split``: Keras alone holds out the *last* rows,
+    which are one class when the data are sorted by class (as
+    :func:`~sklearn_pneumo.datasets.load_image_folder` returns them).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> train, held_out = holdout_indices(np.repeat([0, 1], 10), 0.2, 0)
+    >>> len(train), sorted(np.repeat([0, 1], 10)[held_out].tolist())
+    (16, [0, 0, 1, 1])
+    """
+    y = np.asarray(y).reshape(len(y), -1)[:, 0]
+    indices = np.arange(len(y))
+    try:
+        return train_test_split(
+            indices, test_size=fraction, stratify=y, random_state=random_state
+        )
+    except ValueError:  # a class too small to stratify: plain shuffled split
+        return train_test_split(indices, test_size=fraction, random_state=random_state)
 
 
 @contextmanager
@@ -78,14 +103,21 @@ class CNNClassifier(KerasClassifier):
     callbacks : list of keras callbacks or None, default=None
         Passed to Keras ``fit`` (``EarlyStopping``, ``TensorBoard``...).
     validation_split : float, default=0.0
-        Fraction of the training data Keras holds out to report validation
-        loss and metrics each epoch.
+        Fraction of the training data held out, stratified and shuffled
+        (unlike Keras, which takes the last rows), to report validation loss
+        and metrics each epoch, e.g. for ``EarlyStopping``. After an
+        over-sampler, copies of a sample can land on both sides: prefer
+        ``class_weight`` then.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss.
     shuffle : bool, default=True
         Shuffle the training data each epoch.
     warm_start : bool, default=False
         Continue training the fitted network on the next ``fit``.
+    jit_compile : bool or "auto", default="auto"
+        Compile training and prediction steps with XLA. Keras' "auto" means
+        off on a CPU-only machine; TensorFlow also turns XLA off while
+        ``random_state`` makes ops deterministic.
     **kwargs
         Any other scikeras or Keras ``fit`` parameter (``validation_split``,
         ``callbacks``, ``class_weight``...) and routed ``model__*``,
@@ -138,6 +170,7 @@ class CNNClassifier(KerasClassifier):
         class_weight=None,
         shuffle=True,
         warm_start=False,
+        jit_compile="auto",
         **kwargs,
     ):
         super().__init__(
@@ -158,8 +191,10 @@ class CNNClassifier(KerasClassifier):
         )
         del self.build_fn  # scikeras' deprecated alias of ``model``: not a parameter
         self.image_size = image_size
+        self.jit_compile = jit_compile
 
     build_fn = None
+    _compile_kwargs = KerasClassifier._compile_kwargs | {"jit_compile"}
 
     def __repr__(self):
         return BaseEstimator.__repr__(self)
@@ -250,11 +285,20 @@ class CNNClassifier(KerasClassifier):
         with _keras_seed(self._random_state):
             return super()._build_keras_model()
 
-    def _fit_keras_model(self, *args, **kwargs):
+    def _fit_keras_model(self, X, y, sample_weight, *args, **kwargs):
+        if self.validation_split and "validation_data" not in kwargs:
+            train, held_out = holdout_indices(
+                y, self.validation_split, self._random_state
+            )
+            validation = (X[held_out], y[held_out])
+            if sample_weight is not None:
+                validation += (sample_weight[held_out],)
+                sample_weight = sample_weight[train]
+            X, y, kwargs["validation_data"] = X[train], y[train], validation
         if self._random_state is None:
-            return super()._fit_keras_model(*args, **kwargs)
+            return super()._fit_keras_model(X, y, sample_weight, *args, **kwargs)
         with _keras_seed(self._random_state):
-            return super()._fit_keras_model(*args, **kwargs)
+            return super()._fit_keras_model(X, y, sample_weight, *args, **kwargs)
 
     def __sklearn_is_fitted__(self):
         return self.initialized_

@@ -60,9 +60,22 @@ def _parser():
         type=_image_size,
         help="SIDE or HEIGHTxWIDTH (default: 150 for --data, 28 for bundled data)",
     )
-    train.add_argument("--epochs", type=_positive_int, default=20)
+    train.add_argument(
+        "--preset",
+        choices=["paper", "tuned"],
+        default="paper",
+        help="starting settings: the thesis' (default) or the tuned ones",
+    )
+    train.add_argument(
+        "--epochs", type=_positive_int, help="default: 20 (paper), 40 (tuned)"
+    )
     train.add_argument("--batch-size", type=_positive_int, default=32)
-    train.add_argument("--sampler", choices=["over", "under", "none"], default="over")
+    train.add_argument(
+        "--sampler",
+        choices=["auto", "over", "under", "none"],
+        default="auto",
+        help="class balancing (default: the preset's)",
+    )
     train.add_argument("--filters", type=_positive_int, default=64)
     train.add_argument("--random-state", type=int, default=0)
     train.add_argument("--n-jobs", type=int, default=-1, help="threads for decoding")
@@ -106,7 +119,7 @@ def _train(args):
     image_size = args.image_size or default_size
     _log(
         f"Training on {len(y)} images ({int(sum(y))} pneumonia) at "
-        f"{image_size[0]}x{image_size[1]}, {args.epochs} epochs"
+        f"{image_size[0]}x{image_size[1]}, preset {args.preset}"
     )
     pipe = make_pneumo_pipeline(
         image_size,
@@ -115,7 +128,8 @@ def _train(args):
         n_jobs=args.n_jobs,
         progress=input_kind == "paths",
         random_state=args.random_state,
-        epochs=args.epochs,
+        preset=args.preset,
+        **({"epochs": args.epochs} if args.epochs else {}),
         batch_size=args.batch_size,
         model__filters=args.filters,
         verbose=2,

@@ -20,7 +20,8 @@ def evaluate_binary(y_true, proba, *, threshold=0.5):
     -------
     dict
         ``accuracy``, ``sensitivity`` (recall of pneumonia), ``specificity``
-        (recall of normal), ``roc_auc`` and ``confusion_matrix``
+        (recall of normal), ``roc_auc``, ``ece`` (expected calibration error)
+        and ``confusion_matrix``
         (``[[TN, FP], [FN, TP]]`` as nested lists).
 
     Examples
@@ -38,8 +39,45 @@ def evaluate_binary(y_true, proba, *, threshold=0.5):
         "sensitivity": float(tp / (tp + fn)) if tp + fn else float("nan"),
         "specificity": float(tn / (tn + fp)) if tn + fp else float("nan"),
         "roc_auc": float(roc_auc_score(y_true, proba)),
+        "ece": expected_calibration_error(y_true, proba),
         "confusion_matrix": [[int(tn), int(fp)], [int(fn), int(tp)]],
     }
+
+
+def expected_calibration_error(y_true, proba, *, n_bins=10):
+    """Expected calibration error of the predicted class's confidence.
+
+    Samples are binned by the probability of the class they are assigned to
+    (``max(p, 1 - p)``); the error is the mean, weighted by bin size, of
+    ``|accuracy - mean confidence|`` over equal-width bins.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        0 or 1.
+    proba : array-like of shape (n,)
+        Predicted probability of class 1.
+    n_bins : int, default=10
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> round(expected_calibration_error([0, 1, 1, 1], [0.0, 1.0, 1.0, 0.0]), 3)
+    0.25
+    """
+    y_true, proba = np.asarray(y_true), np.asarray(proba, dtype=float)
+    confidence = np.maximum(proba, 1 - proba)
+    correct = (proba >= 0.5).astype(int) == y_true
+    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    error = 0.0
+    for b in np.unique(bins):
+        members = bins == b
+        gap = abs(correct[members].mean() - confidence[members].mean())
+        error += members.mean() * gap
+    return float(error)
 
 
 def format_report(scores):

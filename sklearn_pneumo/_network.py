@@ -8,6 +8,34 @@ def _conv_padding(height, width, kernel_size):
     return "valid" if min(height, width) >= kernel_size else "same"
 
 
+def _convolution(filters, kernel_size, padding, batch_norm):
+    if not batch_norm:
+        return [
+            keras.layers.Conv2D(
+                filters, kernel_size, activation="relu", padding=padding
+            )
+        ]
+    return [
+        keras.layers.Conv2D(filters, kernel_size, padding=padding, use_bias=False),
+        keras.layers.BatchNormalization(),
+        keras.layers.Activation("relu"),
+    ]
+
+
+def _augmentation(rotation, shift, zoom, contrast):
+    """Keras preprocessing layers that change images only while training."""
+    layers = []
+    if rotation:
+        layers.append(keras.layers.RandomRotation(rotation, fill_mode="nearest"))
+    if shift:
+        layers.append(keras.layers.RandomTranslation(shift, shift, fill_mode="nearest"))
+    if zoom:
+        layers.append(keras.layers.RandomZoom(zoom, fill_mode="nearest"))
+    if contrast:
+        layers.append(keras.layers.RandomContrast(contrast, value_range=(0, 1)))
+    return layers
+
+
 def build_cnn(
     meta=None,
     *,
@@ -17,6 +45,12 @@ def build_cnn(
     kernel_size=3,
     conv_blocks=4,
     dense_units=64,
+    batch_norm=False,
+    dropout=0.0,
+    rotation=0.0,
+    shift=0.0,
+    zoom=0.0,
+    contrast=0.0,
 ):
     """Build the paper's CNN (uncompiled).
 
@@ -28,6 +62,10 @@ def build_cnn(
     On small inputs the network still builds: a convolution switches from
     'valid' to 'same' padding once the feature map is narrower than
     ``kernel_size``, and pooling is skipped once it is narrower than 2.
+
+    The other options default to the paper (off). Augmentation layers act only
+    while training; none flips the image, since a chest X-ray's left and right
+    are not interchangeable (the heart sits on the left).
 
     Parameters
     ----------
@@ -47,6 +85,19 @@ def build_cnn(
         Number of convolutions.
     dense_units : int, default=64
         Units of the hidden dense layer.
+    batch_norm : bool, default=False
+        Batch normalisation after every convolution (before its ReLU).
+    dropout : float, default=0.0
+        Dropout rate before each dense layer.
+    rotation : float, default=0.0
+        Random rotation in training, as a fraction of a full turn
+        (0.03 is about +/-11 degrees).
+    shift : float, default=0.0
+        Random translation in training, as a fraction of height and width.
+    zoom : float, default=0.0
+        Random zoom in and out in training, as a fraction.
+    contrast : float, default=0.0
+        Random contrast change in training, as a fraction.
 
     Returns
     -------
@@ -65,21 +116,18 @@ def build_cnn(
         n_classes = meta["n_classes_"]
     height, width = input_shape[:2]
     layers = [keras.Input(shape=input_shape)]
+    layers += _augmentation(rotation, shift, zoom, contrast)
     for block in range(conv_blocks):
         padding = _conv_padding(height, width, kernel_size)
-        layers.append(
-            keras.layers.Conv2D(
-                filters, kernel_size, activation="relu", padding=padding
-            )
-        )
+        layers += _convolution(filters, kernel_size, padding, batch_norm)
         if padding == "valid":
             height, width = height - kernel_size + 1, width - kernel_size + 1
         if block < conv_blocks - 1 and min(height, width) >= 2:
             layers.append(keras.layers.MaxPooling2D(2))
             height, width = height // 2, width // 2
-    layers += [
-        keras.layers.Flatten(),
-        keras.layers.Dense(dense_units, activation="relu"),
-        keras.layers.Dense(n_classes, activation="softmax"),
-    ]
+    layers.append(keras.layers.Flatten())
+    layers += [keras.layers.Dropout(dropout)] if dropout else []
+    layers.append(keras.layers.Dense(dense_units, activation="relu"))
+    layers += [keras.layers.Dropout(dropout)] if dropout else []
+    layers.append(keras.layers.Dense(n_classes, activation="softmax"))
     return keras.Sequential(layers, name="pneumo_cnn")

@@ -2,6 +2,7 @@
 
 import json
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -76,6 +77,17 @@ def _find_networks(obj, path=()):
             yield from _find_networks(value, (*path, i))
 
 
+def _detach(cnn):
+    """Take the network and the callbacks out of a classifier, for skops."""
+    state = {
+        name: vars(cnn).pop(name)
+        for name in ("model_", "callbacks", "_fit_callbacks", "_predict_callbacks")
+        if name in vars(cnn)
+    }
+    cnn.callbacks = None
+    return state
+
+
 def _resolve(obj, path):
     for step in path:
         obj = obj[step] if isinstance(step, int) else vars(obj)[step]
@@ -87,7 +99,9 @@ def save_model(model, path):
 
     The scikit-learn and imbalanced-learn parts are stored with skops, each
     Keras network in Keras' ``.keras`` format, all in one zip archive. Unlike
-    pickle or joblib, loading it runs no code from the file.
+    pickle or joblib, loading it runs no code from the file. Keras callbacks
+    are code, so they are left out, with a warning: the loaded model has
+    ``callbacks=None``.
 
     Parameters
     ----------
@@ -112,12 +126,19 @@ def save_model(model, path):
     networks = list(_find_networks(model))
     if not networks:
         raise ValueError("The model holds no fitted CNNClassifier; fit it first.")
-    detached = [cnn.__dict__.pop("model_") for _, cnn in networks]
+    if any(cnn.callbacks for _, cnn in networks):
+        warnings.warn(
+            "Keras callbacks are not saved (they are code); the loaded model "
+            "predicts identically and has callbacks=None.",
+            UserWarning,
+            stacklevel=2,
+        )
+    detached = [_detach(cnn) for _, cnn in networks]
     try:
         estimator_bytes = sio.dumps(model)
     finally:
-        for (_, cnn), network in zip(networks, detached):
-            cnn.model_ = network
+        for (_, cnn), state in zip(networks, detached):
+            vars(cnn).update(state)
     manifest = {
         "format": FORMAT,
         "version": VERSION,
@@ -127,9 +148,9 @@ def save_model(model, path):
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(_MANIFEST, json.dumps(manifest))
             archive.writestr(_ESTIMATOR, estimator_bytes)
-            for i, network in enumerate(detached):
+            for i, state in enumerate(detached):
                 network_file = Path(folder) / f"network_{i}.keras"
-                network.save(network_file)
+                state["model_"].save(network_file)
                 archive.write(network_file, network_file.name)
 
 
@@ -224,4 +245,5 @@ def load_model(path, *, trusted=None, safe_mode=True):
             if not isinstance(cnn, CNNClassifier):
                 raise _refuse(path, f"no CNNClassifier at {network_path}")
             cnn.model_ = _load_network(archive, i, folder, safe_mode, path)
+            cnn._fit_callbacks, cnn._predict_callbacks = [], []
     return model

@@ -1,5 +1,6 @@
 import io
 import os
+import tracemalloc
 import zlib
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from sklearn_pneumo import ImageLoader, ImageLoadError
+from sklearn_pneumo import ImageLoader, ImageLoadError, make_pneumo_pipeline
 from sklearn_pneumo._loader import decode_image
 
 
@@ -200,3 +201,31 @@ def test_random_bytes_raise_only_image_load_error(tmp_path, data, suffix):
     else:
         assert image.ndim in (2, 3) and image.size > 0
     os.remove(path)
+
+
+@pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0,
+    reason="root reads files whatever their permissions",
+)
+def test_unreadable_permissions_are_named(tmp_path, xray_paths):
+    path = tmp_path / "locked.jpeg"
+    path.write_bytes(Path(xray_paths[0][0]).read_bytes())
+    path.chmod(0)
+    with pytest.raises(ImageLoadError, match="permission denied"):
+        ImageLoader().transform([str(path)])
+
+
+def test_memory_grows_with_target_size_not_original_size(tmp_path):
+    # 12 paths to a 2000x2000 JPEG: decoding them at full size would hold
+    # 12 x 4 MB of pixels; the pipeline's load and resize steps must not.
+    noise = np.random.default_rng(0).integers(0, 256, (2000, 2000), dtype=np.uint8)
+    big = _save(Image.fromarray(noise), tmp_path / "big.jpeg", quality=90)
+    preprocess = make_pneumo_pipeline((64, 64))[:2]
+    tracemalloc.start()
+    try:
+        X = preprocess.transform([big] * 12)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert X.shape == (12, 64 * 64)
+    assert peak < 12 * 2000 * 2000 / 4

@@ -146,3 +146,17 @@ def test_skops_alone_would_run_no_code_either(saved):
     with zipfile.ZipFile(saved) as archive:
         untrusted = sio.get_untrusted_types(data=archive.read("estimator.skops"))
     assert any("CNNClassifier" in name for name in untrusted)
+
+
+def test_callbacks_are_left_out_with_a_warning(xray_paths, tmp_path):
+    paths, y = xray_paths
+    pipe = make_pneumo_pipeline((32, 32), preset="tuned", random_state=0, **FAST)
+    pipe.fit(paths, y)
+    with pytest.warns(UserWarning, match="callbacks"):
+        save_model(pipe, tmp_path / "m")
+    assert len(pipe.named_steps["cnn"].callbacks) == 2  # the original is intact
+    loaded = load_model(tmp_path / "m")
+    assert loaded.named_steps["cnn"].callbacks is None
+    np.testing.assert_array_equal(
+        loaded.predict_proba(paths), pipe.predict_proba(paths)
+    )

@@ -8,6 +8,7 @@ import pytest
 from imblearn.pipeline import Pipeline
 from imblearn.under_sampling import RandomUnderSampler
 from sklearn.base import clone, is_classifier
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
 
 from sklearn_pneumo import ImageLoader, make_pneumo_pipeline
@@ -133,3 +134,14 @@ def test_grid_search_over_epochs_and_filters_with_cache(
     assert len(decoded) == 2 + 8 + 1
     assert search.best_params_["cnn__epochs"] in (1, 2)
     assert search.best_estimator_.predict_proba(paths).shape == (16, 2)
+
+
+def test_clear_errors_through_the_pipeline(xray_paths):
+    paths, y = xray_paths
+    pipe = make_pneumo_pipeline((32, 32), random_state=0, **FAST)
+    with pytest.raises(ValueError, match="class"):
+        pipe.fit(paths, np.zeros(len(paths)))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        pipe.fit(paths, y[:-1])
+    with pytest.raises(NotFittedError):
+        pipe.predict(paths)
