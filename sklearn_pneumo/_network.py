@@ -8,17 +8,23 @@ def _conv_padding(height, width, kernel_size):
     return "valid" if min(height, width) >= kernel_size else "same"
 
 
-def _convolution(filters, kernel_size, padding, batch_norm):
+def _convolution(filters, kernel_size, padding, batch_norm, dtype_policy):
     if not batch_norm:
         return [
             keras.layers.Conv2D(
-                filters, kernel_size, activation="relu", padding=padding
+                filters,
+                kernel_size,
+                activation="relu",
+                padding=padding,
+                dtype=dtype_policy,
             )
         ]
     return [
-        keras.layers.Conv2D(filters, kernel_size, padding=padding, use_bias=False),
-        keras.layers.BatchNormalization(),
-        keras.layers.Activation("relu"),
+        keras.layers.Conv2D(
+            filters, kernel_size, padding=padding, use_bias=False, dtype=dtype_policy
+        ),
+        keras.layers.BatchNormalization(dtype=dtype_policy),
+        keras.layers.Activation("relu", dtype=dtype_policy),
     ]
 
 
@@ -51,6 +57,7 @@ def build_cnn(
     shift=0.0,
     zoom=0.0,
     contrast=0.0,
+    dtype_policy=None,
 ):
     """Build the paper's CNN (uncompiled).
 
@@ -98,6 +105,11 @@ def build_cnn(
         Random zoom in and out in training, as a fraction.
     contrast : float, default=0.0
         Random contrast change in training, as a fraction.
+    dtype_policy : str or None, default=None
+        Keras dtype policy of the hidden layers, e.g. ``"mixed_bfloat16"``:
+        much faster training on CPUs with bfloat16 instructions (AVX-512
+        BF16, AMX) and recent GPUs. The softmax output stays float32. ``None``
+        uses Keras' global policy (float32 unless changed).
 
     Returns
     -------
@@ -119,7 +131,7 @@ def build_cnn(
     layers += _augmentation(rotation, shift, zoom, contrast)
     for block in range(conv_blocks):
         padding = _conv_padding(height, width, kernel_size)
-        layers += _convolution(filters, kernel_size, padding, batch_norm)
+        layers += _convolution(filters, kernel_size, padding, batch_norm, dtype_policy)
         if padding == "valid":
             height, width = height - kernel_size + 1, width - kernel_size + 1
         if block < conv_blocks - 1 and min(height, width) >= 2:
@@ -127,7 +139,9 @@ def build_cnn(
             height, width = height // 2, width // 2
     layers.append(keras.layers.Flatten())
     layers += [keras.layers.Dropout(dropout)] if dropout else []
-    layers.append(keras.layers.Dense(dense_units, activation="relu"))
+    layers.append(
+        keras.layers.Dense(dense_units, activation="relu", dtype=dtype_policy)
+    )
     layers += [keras.layers.Dropout(dropout)] if dropout else []
-    layers.append(keras.layers.Dense(n_classes, activation="softmax"))
+    layers.append(keras.layers.Dense(n_classes, activation="softmax", dtype="float32"))
     return keras.Sequential(layers, name="pneumo_cnn")

@@ -8,6 +8,7 @@ from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_pneumo import CNNClassifier
+from sklearn_pneumo._classifier import holdout_indices
 
 #: Tiny, fast, deterministic network for scikit-learn's checks.
 SMALL = dict(
@@ -117,3 +118,12 @@ def test_same_seed_same_model_in_one_process(data):
     first = CNNClassifier(**SMALL).fit(X, y).predict_proba(X)
     second = clone(CNNClassifier(**SMALL)).fit(X, y).predict_proba(X)
     np.testing.assert_array_equal(first, second)
+
+
+def test_validation_split_is_stratified_even_on_sorted_data(data):
+    X, y = data  # sorted by class: Keras' own split would hold out only class 1
+    clf = CNNClassifier(validation_split=0.2, **SMALL).fit(X, y)
+    assert len(clf.history_["val_loss"]) == SMALL["epochs"]
+    train, held_out = holdout_indices(y, 0.2, 0)
+    assert sorted(set(y[held_out])) == [0, 1]
+    assert len(train) == 48 and not set(train) & set(held_out)

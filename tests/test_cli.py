@@ -38,6 +38,8 @@ def test_help():
     result = run_cli("--help")
     assert result.returncode == 0
     assert "train" in result.stdout and "predict" in result.stdout
+    train_help = run_cli("train", "--help").stdout
+    assert "--preset" in train_help and "--data" in train_help
 
 
 @pytest.mark.parametrize(

@@ -51,3 +51,41 @@ def test_meta_from_scikeras_overrides_shape():
     model = build_cnn({"image_size_": (20, 30), "n_classes_": 4})
     assert model.input_shape == (None, 20, 30, 1)
     assert model.output_shape == (None, 4)
+
+
+def test_regularisation_and_augmentation_options():
+    model = build_cnn(
+        input_shape=(28, 28, 1),
+        batch_norm=True,
+        dropout=0.3,
+        rotation=0.03,
+        shift=0.05,
+        zoom=0.1,
+        contrast=0.1,
+    )
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds[:4] == [
+        "RandomRotation",
+        "RandomTranslation",
+        "RandomZoom",
+        "RandomContrast",
+    ]
+    assert kinds.count("BatchNormalization") == 4 and kinds.count("Dropout") == 2
+    assert "RandomFlip" not in kinds
+
+
+def test_augmentation_acts_only_in_training():
+    import numpy as np
+
+    model = build_cnn(input_shape=(16, 16, 1), rotation=0.1, shift=0.2)
+    x = np.random.default_rng(0).random((2, 16, 16, 1), dtype=np.float32)
+    augment = model.layers[0]
+    np.testing.assert_array_equal(augment(x, training=False), x)
+    assert not np.array_equal(augment(x, training=True), x)
+
+
+def test_mixed_precision_keeps_a_float32_output():
+    model = build_cnn(input_shape=(28, 28, 1), dtype_policy="mixed_bfloat16")
+    assert model.layers[0].compute_dtype == "bfloat16"
+    assert model.layers[-1].compute_dtype == "float32"
+    assert model.count_params() == build_cnn(input_shape=(28, 28, 1)).count_params()

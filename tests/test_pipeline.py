@@ -145,3 +145,16 @@ def test_clear_errors_through_the_pipeline(xray_paths):
         pipe.fit(paths, y[:-1])
     with pytest.raises(NotFittedError):
         pipe.predict(paths)
+
+
+def test_presets():
+    paper = make_pneumo_pipeline((28, 28))
+    tuned = make_pneumo_pipeline((28, 28), preset="tuned", epochs=3)
+    assert type(paper.named_steps["sample"]).__name__ == "RandomOverSampler"
+    assert tuned.named_steps["sample"] == "passthrough"
+    params = tuned.get_params()
+    assert params["cnn__class_weight"] == "balanced"
+    assert params["cnn__model__batch_norm"] is True
+    assert params["cnn__epochs"] == 3  # explicit settings override the preset
+    with pytest.raises(ValueError, match="preset"):
+        make_pneumo_pipeline(preset="best")
