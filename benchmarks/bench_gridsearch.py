@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _xrays import SAMPLE_XRAYS, repeat_files
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from sklearn_pneumo import ImageLoader, make_pneumo_pipeline
 from sklearn_pneumo.datasets import load_image_folder
 
-DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared/data/chest_xray_sample"
 GRID = {"cnn__epochs": [1, 2], "cnn__model__filters": [8, 16]}
 
 
@@ -47,7 +47,7 @@ def search(paths, y, image_size, memory, counter):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
+    parser.add_argument("--source", type=Path, default=SAMPLE_XRAYS)
     parser.add_argument("--n", type=int, default=96)
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--out", type=Path)
@@ -57,11 +57,7 @@ def main():
     counter = count_decodes()
     size = (args.image_size, args.image_size)
     with tempfile.TemporaryDirectory() as folder:
-        paths = []
-        for i in range(args.n):
-            link = Path(folder) / f"{i:05d}.jpeg"
-            link.symlink_to(sources[i % len(sources)])
-            paths.append(str(link))
+        paths = repeat_files(sources, args.n, folder)
         y = np.resize(labels, args.n)
         results = {"without cache": search(paths, y, size, None, counter)}
         with tempfile.TemporaryDirectory() as cache:

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared/data/chest_xray_sample"
+from _xrays import SAMPLE_XRAYS, repeat_files
 
 
 def _rss_mb():
@@ -59,7 +59,7 @@ def measure(method, model_file, files, batch_size):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
+    parser.add_argument("--source", type=Path, default=SAMPLE_XRAYS)
     parser.add_argument("--n", type=int, nargs="+", default=[1000, 4000, 10000])
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--out", type=Path)
@@ -74,11 +74,7 @@ def main():
         model_file = Path(folder) / "model.pneumo"
         pipe = make_pneumo_pipeline(epochs=1, random_state=0).fit(paths, y)
         save_model(pipe, model_file)
-        files = []
-        for i in range(max(args.n)):
-            link = Path(folder) / f"{i:05d}.jpeg"
-            link.symlink_to(paths[i % len(paths)])
-            files.append(str(link))
+        files = repeat_files(paths, max(args.n), folder)
         print(f"{'method':<16}{'n':>7}{'peak RSS MB':>13}{'growth MB':>11}{'s':>7}")
         for method in ("predict_proba", "predict_files"):
             for n in args.n:

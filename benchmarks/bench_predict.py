@@ -14,12 +14,12 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared/data/chest_xray_sample"
+from _xrays import SAMPLE_XRAYS, repeat_files
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
+    parser.add_argument("--source", type=Path, default=SAMPLE_XRAYS)
     parser.add_argument("--n", type=int, default=2048)
     parser.add_argument("--n-jobs", type=int, default=-1)
     parser.add_argument("--repeat", type=int, default=3)
@@ -34,11 +34,7 @@ def main():
     pipe.fit(paths, y)
     pipe.set_params(cnn__predict__batch_size=256)
     with tempfile.TemporaryDirectory() as folder:
-        files = []
-        for i in range(args.n):
-            link = Path(folder) / f"{i:05d}.jpeg"
-            link.symlink_to(paths[i % len(paths)])
-            files.append(str(link))
+        files = repeat_files(paths, args.n, folder)
         pipe.predict_proba(files[:32])  # warm-up: graph tracing
         batch = []
         for _ in range(args.repeat):

@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _xrays import SAMPLE_XRAYS, repeat_files
 
-DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared/data/chest_xray_sample"
 SIZE = (150, 150)
 
 
@@ -83,7 +83,7 @@ def measure(method, paths, n_jobs=None):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
+    parser.add_argument("--source", type=Path, default=SAMPLE_XRAYS)
     parser.add_argument("--n", type=int, nargs="+", default=[256, 2048])
     parser.add_argument("--paper-n", type=int, default=48)
     parser.add_argument("--repeat", type=int, default=3)
@@ -93,11 +93,7 @@ def main():
 
     sources = sorted(args.source.rglob("*.jpeg"))
     with tempfile.TemporaryDirectory() as folder:
-        files = []
-        for i in range(max(args.n + [args.paper_n])):
-            link = Path(folder) / f"{i:05d}.jpeg"
-            link.symlink_to(sources[i % len(sources)])
-            files.append(str(link))
+        files = repeat_files(sources, max(args.n + [args.paper_n]), folder)
 
         paper = [measure("paper", files[: args.paper_n]) for _ in range(args.repeat)]
         paper_rate = statistics.median(r["images_per_s"] for r in paper)

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
-
-DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared/data/chest_xray_sample"
+from _xrays import SAMPLE_XRAYS
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -74,7 +73,7 @@ def wrapper(X, y, epochs, jit_compile="auto", **params):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
+    parser.add_argument("--source", type=Path, default=SAMPLE_XRAYS)
     parser.add_argument("--n", type=int, default=512)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=2)

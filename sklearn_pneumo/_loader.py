@@ -193,10 +193,18 @@ def _try_decode(path, decode_size, max_pixels):
         return f"{type(error).__name__}: {error}"
 
 
-def decode_images(
+def decode_all(
     paths, *, decode_size=None, max_pixels=100_000_000, n_jobs=None, progress=False
 ):
-    """Decode many image files in parallel; see :class:`ImageLoader`."""
+    """Decode every path in parallel threads, keeping going past failures.
+
+    Returns
+    -------
+    results : list
+        One array per path, or the reason (str) it could not be decoded.
+    failures : list of (str, str)
+        ``(path, reason)`` for every file that could not be decoded.
+    """
     paths = check_paths(paths)
     jobs = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
         delayed(_try_decode)(path, decode_size, max_pixels) for path in paths
@@ -205,6 +213,12 @@ def decode_images(
         tqdm(jobs, total=len(paths), desc="Decoding images", disable=not progress)
     )
     failures = [(p, r) for p, r in zip(paths, results) if isinstance(r, str)]
+    return results, failures
+
+
+def decode_images(paths, **kwargs):
+    """Decode many image files in parallel; see :class:`ImageLoader`."""
+    results, failures = decode_all(paths, **kwargs)
     if failures:
         raise ImageLoadError(failures)
     return results

@@ -9,20 +9,19 @@ def _conv_padding(height, width, kernel_size):
 
 
 def _convolution(filters, kernel_size, padding, batch_norm, dtype_policy):
+    """A ReLU convolution; with batch normalisation between the two."""
+    convolution = keras.layers.Conv2D(
+        filters,
+        kernel_size,
+        padding=padding,
+        activation=None if batch_norm else "relu",
+        use_bias=not batch_norm,
+        dtype=dtype_policy,
+    )
     if not batch_norm:
-        return [
-            keras.layers.Conv2D(
-                filters,
-                kernel_size,
-                activation="relu",
-                padding=padding,
-                dtype=dtype_policy,
-            )
-        ]
+        return [convolution]
     return [
-        keras.layers.Conv2D(
-            filters, kernel_size, padding=padding, use_bias=False, dtype=dtype_policy
-        ),
+        convolution,
         keras.layers.BatchNormalization(dtype=dtype_policy),
         keras.layers.Activation("relu", dtype=dtype_policy),
     ]

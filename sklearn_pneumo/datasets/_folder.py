@@ -3,9 +3,8 @@
 from pathlib import Path
 
 import numpy as np
-from joblib import Parallel, delayed
 
-from .._loader import ImageLoadError, _try_decode, check_paths
+from .._loader import ImageLoadError, decode_all
 
 #: File name endings read as images; anything else in a class folder is skipped.
 IMAGE_SUFFIXES = frozenset(
@@ -57,11 +56,10 @@ def find_unreadable_images(paths, *, n_jobs=None, max_pixels=100_000_000):
     >>> find_unreadable_images(["missing.jpeg"])
     [('missing.jpeg', 'file not found')]
     """
-    paths = check_paths(paths)
-    results = Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(_try_decode)(path, (8, 8), max_pixels) for path in paths
+    _, failures = decode_all(
+        paths, decode_size=(8, 8), max_pixels=max_pixels, n_jobs=n_jobs
     )
-    return [(p, r) for p, r in zip(paths, results) if isinstance(r, str)]
+    return failures
 
 
 def load_image_folder(root, *, class_names=None, validate=False, n_jobs=None):
