@@ -120,7 +120,8 @@ def main():
                     measure("package", files[:n], n_jobs) for _ in range(args.repeat)
                 ]
                 rate = statistics.median(r["images_per_s"] for r in runs)
-                diff = np.abs(runs[0]["X"] - reference)
+                rows = min(len(reference), len(runs[0]["X"]))
+                diff = np.abs(runs[0]["X"][:rows] - reference[:rows])
                 name = f"sklearn_pneumo n_jobs={n_jobs}"
                 results[f"{name} n={n}"] = {
                     "n": n,
