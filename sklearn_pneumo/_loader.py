@@ -11,6 +11,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
 from tqdm.auto import tqdm
 
+from ._dicom import decode_dicom, is_dicom
+
 #: EXIF orientations that swap width and height.
 _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
 _EXIF_ORIENTATION = 0x0112
@@ -101,6 +103,16 @@ def _reduce(image, decode_size):
     return image.reduce(factor) if factor >= 2 else image
 
 
+def _reduce_array(image, decode_size):
+    """:func:`_reduce` for a float array (decoded DICOM), channel by channel."""
+    if image.ndim == 3:
+        return np.stack(
+            [_reduce_array(image[..., c], decode_size) for c in range(image.shape[2])],
+            axis=-1,
+        )
+    return np.asarray(_reduce(Image.fromarray(image), decode_size))
+
+
 def _to_array(image):
     """Convert a decoded Pillow image to a 2-D or 3-D numpy array."""
     if image.mode in ("I;16", "I;16B", "I;16L"):
@@ -124,12 +136,16 @@ def decode_image(path, *, decode_size=None, max_pixels=100_000_000):
 
     The EXIF orientation is applied, palette and CMYK images become RGB,
     images with transparency become RGBA, 16-bit images stay ``uint16``, and
-    only the first frame of a multi-frame file (TIFF, GIF) is read.
+    only the first frame of a multi-frame file (TIFF, GIF) is read. DICOM
+    files (``.dcm``, or any file with the ``DICM`` marker) are read with
+    pydicom through :func:`~sklearn_pneumo._dicom.decode_dicom` into float32
+    in [0, 1], with their modality and VOI LUTs applied.
 
     Parameters
     ----------
     path : str or os.PathLike
-        The image file (any format Pillow reads: JPEG, PNG, BMP, TIFF...).
+        The image file (any format Pillow reads: JPEG, PNG, BMP, TIFF...; or
+        DICOM, which needs the optional ``dicom`` extra).
     decode_size : tuple of (int, int) or None, default=None
         ``(height, width)`` the decoded image must still cover. Larger images
         are decoded at reduced resolution (JPEG DCT scaling, then integer box
@@ -157,6 +173,9 @@ def decode_image(path, *, decode_size=None, max_pixels=100_000_000):
     >>> decode_image(paths[0], decode_size=(150, 150)).dtype
     dtype('uint8')
     """
+    if is_dicom(path):
+        image = decode_dicom(path, max_pixels=max_pixels)
+        return image if decode_size is None else _reduce_array(image, decode_size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with Image.open(path) as image:
@@ -262,7 +281,10 @@ class ImageLoader(TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    Formats are those Pillow reads (JPEG, PNG, BMP, TIFF, GIF, WebP...).
+    Formats are those Pillow reads (JPEG, PNG, BMP, TIFF, GIF, WebP...),
+    and DICOM through pydicom (``pip install 'sklearn-pneumo[dicom]'``): the
+    modality and VOI LUTs are applied, ``MONOCHROME1`` is inverted so that
+    bone is bright, and the result is float32 in [0, 1].
     EXIF orientation is applied; palette and CMYK images become RGB, images
     with transparency RGBA, 16-bit images stay ``uint16``; a multi-frame file
     gives its first frame. When any file cannot be read, ``transform`` raises

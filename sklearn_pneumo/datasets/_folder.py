@@ -4,11 +4,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .._dicom import DICOM_SUFFIXES
 from .._loader import ImageLoadError, decode_all
 
 #: File name endings read as images; anything else in a class folder is skipped.
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
+    | set(DICOM_SUFFIXES)
 )
 #: The paper's classes, by folder name in any case.
 DEFAULT_CLASS_NAMES = {"normal": 0, "pneumonia": 1, "neumonia": 1}
