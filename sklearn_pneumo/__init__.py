@@ -3,6 +3,7 @@
 from ._batch import predict_files
 from ._classifier import CNNClassifier
 from ._evaluation import evaluate_binary, format_report
+from ._gradcam import gradcam_heatmaps
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader, ImageLoadError
 from ._network import build_cnn
@@ -19,6 +20,7 @@ __all__ = [
     "build_cnn",
     "evaluate_binary",
     "format_report",
+    "gradcam_heatmaps",
     "load_model",
     "make_pneumo_pipeline",
     "predict_files",

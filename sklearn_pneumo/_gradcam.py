@@ -1,0 +1,140 @@
+"""Grad-CAM: which parts of an X-ray drove the network's decision."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from skimage.transform import resize
+from sklearn.utils.validation import check_is_fitted
+
+from ._classifier import CNNClassifier, rows_to_images
+
+
+def split_pipeline(estimator):
+    """Separate a fitted pipeline into its preprocessing and its CNNClassifier.
+
+    Parameters
+    ----------
+    estimator : CNNClassifier or Pipeline ending in one
+        Fitted.
+
+    Returns
+    -------
+    preprocess : callable
+        Maps the pipeline's input to the classifier's rows, through every
+        step but the last; samplers are skipped, as in ``predict``.
+    classifier : CNNClassifier
+    """
+    steps = getattr(estimator, "steps", None)
+    classifier = steps[-1][1] if steps else estimator
+    if not isinstance(classifier, CNNClassifier):
+        raise TypeError(
+            "Expected a CNNClassifier or a pipeline ending in one, got "
+            f"{type(classifier).__name__}."
+        )
+    check_is_fitted(classifier)
+
+    def preprocess(X):
+        for _, step in steps[:-1] if steps else []:
+            if (
+                step is not None
+                and step != "passthrough"
+                and not hasattr(step, "fit_resample")
+            ):
+                X = step.transform(X)
+        return X
+
+    return preprocess, classifier
+
+
+def _last_feature_map_layer(model):
+    """The last layer with a 2-D spatial output (before ``Flatten``)."""
+    for layer in reversed(model.layers):
+        if len(layer.output.shape) == 4:
+            return layer
+    raise ValueError(f"Model {model.name!r} has no convolutional feature map.")
+
+
+def _class_scores(output_layer, hidden):
+    """Class scores before the softmax, which saturates once training is done."""
+    if not isinstance(output_layer, keras.layers.Dense):
+        return output_layer(hidden)
+    hidden = tf.cast(hidden, tf.float32)
+    kernel = tf.cast(output_layer.kernel, tf.float32)
+    return hidden @ kernel + tf.cast(output_layer.bias, tf.float32)
+
+
+def gradcam_heatmaps(estimator, X, *, target=None, layer=None):
+    """Grad-CAM heatmaps of a fitted CNN for each input image.
+
+    Grad-CAM (Selvaraju et al., 2017) weights the feature maps of the last
+    convolution by the gradient of the target class score (before the
+    softmax), keeps the positive part, and upsamples it to the input size:
+    bright regions are those whose increase raises the class score most.
+
+    Parameters
+    ----------
+    estimator : CNNClassifier or Pipeline ending in one
+        Fitted. For a pipeline, ``X`` is what the pipeline takes (file
+        paths, or images) and goes through its preprocessing steps first.
+    X : array-like
+        Input of ``estimator.predict``.
+    target : class label or None, default=None
+        Class whose score is explained, e.g. ``1`` or ``"PNEUMONIA"``.
+        ``None`` explains each image's predicted class.
+    layer : str or None, default=None
+        Name of the Keras layer whose feature maps are weighted. ``None``
+        takes the last layer with a spatial output (the last convolution,
+        after its activation).
+
+    Returns
+    -------
+    heatmaps : ndarray of shape (n_samples, height, width), float32
+        In [0, 1], each scaled by its own maximum (all zero where no region
+        raises the score), at the classifier's ``image_size_``.
+
+    See Also
+    --------
+    sklearn_pneumo.plot.plot_gradcam : Draw the heatmaps over the X-rays.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pneumo import CNNClassifier, gradcam_heatmaps
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.random((20, 16 * 16), dtype=np.float32)
+    >>> clf = CNNClassifier(epochs=1, model__filters=4, random_state=0)
+    >>> clf = clf.fit(X, np.repeat([0, 1], 10))
+    >>> gradcam_heatmaps(clf, X[:3]).shape
+    (3, 16, 16)
+    """
+    preprocess, classifier = split_pipeline(estimator)
+    images = rows_to_images(preprocess(X), classifier.image_size_)
+    model = classifier.model_
+    feature_layer = (
+        _last_feature_map_layer(model) if layer is None else model.get_layer(layer)
+    )
+    output_layer = model.layers[-1]
+    grad_model = keras.Model(model.inputs, [feature_layer.output, output_layer.input])
+    inputs = tf.convert_to_tensor(images)
+    with tf.GradientTape() as tape:
+        features, hidden = grad_model(inputs, training=False)
+        scores = _class_scores(output_layer, hidden)
+        if target is None:
+            index = tf.argmax(scores, axis=1)
+        else:
+            matches = np.flatnonzero(classifier.classes_ == target)
+            if matches.size == 0:
+                raise ValueError(
+                    f"target {target!r} is not one of the classes "
+                    f"{classifier.classes_.tolist()}."
+                )
+            index = tf.fill([len(images)], int(matches[0]))
+        score = tf.gather(scores, index, axis=1, batch_dims=1)
+    gradients = tape.gradient(score, features)
+    weights = tf.reduce_mean(tf.cast(gradients, tf.float32), axis=(1, 2), keepdims=True)
+    cams = tf.nn.relu(tf.reduce_sum(weights * tf.cast(features, tf.float32), axis=-1))
+    cams = cams.numpy()
+    peaks = cams.max(axis=(1, 2), keepdims=True)
+    cams = np.divide(cams, peaks, out=np.zeros_like(cams), where=peaks > 0)
+    heatmaps = resize(cams, (len(cams), *classifier.image_size_), order=1)
+    return heatmaps.astype(np.float32)

@@ -1,0 +1,85 @@
+"""Grad-CAM heatmaps point at what separates the classes."""
+
+import numpy as np
+import pytest
+
+from sklearn_pneumo import CNNClassifier, gradcam_heatmaps, make_pneumo_pipeline
+
+SIZE, SIDE = 32, 8
+
+
+def bright_squares(n, seed):
+    """Dim noise; every odd image also has a bright square somewhere."""
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(0, 0.3, (n, SIZE, SIZE)).astype(np.float32)
+    y = np.arange(n) % 2
+    corners = rng.integers(0, SIZE - SIDE, (n, 2))
+    for image, label, (row, column) in zip(images, y, corners):
+        if label:
+            image[row : row + SIDE, column : column + SIDE] = 1.0
+    return images, y, corners
+
+
+@pytest.fixture(scope="module")
+def square_detector():
+    images, y, _ = bright_squares(200, seed=0)
+    clf = CNNClassifier(
+        epochs=10,
+        batch_size=16,
+        model__filters=8,
+        model__conv_blocks=2,
+        model__dense_units=16,
+        random_state=0,
+    )
+    return clf.fit(images.reshape(len(y), -1), y)
+
+
+def test_heatmap_lights_up_the_square(square_detector):
+    images, y, corners = bright_squares(40, seed=1)
+    squares = images[y == 1].reshape(-1, SIZE * SIZE)
+    heatmaps = gradcam_heatmaps(square_detector, squares, target=1)
+    assert heatmaps.shape == (len(squares), SIZE, SIZE)
+    assert heatmaps.dtype == np.float32
+    assert heatmaps.min() >= 0 and heatmaps.max() <= 1
+    ratios = []
+    for heatmap, (row, column) in zip(heatmaps, corners[y == 1]):
+        inside = np.zeros((SIZE, SIZE), dtype=bool)
+        inside[row : row + SIDE, column : column + SIDE] = True
+        ratios.append(heatmap[inside].mean() / heatmap[~inside].mean())
+    assert np.median(ratios) > 3
+    assert np.mean(np.array(ratios) > 2) >= 0.9
+
+
+def test_default_target_is_the_predicted_class(square_detector):
+    images, _, _ = bright_squares(6, seed=2)
+    rows = images.reshape(6, -1)
+    predicted = square_detector.predict(rows)
+    default = gradcam_heatmaps(square_detector, rows)
+    for label in (0, 1):
+        chosen = predicted == label
+        explicit = gradcam_heatmaps(square_detector, rows[chosen], target=label)
+        np.testing.assert_allclose(default[chosen], explicit, atol=1e-6)
+
+
+def test_named_layer_and_bad_arguments(square_detector):
+    rows = bright_squares(2, seed=3)[0].reshape(2, -1)
+    first_conv = square_detector.model_.layers[0].name
+    assert gradcam_heatmaps(square_detector, rows, layer=first_conv).shape == (
+        2,
+        SIZE,
+        SIZE,
+    )
+    with pytest.raises(ValueError, match="not one of the classes"):
+        gradcam_heatmaps(square_detector, rows, target="PNEUMONIA")
+    with pytest.raises(TypeError, match="CNNClassifier"):
+        gradcam_heatmaps(object(), rows)
+
+
+def test_through_a_pipeline_from_paths(xray_paths):
+    paths, y = xray_paths
+    pipe = make_pneumo_pipeline(
+        (24, 24), epochs=1, model__filters=4, model__dense_units=8, random_state=0
+    ).fit(paths, y)
+    heatmaps = gradcam_heatmaps(pipe, paths[:3], target=1)
+    assert heatmaps.shape == (3, 24, 24)
+    assert np.isfinite(heatmaps).all()
