@@ -1,6 +1,8 @@
 """The paper's CNN as a scikit-learn classifier (a scikeras KerasClassifier)."""
 
+import copy
 import math
+import pickle
 import random
 import warnings
 from contextlib import contextmanager
@@ -53,6 +55,43 @@ def holdout_indices(y, fraction, random_state=None):
         return train_test_split(indices, test_size=fraction, random_state=random_state)
 
 
+#: Run-time attributes of Keras callbacks, and their values before any fit.
+_CALLBACK_RUNTIME_STATE = {"_model": None, "_summary_module": None, "_writers": {}}
+
+
+def _picklable(value):
+    try:
+        pickle.dumps(value)
+    except (TypeError, AttributeError, ValueError, pickle.PicklingError):
+        return False
+    return True
+
+
+def detach_callbacks(value, memo):
+    """Copy callbacks (possibly in lists or dicts) without their run-time state.
+
+    Keras sets the network, open files and log writers of a callback again
+    when a fit starts; the copy has them reset (to their value before any
+    fit, or None), so it pickles. ``memo`` maps ``id(original)`` to its copy,
+    so that a callback shared by several containers stays shared.
+    """
+    if isinstance(value, keras.callbacks.Callback):
+        if id(value) not in memo:
+            detached = copy.copy(value)
+            for name, attribute in vars(value).items():
+                if name in _CALLBACK_RUNTIME_STATE:
+                    setattr(detached, name, copy.copy(_CALLBACK_RUNTIME_STATE[name]))
+                elif not _picklable(attribute):
+                    setattr(detached, name, None)
+            memo[id(value)] = detached
+        return memo[id(value)]
+    if isinstance(value, (list, tuple)):
+        return type(value)(detach_callbacks(item, memo) for item in value)
+    if isinstance(value, dict):
+        return {key: detach_callbacks(item, memo) for key, item in value.items()}
+    return value
+
+
 @contextmanager
 def _keras_seed(seed):
     """Seed Keras' own generators too, restoring Python's and NumPy's state."""
@@ -101,7 +140,12 @@ class CNNClassifier(KerasClassifier):
     verbose : int, default=0
         Keras' progress output during fit and predict.
     callbacks : list of keras callbacks or None, default=None
-        Passed to Keras ``fit`` (``EarlyStopping``, ``TensorBoard``...).
+        Passed to Keras ``fit`` (``EarlyStopping``, ``TensorBoard``,
+        ``CSVLogger``, ``ReduceLROnPlateau``...); grid-searchable like any
+        parameter. The classifier pickles with them: a pickled callback keeps
+        its settings and what it learned (e.g. ``EarlyStopping.best``) but
+        not its run-time links (the network it was attached to, open files,
+        TensorBoard's log writers), which Keras sets again at the next fit.
     validation_split : float, default=0.0
         Fraction of the training data held out, stratified and shuffled
         (unlike Keras, which takes the last rows), to report validation loss
@@ -198,6 +242,14 @@ class CNNClassifier(KerasClassifier):
 
     def __repr__(self):
         return BaseEstimator.__repr__(self)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        memo = {}
+        for key, value in state.items():
+            if "callbacks" in key:
+                state[key] = detach_callbacks(value, memo)
+        return state
 
     def _resolve_image_size(self, n_features):
         if self.image_size is not None:
