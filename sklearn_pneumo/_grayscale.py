@@ -150,7 +150,9 @@ class GrayscaleResize(TransformerMixin, BaseEstimator):
     size : tuple of (int, int), default=(150, 150)
         Output image ``(height, width)``.
     n_jobs : int or None, default=None
-        Number of threads (joblib semantics).
+        Number of threads (joblib semantics). Always threads in this process,
+        even inside ``joblib.parallel_config(backend=...)`` with a process or
+        cluster backend: the rows are written into one shared array.
 
     Attributes
     ----------
@@ -226,7 +228,7 @@ class GrayscaleResize(TransformerMixin, BaseEstimator):
         images = _as_image_list(X)
         # Rows are written in place: peak memory is one output array, not two.
         rows = np.empty((len(images), size[0] * size[1]), dtype=np.float32)
-        Parallel(n_jobs=self.n_jobs, prefer="threads")(
+        Parallel(n_jobs=self.n_jobs, require="sharedmem")(
             delayed(_resize_into)(rows, i, image, size)
             for i, image in enumerate(images)
         )

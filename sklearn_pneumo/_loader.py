@@ -225,7 +225,7 @@ def decode_all(
         ``(path, reason)`` for every file that could not be decoded.
     """
     paths = check_paths(paths)
-    jobs = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
+    jobs = Parallel(n_jobs=n_jobs, require="sharedmem", return_as="generator")(
         delayed(_try_decode)(path, decode_size, max_pixels) for path in paths
     )
     results = list(
@@ -265,7 +265,9 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         (decompression bombs). ``None`` disables the check.
     n_jobs : int or None, default=None
         Number of threads that decode in parallel (joblib semantics: ``-1``
-        means all cores).
+        means all cores). Always threads in this process, even inside
+        ``joblib.parallel_config(backend=...)`` with a process or cluster
+        backend, which would only ship the decoded images back.
     progress : bool, default=False
         Show a tqdm progress bar while decoding.
 

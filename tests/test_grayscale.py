@@ -138,3 +138,16 @@ def test_fuzz_only_value_errors_and_never_a_wrong_shape(image, height, width):
     assert X.shape == (1, height * width)
     assert X.dtype == np.float32
     assert np.isfinite(X).all() and X.min() >= 0 and X.max() <= 1
+
+
+def test_rows_filled_under_a_process_backend():
+    # A process (or Dask) backend set around the pipeline, as in a grid search
+    # with parallel_config, must not move the in-place writes out of process.
+    from joblib import parallel_config
+
+    rng = np.random.default_rng(0)
+    images = [rng.random((20 + i, 30)) for i in range(6)]
+    expected = GrayscaleResize(size=(8, 8)).fit_transform(images)
+    with parallel_config(backend="loky", n_jobs=2):
+        rows = GrayscaleResize(size=(8, 8), n_jobs=2).fit_transform(images)
+    np.testing.assert_array_equal(rows, expected)

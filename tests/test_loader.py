@@ -229,3 +229,14 @@ def test_memory_grows_with_target_size_not_original_size(tmp_path):
         tracemalloc.stop()
     assert X.shape == (12, 64 * 64)
     assert peak < 12 * 2000 * 2000 / 4
+
+
+def test_decodes_in_threads_under_a_process_backend(xray_paths):
+    from joblib import parallel_config
+
+    paths = xray_paths[0][:4]
+    expected = ImageLoader(decode_size=(32, 32)).transform(paths)
+    with parallel_config(backend="loky", n_jobs=2):
+        images = ImageLoader(decode_size=(32, 32), n_jobs=2).transform(paths)
+    for image, reference in zip(images, expected):
+        np.testing.assert_array_equal(image, reference)

@@ -1,0 +1,61 @@
+"""Grid search on a Dask cluster of worker processes through joblib."""
+
+import numpy as np
+import pytest
+from joblib import parallel_config
+from sklearn.model_selection import GridSearchCV
+
+distributed = pytest.importorskip("distributed")
+
+from sklearn_pneumo import make_pneumo_pipeline  # noqa: E402
+
+FAST = dict(batch_size=8, model__filters=4, model__dense_units=8, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+def test_grid_search_runs_on_dask_workers(client, xray_paths):
+    paths, y = xray_paths
+    pipe = make_pneumo_pipeline((24, 24), **FAST)
+    grid = {"cnn__epochs": [1, 2], "cnn__model__filters": [2, 4]}
+    search = GridSearchCV(
+        pipe, grid, cv=2, scoring="roc_auc", n_jobs=-1, error_score="raise"
+    )
+    with distributed.get_task_stream(client) as stream:
+        with parallel_config(backend="dask"):
+            search.fit(paths, y)
+    assert len(search.cv_results_["params"]) == 4
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    assert search.best_estimator_.predict(paths).shape == y.shape
+    # The 8 fits ran as tasks on the cluster's worker processes.
+    workers = {task["worker"] for task in stream.data}
+    assert workers and workers <= set(client.scheduler_info()["workers"])
+
+
+def test_same_scores_as_local_search(client, xray_paths):
+    paths, y = xray_paths
+    grid = {"cnn__epochs": [1, 2]}
+    searches = []
+    for backend in ("loky", "dask"):
+        search = GridSearchCV(
+            make_pneumo_pipeline((24, 24), **FAST),
+            grid,
+            cv=2,
+            n_jobs=2,
+            error_score="raise",
+        )
+        with parallel_config(backend=backend):
+            searches.append(search.fit(paths, y))
+    np.testing.assert_allclose(
+        searches[0].cv_results_["mean_test_score"],
+        searches[1].cv_results_["mean_test_score"],
+    )
