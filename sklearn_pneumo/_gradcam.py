@@ -47,11 +47,14 @@ def split_pipeline(estimator):
 
 
 def _last_feature_map_layer(model):
-    """The last layer with a 2-D spatial output (before ``Flatten``)."""
+    """The last layer whose output is a feature map of at least 2x2."""
     for layer in reversed(model.layers):
-        if len(layer.output.shape) == 4:
+        shape = layer.output.shape
+        if len(shape) == 4 and min(shape[1], shape[2]) >= 2:
             return layer
-    raise ValueError(f"Model {model.name!r} has no convolutional feature map.")
+    raise ValueError(
+        f"Model {model.name!r} has no convolutional feature map of 2x2 or more."
+    )
 
 
 def _class_scores(output_layer, hidden):
@@ -83,8 +86,9 @@ def gradcam_heatmaps(estimator, X, *, target=None, layer=None):
         ``None`` explains each image's predicted class.
     layer : str or None, default=None
         Name of the Keras layer whose feature maps are weighted. ``None``
-        takes the last layer with a spatial output (the last convolution,
-        after its activation).
+        takes the last layer whose output is a feature map of at least 2x2:
+        the last convolution (after its activation) at 150x150, an earlier
+        one on small inputs such as 28x28, where the last map is 1x1.
 
     Returns
     -------

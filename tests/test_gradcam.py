@@ -83,3 +83,20 @@ def test_through_a_pipeline_from_paths(xray_paths):
     heatmaps = gradcam_heatmaps(pipe, paths[:3], target=1)
     assert heatmaps.shape == (3, 24, 24)
     assert np.isfinite(heatmaps).all()
+
+
+def test_small_inputs_use_the_last_map_that_is_not_1x1(mnist):
+    images, y = mnist
+    rows = images.reshape(len(y), -1) / 255
+    clf = CNNClassifier(epochs=3, model__filters=8, random_state=0).fit(rows, y)
+    maps = [
+        (layer.name, tuple(layer.output.shape[1:3]))
+        for layer in clf.model_.layers
+        if len(layer.output.shape) == 4
+    ]
+    assert maps[-1][1] == (1, 1)  # the paper's network at 28x28
+    name, shape = [(n, s) for n, s in maps if min(s) >= 2][-1]
+    assert shape == (3, 3)
+    default = gradcam_heatmaps(clf, rows[:4])
+    assert default.shape == (4, 28, 28)
+    np.testing.assert_array_equal(default, gradcam_heatmaps(clf, rows[:4], layer=name))
