@@ -8,7 +8,7 @@ from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader, ImageLoadError
 from ._network import build_cnn
 from ._persistence import load_model, save_model
-from ._pipeline import make_pneumo_pipeline, preset_settings
+from ._pipeline import make_pneumo_ensemble, make_pneumo_pipeline, preset_settings
 
 __version__ = "0.1.0"
 
@@ -22,6 +22,7 @@ __all__ = [
     "format_report",
     "gradcam_heatmaps",
     "load_model",
+    "make_pneumo_ensemble",
     "make_pneumo_pipeline",
     "predict_files",
     "preset_settings",

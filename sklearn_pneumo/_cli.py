@@ -3,12 +3,13 @@
 import argparse
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 from ._batch import predict_files
 from ._evaluation import evaluate_binary, format_report
 from ._persistence import load_model, save_model
-from ._pipeline import make_pneumo_pipeline
+from ._pipeline import make_pneumo_ensemble, make_pneumo_pipeline
 from .datasets import IMAGE_SUFFIXES, load_image_folder, load_pneumoniamnist
 
 
@@ -67,6 +68,12 @@ def _parser():
         help="starting settings: the thesis' (default) or the tuned ones",
     )
     train.add_argument(
+        "--members",
+        type=_positive_int,
+        default=1,
+        help="networks averaged, each from its own seed (default: 1)",
+    )
+    train.add_argument(
         "--epochs", type=_positive_int, help="default: 20 (paper), 40 (tuned)"
     )
     train.add_argument("--batch-size", type=_positive_int, default=32)
@@ -119,9 +126,15 @@ def _train(args):
     image_size = args.image_size or default_size
     _log(
         f"Training on {len(y)} images ({int(sum(y))} pneumonia) at "
-        f"{image_size[0]}x{image_size[1]}, preset {args.preset}"
+        f"{image_size[0]}x{image_size[1]}, preset {args.preset}, "
+        f"{args.members} network(s)"
     )
-    pipe = make_pneumo_pipeline(
+    build = (
+        make_pneumo_pipeline
+        if args.members == 1
+        else partial(make_pneumo_ensemble, args.members)
+    )
+    pipe = build(
         image_size,
         sampler=None if args.sampler == "none" else args.sampler,
         input=input_kind,

@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator
 from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.metrics._scorer import _MultimetricScorer, _PassthroughScorer, _Scorer
 from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.utils import Bunch
 
 from ._classifier import CNNClassifier, rows_to_images
 from ._grayscale import GrayscaleResize
@@ -34,7 +35,8 @@ def _qualified_name(obj):
 
 
 #: Types a model of this package holds that skops does not trust by itself:
-#: the pipeline's own, and what a fitted GridSearchCV keeps (splitter, scorer).
+#: the pipeline's own, what a fitted GridSearchCV keeps (splitter, scorer), and
+#: the Bunch of an ensemble's named members.
 TRUSTED_TYPES = sorted(
     _qualified_name(obj)
     for obj in (
@@ -54,6 +56,7 @@ TRUSTED_TYPES = sorted(
         _PassthroughScorer,
         _Scorer,
         _MultimetricScorer,
+        Bunch,
     )
 ) + sorted(
     # The metric functions behind scikit-learn's named scorers ("roc_auc"...).

@@ -4,6 +4,7 @@ import keras
 from imblearn.over_sampling import RandomOverSampler
 from imblearn.pipeline import Pipeline
 from imblearn.under_sampling import RandomUnderSampler
+from sklearn.ensemble import VotingClassifier
 
 from ._classifier import CNNClassifier
 from ._grayscale import GrayscaleResize
@@ -132,9 +133,17 @@ def make_pneumo_pipeline(
     (64, 64)
     """
     image_size = tuple(image_size)
-    preset_sampler, preset_params = preset_settings(preset)
-    sampler = preset_sampler if sampler == "auto" else sampler
-    classifier_params = {**preset_params, **classifier_params}
+    return Pipeline(
+        _preprocessing(image_size, input, n_jobs, progress)
+        + _rebalance_and_classify(
+            image_size, sampler, preset, random_state, classifier_params
+        ),
+        memory=memory,
+    )
+
+
+def _preprocessing(image_size, input, n_jobs, progress):
+    """The ``load`` and ``resize`` steps."""
     if input not in ("paths", "images"):
         raise ValueError(f"input must be 'paths' or 'images', got {input!r}.")
     loader = (
@@ -142,19 +151,92 @@ def make_pneumo_pipeline(
         if input == "paths"
         else "passthrough"
     )
-    return Pipeline(
-        [
-            ("load", loader),
-            ("resize", GrayscaleResize(size=image_size, n_jobs=n_jobs)),
-            ("sample", _make_sampler(sampler, random_state)),
-            (
-                "cnn",
-                CNNClassifier(
-                    image_size=image_size,
-                    random_state=random_state,
-                    **classifier_params,
-                ),
+    return [
+        ("load", loader),
+        ("resize", GrayscaleResize(size=image_size, n_jobs=n_jobs)),
+    ]
+
+
+def _rebalance_and_classify(image_size, sampler, preset, random_state, params):
+    """The ``sample`` and ``cnn`` steps, with the preset's settings under ``params``."""
+    preset_sampler, preset_params = preset_settings(preset)
+    sampler = preset_sampler if sampler == "auto" else sampler
+    classifier = CNNClassifier(
+        image_size=image_size, random_state=random_state, **{**preset_params, **params}
+    )
+    return [("sample", _make_sampler(sampler, random_state)), ("cnn", classifier)]
+
+
+def make_pneumo_ensemble(
+    n_members=3,
+    image_size=(150, 150),
+    sampler="auto",
+    *,
+    preset="tuned",
+    input="paths",
+    memory=None,
+    n_jobs=None,
+    progress=False,
+    random_state=None,
+    **classifier_params,
+):
+    """Average several networks trained from different seeds.
+
+    The images are decoded and resized once; then a scikit-learn
+    ``VotingClassifier`` with soft voting averages the probabilities of
+    ``n_members`` (sampler, network) pipelines that differ only in their seed.
+    On PneumoniaMNIST, three members of the ``tuned`` preset give the best
+    validation ROC AUC and calibration of the configurations measured (README,
+    "Measured results").
+
+    Parameters
+    ----------
+    n_members : int, default=3
+        Number of networks.
+    image_size, sampler, input, memory, n_jobs, progress, **classifier_params
+        As in :func:`make_pneumo_pipeline`; every member gets the same.
+    preset : {"paper", "tuned"}, default="tuned"
+        As in :func:`make_pneumo_pipeline`.
+    random_state : int or None, default=None
+        Member ``i`` is seeded with ``random_state + i``; ``None`` leaves every
+        member unseeded (they still differ).
+
+    Returns
+    -------
+    imblearn.pipeline.Pipeline
+        Steps ``load``, ``resize`` and ``ensemble``, whose members are named
+        ``member_0``, ``member_1``... Grid-search them as
+        ``ensemble__member_0__cnn__epochs``.
+
+    Examples
+    --------
+    >>> from sklearn_pneumo import make_pneumo_ensemble
+    >>> pipe = make_pneumo_ensemble(2, (28, 28), input="images", random_state=0)
+    >>> [name for name, _ in pipe.named_steps["ensemble"].estimators]
+    ['member_0', 'member_1']
+    >>> pipe.get_params()["ensemble__member_1__cnn__random_state"]
+    1
+    """
+    if not isinstance(n_members, int) or n_members < 1:
+        raise ValueError(f"n_members must be a positive int, got {n_members!r}.")
+    image_size = tuple(image_size)
+    members = [
+        (
+            f"member_{i}",
+            Pipeline(
+                _rebalance_and_classify(
+                    image_size,
+                    sampler,
+                    preset,
+                    None if random_state is None else random_state + i,
+                    classifier_params,
+                )
             ),
-        ],
+        )
+        for i in range(n_members)
+    ]
+    return Pipeline(
+        _preprocessing(image_size, input, n_jobs, progress)
+        + [("ensemble", VotingClassifier(members, voting="soft"))],
         memory=memory,
     )

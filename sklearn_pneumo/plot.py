@@ -46,7 +46,11 @@ def _subplots(n_axes, axes, ncols=None, size=3.0):
     ncols = min(n_axes, ncols or n_axes)
     nrows = -(-n_axes // ncols)
     figure, axes = plt.subplots(
-        nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False
+        nrows,
+        ncols,
+        figsize=(size * ncols, size * nrows),
+        squeeze=False,
+        layout="constrained",
     )
     for extra in axes.ravel()[n_axes:]:
         extra.set_axis_off()

@@ -101,3 +101,18 @@ def test_train_save_and_predict_a_folder(chest_xray, tmp_path):
     assert len(rows) == 5
     assert all(row["prediction"] in ("0", "1") for row in rows[:4])
     assert rows[4]["prediction"] == "" and "cannot identify" in rows[4]["error"]
+
+
+def test_train_an_ensemble(chest_xray, tmp_path):
+    model = tmp_path / "ensemble.pneumo"
+    args = ["--image-size", "24", "--epochs", "1", "--filters", "4"]
+    result = run_cli(
+        "train", "--data", chest_xray, *args, "--members", "2", "--save", model
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2 network(s)" in result.stderr
+    assert "roc_auc" in result.stdout
+    out = tmp_path / "predictions.csv"
+    result = run_cli("predict", model, chest_xray / "test", "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert len(list(csv.DictReader(out.open()))) == 4
