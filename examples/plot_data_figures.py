@@ -48,6 +48,7 @@ counts = plot_class_counts(np.where(y_train == 1, "PNEUMONIA", "NORMAL"))
 
 if args.out:
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, figure in [("samples", grid), ("histogram", histogram), ("counts", counts)]:
+    figures = {"samples": grid, "histogram": histogram, "counts": counts}
+    for name, figure in figures.items():
         figure.savefig(args.out / f"{name}.png", dpi=80, bbox_inches="tight")
 plt.show()

@@ -1,16 +1,30 @@
-"""scikit-learn compatible pneumonia classification from chest X-rays."""
+"""scikit-learn compatible pneumonia classification from chest X-rays.
+
+The image transformers, the evaluation helpers and the datasets import
+without TensorFlow; the network, the classifier and everything that holds
+one (pipelines, persistence, Grad-CAM) import it on first use.
+"""
+
+import importlib
 
 from ._batch import predict_files
-from ._classifier import CNNClassifier
 from ._evaluation import evaluate_binary, format_report
-from ._gradcam import gradcam_heatmaps
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader, ImageLoadError
-from ._network import build_cnn
-from ._persistence import load_model, save_model
-from ._pipeline import make_pneumo_ensemble, make_pneumo_pipeline, preset_settings
 
 __version__ = "0.1.0"
+
+#: Names whose modules import TensorFlow, and those modules.
+_LAZY = {
+    "CNNClassifier": "._classifier",
+    "build_cnn": "._network",
+    "gradcam_heatmaps": "._gradcam",
+    "load_model": "._persistence",
+    "save_model": "._persistence",
+    "make_pneumo_ensemble": "._pipeline",
+    "make_pneumo_pipeline": "._pipeline",
+    "preset_settings": "._pipeline",
+}
 
 __all__ = [
     "CNNClassifier",
@@ -28,3 +42,15 @@ __all__ = [
     "preset_settings",
     "save_model",
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,6 +1,7 @@
 """Command line: train the paper's pipeline, evaluate it, and predict files."""
 
 import argparse
+import os
 import sys
 import time
 from functools import partial
@@ -8,8 +9,6 @@ from pathlib import Path
 
 from ._batch import predict_files
 from ._evaluation import evaluate_binary, format_report
-from ._persistence import load_model, save_model
-from ._pipeline import make_pneumo_ensemble, make_pneumo_pipeline
 from .datasets import IMAGE_SUFFIXES, load_image_folder, load_pneumoniamnist
 
 
@@ -120,6 +119,9 @@ def _load_training_data(args):
 
 
 def _train(args):
+    from ._persistence import save_model
+    from ._pipeline import make_pneumo_ensemble, make_pneumo_pipeline
+
     (X, y), (X_test, y_test), input_kind, default_size, held_out_name = (
         _load_training_data(args)
     )
@@ -176,6 +178,8 @@ def _expand_inputs(inputs):
 
 
 def _predict(args):
+    from ._persistence import load_model
+
     if not args.model.is_file():
         raise FileNotFoundError(f"model file {args.model} does not exist")
     model = load_model(args.model)
@@ -196,6 +200,8 @@ def _predict(args):
 def main(argv=None):
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
+    # Before TensorFlow is first imported: keep its C++ start-up log quiet.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         return (_train if args.command == "train" else _predict)(args) or 0
     except (OSError, ValueError) as error:

@@ -11,7 +11,6 @@ import os
 
 import numpy as np
 
-from ._gradcam import gradcam_heatmaps, split_pipeline
 from ._grayscale import to_gray, to_unit_float
 from ._loader import decode_images
 
@@ -96,6 +95,8 @@ def plot_training_history(estimator, *, metrics=("loss", "accuracy"), axes=None)
     >>> [ax.get_title() for ax in figure.axes]
     ['loss', 'accuracy']
     """
+    from ._gradcam import split_pipeline
+
     _, classifier = split_pipeline(estimator)
     history = classifier.history_
     missing = [m for m in metrics if m not in history]
@@ -263,6 +264,8 @@ def plot_gradcam(
     >>> len(plot_gradcam(clf.fit(X, np.repeat([0, 1], 10)), X[:2]).axes)
     2
     """
+    from ._gradcam import gradcam_heatmaps, split_pipeline
+
     preprocess, classifier = split_pipeline(estimator)
     rows = preprocess(X)
     heatmaps = gradcam_heatmaps(classifier, rows, target=target)

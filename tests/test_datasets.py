@@ -80,3 +80,26 @@ def test_bundled_sample_jpegs_decode():
     paths, y = load_chest_xray_sample()
     assert y.tolist() == [0, 0, 1, 1]
     assert find_unreadable_images(paths) == []
+
+
+def test_preprocessing_imports_without_tensorflow():
+    # Decoding and resizing need no TensorFlow: it loads on first use of the
+    # network, which keeps light jobs at a fraction of the memory.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from sklearn_pneumo import ImageLoader, GrayscaleResize, evaluate_binary\n"
+        "from sklearn_pneumo.datasets import load_image_folder\n"
+        "assert 'tensorflow' not in sys.modules\n"
+        "import sklearn_pneumo\n"
+        "assert sorted(sklearn_pneumo.__all__) == sorted(set(dir(sklearn_pneumo)) "
+        "& set(sklearn_pneumo.__all__))\n"
+        "from sklearn_pneumo import CNNClassifier, make_pneumo_pipeline\n"
+        "assert 'tensorflow' in sys.modules\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
