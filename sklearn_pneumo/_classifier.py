@@ -94,7 +94,13 @@ def detach_callbacks(value, memo):
 
 @contextmanager
 def _keras_seed(seed):
-    """Seed Keras' own generators too, restoring Python's and NumPy's state."""
+    """Seed Keras' own generators too, restoring Python's and NumPy's state.
+
+    ``None`` leaves every generator as it is.
+    """
+    if seed is None:
+        yield
+        return
     python_state, numpy_state = random.getstate(), np.random.get_state()
     keras.utils.set_random_seed(seed)
     try:
@@ -332,8 +338,6 @@ class CNNClassifier(KerasClassifier):
         return np.asarray(proba).reshape(-1, len(self.classes_))
 
     def _build_keras_model(self):
-        if self._random_state is None:
-            return super()._build_keras_model()
         with _keras_seed(self._random_state):
             return super()._build_keras_model()
 
@@ -347,8 +351,6 @@ class CNNClassifier(KerasClassifier):
                 validation += (sample_weight[held_out],)
                 sample_weight = sample_weight[train]
             X, y, kwargs["validation_data"] = X[train], y[train], validation
-        if self._random_state is None:
-            return super()._fit_keras_model(X, y, sample_weight, *args, **kwargs)
         with _keras_seed(self._random_state):
             return super()._fit_keras_model(X, y, sample_weight, *args, **kwargs)
 
