@@ -1,6 +1,8 @@
 """Score many image files in batches, writing results as they come."""
 
 import csv
+import os
+from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -34,7 +36,10 @@ def predict_files(model, paths, output, *, batch_size=256, progress=False):
         Image file paths.
     output : str, os.PathLike or file object
         Where the CSV goes: columns ``path``, ``prediction``, one
-        ``proba_<class>`` per class, and ``error``.
+        ``proba_<class>`` per class, and ``error``. A path is written as
+        ``<output>.partial`` and renamed to ``output`` once every file is
+        scored: an interrupted run leaves the rows it wrote in the
+        ``.partial`` file and never a truncated file under the final name.
     batch_size : int, default=256
         Files decoded and scored at once.
     progress : bool, default=False
@@ -46,28 +51,33 @@ def predict_files(model, paths, output, *, batch_size=256, progress=False):
         Number of files that could not be read.
     """
     paths = check_paths(paths)
+    if hasattr(output, "write"):
+        return _write_rows(model, paths, output, batch_size, progress)
+    partial = Path(f"{os.fspath(output)}.partial")
+    with open(partial, "w", newline="") as handle:
+        n_errors = _write_rows(model, paths, handle, batch_size, progress)
+    os.replace(partial, output)
+    return n_errors
+
+
+def _write_rows(model, paths, handle, batch_size, progress):
     classes = list(model.classes_)
     header = ["path", "prediction", *[f"proba_{c}" for c in classes], "error"]
     n_errors = 0
-    handle = output if hasattr(output, "write") else open(output, "w", newline="")
-    try:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        starts = range(0, len(paths), batch_size)
-        for start in tqdm(starts, desc="Scoring batches", disable=not progress):
-            batch = paths[start : start + batch_size]
-            proba, failures = _score_batch(model, batch)
-            rows = iter(proba)
-            for path in batch:
-                if path in failures:
-                    n_errors += 1
-                    writer.writerow([path, "", *[""] * len(classes), failures[path]])
-                    continue
-                row = next(rows)
-                label = classes[int(np.argmax(row))]
-                writer.writerow([path, label, *[f"{p:.6f}" for p in row], ""])
-            handle.flush()
-    finally:
-        if handle is not output:
-            handle.close()
+    writer = csv.writer(handle)
+    writer.writerow(header)
+    starts = range(0, len(paths), batch_size)
+    for start in tqdm(starts, desc="Scoring batches", disable=not progress):
+        batch = paths[start : start + batch_size]
+        proba, failures = _score_batch(model, batch)
+        rows = iter(proba)
+        for path in batch:
+            if path in failures:
+                n_errors += 1
+                writer.writerow([path, "", *[""] * len(classes), failures[path]])
+                continue
+            row = next(rows)
+            label = classes[int(np.argmax(row))]
+            writer.writerow([path, label, *[f"{p:.6f}" for p in row], ""])
+        handle.flush()
     return n_errors

@@ -1,9 +1,13 @@
 """Save and load fitted models in a format that runs no code when loaded."""
 
+import hashlib
+import io
 import json
+import os
 import tempfile
 import warnings
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import keras
@@ -25,9 +29,18 @@ from ._loader import ImageLoader
 from ._network import build_cnn
 
 FORMAT = "sklearn_pneumo.model"
-VERSION = 1
+#: Format written; version 1 (no checksums, no Keras version) is still read.
+VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 _MANIFEST = "manifest.json"
 _ESTIMATOR = "estimator.skops"
+#: Default bound on what a model file may inflate to, all members and the
+#: archives inside them (skops, .keras) together. The paper's network is 4 MB.
+MAX_SIZE = 1 << 30
+#: Bound on the entries of any archive in a model file.
+_MAX_MEMBERS = 10_000
+#: Bound on the manifest, which is read before anything is checked.
+_MAX_MANIFEST_SIZE = 1 << 20
 
 
 def _qualified_name(obj):
@@ -97,14 +110,57 @@ def _resolve(obj, path):
     return obj
 
 
+@contextmanager
+def atomic_write(path, mode="wb", **open_kwargs):
+    """Open a temporary file beside ``path`` that replaces it only on success.
+
+    The file is written in the same folder (so the final rename is atomic)
+    under a hidden name; when the block ends normally it replaces ``path``
+    in one step. On any error the temporary file is removed and whatever was
+    at ``path`` before is left intact.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "out.txt")
+    >>> with atomic_write(path, "w") as file:
+    ...     _ = file.write("whole")
+    >>> open(path).read()
+    'whole'
+    """
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(handle, mode, **open_kwargs) as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _keras_major():
+    return int(keras.__version__.split(".")[0])
+
+
 def save_model(model, path):
     """Save a fitted model to one file that :func:`load_model` reads safely.
 
     The scikit-learn and imbalanced-learn parts are stored with skops, each
-    Keras network in Keras' ``.keras`` format, all in one zip archive. Unlike
-    pickle or joblib, loading it runs no code from the file. Keras callbacks
-    are code, so they are left out, with a warning: the loaded model has
+    Keras network in Keras' ``.keras`` format, all in one zip archive whose
+    manifest holds a SHA-256 checksum of every member. Unlike pickle or
+    joblib, loading it runs no code from the file. Keras callbacks are code,
+    so they are left out, with a warning: the loaded model has
     ``callbacks=None``.
+
+    Saving is atomic: the archive is written to a temporary file in the same
+    folder, then renamed over ``path``. If saving fails (a network that
+    cannot be saved, a full disk, an interrupt), a file already at ``path``
+    is left intact and no temporary file remains.
 
     Parameters
     ----------
@@ -138,45 +194,148 @@ def save_model(model, path):
         )
     detached = [_detach(cnn) for _, cnn in networks]
     try:
-        estimator_bytes = sio.dumps(model)
+        members = {_ESTIMATOR: sio.dumps(model)}
     finally:
         for (_, cnn), state in zip(networks, detached):
             vars(cnn).update(state)
+    with tempfile.TemporaryDirectory() as folder:
+        for i, state in enumerate(detached):
+            network_file = Path(folder) / f"network_{i}.keras"
+            state["model_"].save(network_file)
+            members[network_file.name] = network_file.read_bytes()
     manifest = {
         "format": FORMAT,
         "version": VERSION,
+        "keras_version": keras.__version__,
         "networks": [list(network_path) for network_path, _ in networks],
+        "sha256": {
+            name: hashlib.sha256(data).hexdigest() for name, data in members.items()
+        },
     }
-    with tempfile.TemporaryDirectory() as folder:
-        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(_MANIFEST, json.dumps(manifest))
-            archive.writestr(_ESTIMATOR, estimator_bytes)
-            for i, state in enumerate(detached):
-                network_file = Path(folder) / f"network_{i}.keras"
-                state["model_"].save(network_file)
-                archive.write(network_file, network_file.name)
+    with (
+        atomic_write(path) as file,
+        zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED) as archive,
+    ):
+        archive.writestr(_MANIFEST, json.dumps(manifest))
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+class _Refused(ValueError):
+    """A model file refused by :func:`load_model`, with the reason."""
 
 
 def _refuse(path, reason):
-    return ValueError(f"{path} is not a loadable sklearn_pneumo model: {reason}")
+    return _Refused(f"{path} is not a loadable sklearn_pneumo model: {reason}")
+
+
+def _check_archive_size(archive, what, budget, path):
+    """Refuse an archive whose entries declare more bytes than ``budget``.
+
+    Reads only the central directory: zipfile never inflates a member beyond
+    its declared size (a member that would is a CRC error).
+    """
+    members = archive.infolist()
+    if len(members) > _MAX_MEMBERS:
+        raise _refuse(
+            path, f"{what} has {len(members)} entries (at most {_MAX_MEMBERS})"
+        )
+    total = sum(member.file_size for member in members)
+    if total > budget:
+        raise _refuse(
+            path,
+            f"{what} inflates to {total:,} bytes, over the limit of {budget:,} "
+            "(a decompression bomb?). Pass a larger max_size= for a file you "
+            "trust.",
+        )
+    return budget - total
+
+
+def _is_path_step(step):
+    return isinstance(step, str) or (
+        isinstance(step, int) and not isinstance(step, bool) and step >= 0
+    )
+
+
+def _check_manifest(manifest, path):
+    """Validate the manifest against its schema; return the network count."""
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise _refuse(path, "unknown format")
+    version = manifest.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise _refuse(path, f"invalid format version {version!r}")
+    if version not in _READABLE_VERSIONS:
+        from . import __version__
+
+        raise _refuse(
+            path,
+            f"it is in format version {version}, and this sklearn-pneumo "
+            f"({__version__}) reads versions {_READABLE_VERSIONS[0]} to "
+            f"{_READABLE_VERSIONS[-1]}: upgrade sklearn-pneumo to load it",
+        )
+    networks = manifest.get("networks")
+    if not (
+        isinstance(networks, list)
+        and networks
+        and all(
+            isinstance(network, list) and all(map(_is_path_step, network))
+            for network in networks
+        )
+    ):
+        raise _refuse(path, "manifest field 'networks' is not a list of paths")
+    expected = {_MANIFEST, _ESTIMATOR} | {
+        f"network_{i}.keras" for i in range(len(networks))
+    }
+    fields = {"format", "version", "networks"}
+    if version >= 2:
+        fields |= {"keras_version", "sha256"}
+        checksums, keras_version = manifest.get("sha256"), manifest.get("keras_version")
+        if not (
+            isinstance(checksums, dict)
+            and set(checksums) == expected - {_MANIFEST}
+            and all(isinstance(value, str) for value in checksums.values())
+        ):
+            raise _refuse(path, "manifest field 'sha256' does not list every member")
+        if not isinstance(keras_version, str):
+            raise _refuse(path, "manifest field 'keras_version' is not a string")
+        major = keras_version.split(".")[0]
+        if major != str(_keras_major()):
+            raise _refuse(
+                path,
+                f"it was saved with Keras {keras_version}, and this environment "
+                f"has Keras {keras.__version__}: load it with Keras {major}.x",
+            )
+    if set(manifest) != fields:
+        raise _refuse(
+            path, f"manifest fields {sorted(manifest)}, expected {sorted(fields)}"
+        )
+    return expected
 
 
 def _read_manifest(archive, path):
     try:
-        manifest = json.loads(archive.read(_MANIFEST))
-    except (KeyError, ValueError) as error:
-        raise _refuse(path, f"missing or invalid {_MANIFEST} ({error})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise _refuse(path, "unknown format")
-    if manifest.get("version") != VERSION:
-        raise _refuse(path, f"format version {manifest.get('version')!r} unsupported")
-    expected = {_MANIFEST, _ESTIMATOR} | {
-        f"network_{i}.keras" for i in range(len(manifest["networks"]))
-    }
-    if set(archive.namelist()) != expected:
+        info = archive.getinfo(_MANIFEST)
+    except KeyError:
+        raise _refuse(path, f"missing {_MANIFEST}") from None
+    if info.file_size > _MAX_MANIFEST_SIZE:
+        raise _refuse(path, f"{_MANIFEST} is {info.file_size:,} bytes")
+    try:
+        manifest = json.loads(archive.read(info))
+    except ValueError as error:  # invalid JSON or UTF-8
+        raise _refuse(path, f"invalid {_MANIFEST} ({error})") from None
+    expected = _check_manifest(manifest, path)
+    if sorted(archive.namelist()) != sorted(expected):
         unexpected = sorted(set(archive.namelist()) ^ expected)
-        raise _refuse(path, f"unexpected or missing members {unexpected}")
+        raise _refuse(path, f"unexpected, missing or repeated members {unexpected}")
     return manifest
+
+
+def _read_member(archive, name, manifest, path):
+    data = archive.read(name)
+    expected = manifest.get("sha256", {}).get(name)
+    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+        raise _refuse(path, f"{name} does not match its checksum (corrupted?)")
+    return data
 
 
 def _load_estimator(data, trusted, path):
@@ -191,12 +350,13 @@ def _load_estimator(data, trusted, path):
             f"it holds types that are not trusted: {refused}. Pass "
             "trusted=[...] with those you have checked.",
         )
-    return sio.loads(data, trusted=untrusted)
+    try:
+        return sio.loads(data, trusted=untrusted)
+    except Exception as error:  # skops raises many types on malformed input
+        raise _refuse(path, f"{_ESTIMATOR} cannot be loaded ({error})") from None
 
 
-def _load_network(archive, index, folder, safe_mode, path):
-    name = f"network_{index}.keras"
-    network_file = Path(archive.extract(name, folder))
+def _load_network(network_file, name, safe_mode, path):
     try:
         return keras.saving.load_model(network_file, safe_mode=safe_mode)
     except Exception as error:  # Keras raises many types on malformed input
@@ -211,8 +371,52 @@ def _load_network(archive, index, folder, safe_mode, path):
         ) from None
 
 
-def load_model(path, *, trusted=None, safe_mode=True):
+def _inner_budget(data, name, budget, path):
+    """Check the archive inside a member (skops and .keras files are zips)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as inner:
+            return _check_archive_size(inner, name, budget, path)
+    except zipfile.BadZipFile as error:
+        raise _refuse(path, f"{name} is not an archive ({error})") from None
+
+
+def _load(path, archive, folder, trusted, safe_mode, max_size):
+    budget = _check_archive_size(archive, "the archive", max_size, path)
+    manifest = _read_manifest(archive, path)
+    data = _read_member(archive, _ESTIMATOR, manifest, path)
+    budget = _inner_budget(data, _ESTIMATOR, budget, path)
+    networks = []
+    for i in range(len(manifest["networks"])):
+        name = f"network_{i}.keras"
+        network_data = _read_member(archive, name, manifest, path)
+        budget = _inner_budget(network_data, name, budget, path)
+        networks.append((name, network_data))
+    model = _load_estimator(data, trusted, path)
+    for (name, network_data), network_path in zip(networks, manifest["networks"]):
+        try:
+            cnn = _resolve(model, network_path)
+        except (KeyError, IndexError, TypeError):
+            cnn = None
+        if not isinstance(cnn, CNNClassifier):
+            raise _refuse(path, f"no CNNClassifier at {network_path}")
+        network_file = Path(folder) / name
+        network_file.write_bytes(network_data)
+        cnn.model_ = _load_network(network_file, name, safe_mode, path)
+        cnn._fit_callbacks, cnn._predict_callbacks = [], []
+    return model
+
+
+def load_model(path, *, trusted=None, safe_mode=True, max_size=MAX_SIZE):
     """Load a model written by :func:`save_model`, running no code from the file.
+
+    What is checked before anything is used: the archive's entries, and
+    those of the skops and ``.keras`` archives inside it, may inflate to at
+    most ``max_size`` bytes together (read from their headers, so a
+    decompression bomb is refused at once); the manifest must follow its
+    schema, its format version must be one this version reads, the file must
+    have been saved with the same major Keras version, and every member must
+    match its SHA-256 checksum (a flipped bit or a truncated file is refused).
+    Then only trusted types are rebuilt, and Keras' safe mode refuses code.
 
     Parameters
     ----------
@@ -224,6 +428,8 @@ def load_model(path, *, trusted=None, safe_mode=True):
     safe_mode : bool, default=True
         Keras' safe mode: refuse networks that hold code (``Lambda`` layers).
         Set False only for files you trust.
+    max_size : int, default=1 GiB
+        Most bytes the file may inflate to, all archives in it together.
 
     Returns
     -------
@@ -232,21 +438,25 @@ def load_model(path, *, trusted=None, safe_mode=True):
     Raises
     ------
     ValueError
-        If the file is not such a model, holds untrusted types or, in safe
-        mode, code.
+        For every file that is not such a model, is corrupted, too large,
+        from another format or Keras version, holds untrusted types or, in
+        safe mode, code. The message names the file and the reason.
     """
-    if not zipfile.is_zipfile(path):
-        raise _refuse(path, "not a zip archive (a pickle or joblib file?)")
-    with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory() as folder:
-        manifest = _read_manifest(archive, path)
-        model = _load_estimator(archive.read(_ESTIMATOR), trusted, path)
-        for i, network_path in enumerate(manifest["networks"]):
-            try:
-                cnn = _resolve(model, network_path)
-            except (KeyError, IndexError, TypeError):
-                cnn = None
-            if not isinstance(cnn, CNNClassifier):
-                raise _refuse(path, f"no CNNClassifier at {network_path}")
-            cnn.model_ = _load_network(archive, i, folder, safe_mode, path)
-            cnn._fit_callbacks, cnn._predict_callbacks = [], []
-    return model
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"Model file {str(path)!r} does not exist.")
+    try:
+        with (
+            zipfile.ZipFile(path) as archive,
+            tempfile.TemporaryDirectory() as folder,
+        ):
+            return _load(path, archive, folder, trusted, safe_mode, max_size)
+    except _Refused:
+        raise
+    except zipfile.BadZipFile as error:
+        raise _refuse(
+            path, f"not a valid zip archive, or a damaged one ({error})"
+        ) from None
+    except Exception as error:  # a damaged archive surfaces as many types
+        raise _refuse(
+            path, f"damaged archive ({type(error).__name__}: {error})"
+        ) from None
