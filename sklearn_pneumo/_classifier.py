@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 from scikeras.wrappers import KerasClassifier
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import ClassifierTags
 
@@ -31,12 +31,15 @@ def rows_to_images(X, image_size):
     return np.asarray(X, dtype=np.float32).reshape(-1, *image_size, 1)
 
 
-def holdout_indices(y, fraction, random_state=None):
+def holdout_indices(y, fraction, random_state=None, groups=None):
     """Split sample indices into training and a stratified, shuffled hold-out.
 
     Used for ``validation_split``: Keras alone holds out the *last* rows,
     which are one class when the data are sorted by class (as
-    :func:`~sklearn_pneumo.datasets.load_image_folder` returns them).
+    :func:`~sklearn_pneumo.datasets.load_image_folder` returns them). With
+    ``groups`` (e.g. the patient of each X-ray), each group falls wholly on
+    one side: the hold-out is one fold of a shuffled ``StratifiedGroupKFold``
+    with ``round(1 / fraction)`` folds, so its size is close to ``fraction``.
 
     Examples
     --------
@@ -44,9 +47,20 @@ def holdout_indices(y, fraction, random_state=None):
     >>> train, held_out = holdout_indices(np.repeat([0, 1], 10), 0.2, 0)
     >>> len(train), sorted(np.repeat([0, 1], 10)[held_out].tolist())
     (16, [0, 0, 1, 1])
+    >>> patients = np.arange(20) // 2
+    >>> train, held_out = holdout_indices(np.repeat([0, 1], 10), 0.2, 0, patients)
+    >>> set(patients[train]) & set(patients[held_out])
+    set()
     """
     y = np.asarray(y).reshape(len(y), -1)[:, 0]
     indices = np.arange(len(y))
+    if groups is not None:
+        folds = StratifiedGroupKFold(
+            n_splits=max(2, round(1 / fraction)),
+            shuffle=True,
+            random_state=random_state,
+        )
+        return next(folds.split(indices, y, groups))
     try:
         return train_test_split(
             indices, test_size=fraction, stratify=y, random_state=random_state
@@ -155,9 +169,10 @@ class CNNClassifier(KerasClassifier):
     validation_split : float, default=0.0
         Fraction of the training data held out, stratified and shuffled
         (unlike Keras, which takes the last rows), to report validation loss
-        and metrics each epoch, e.g. for ``EarlyStopping``. After an
-        over-sampler, copies of a sample can land on both sides: prefer
-        ``class_weight`` then.
+        and metrics each epoch, e.g. for ``EarlyStopping``. With ``groups``
+        given to ``fit``, each group (patient) stays on one side. After an
+        over-sampler, copies of a sample can land on both sides, and groups
+        no longer match the resampled rows: prefer ``class_weight`` then.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss.
     shuffle : bool, default=True
@@ -244,6 +259,7 @@ class CNNClassifier(KerasClassifier):
         self.jit_compile = jit_compile
 
     build_fn = None
+    __metadata_request__fit = {"groups": True}
     _compile_kwargs = KerasClassifier._compile_kwargs | {"jit_compile"}
 
     def __repr__(self):
@@ -320,6 +336,39 @@ class CNNClassifier(KerasClassifier):
             rows_to_images, kw_args={"image_size": self.image_size_}
         )
 
+    def fit(self, X, y, sample_weight=None, groups=None, **kwargs):
+        """Train a new network on flat images.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height * width)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss; samples of weight 0 are dropped.
+        groups : array-like of shape (n_samples,), default=None
+            Group of each sample, e.g. the patient (see
+            :func:`~sklearn_pneumo.datasets.patient_groups`). Used only by
+            ``validation_split``, to keep each group on one side of the
+            hold-out. Requested by default under scikit-learn's metadata
+            routing, so ``GridSearchCV(...).fit(X, y, groups=groups)`` passes
+            it on; without routing, pass ``cnn__groups=groups`` to a pipeline.
+        **kwargs
+            Passed to Keras ``fit``.
+
+        Returns
+        -------
+        self
+        """
+        if groups is not None:
+            groups = np.asarray(groups).reshape(-1)
+            if sample_weight is not None and len(groups) == len(sample_weight):
+                groups = groups[np.asarray(sample_weight) != 0]
+        self._fit_groups = groups
+        try:
+            return super().fit(X, y, sample_weight=sample_weight, **kwargs)
+        finally:
+            del self._fit_groups
+
     def predict_proba(self, X, **kwargs):
         """Class probabilities, shape (n_samples, n_classes).
 
@@ -343,8 +392,16 @@ class CNNClassifier(KerasClassifier):
 
     def _fit_keras_model(self, X, y, sample_weight, *args, **kwargs):
         if self.validation_split and "validation_data" not in kwargs:
+            groups = getattr(self, "_fit_groups", None)
+            if groups is not None and len(groups) != len(y):
+                raise ValueError(
+                    f"groups has {len(groups)} entries but {type(self).__name__} "
+                    f"got {len(y)} samples: a sampler before it (e.g. "
+                    "RandomOverSampler) changed the samples. Use class_weight "
+                    "instead of a sampler (sampler=None) to hold out by group."
+                )
             train, held_out = holdout_indices(
-                y, self.validation_split, self._random_state
+                y, self.validation_split, self._random_state, groups
             )
             validation = (X[held_out], y[held_out])
             if sample_weight is not None:

@@ -1,12 +1,23 @@
 """Data sets: the paper's folder layout and small bundled real X-rays."""
 
-from ._bundled import load_chest_xray_sample, load_pneumoniamnist
-from ._folder import IMAGE_SUFFIXES, find_unreadable_images, load_image_folder
+from ._bundled import (
+    load_chest_xray_224,
+    load_chest_xray_sample,
+    load_pneumoniamnist,
+)
+from ._folder import (
+    IMAGE_SUFFIXES,
+    find_unreadable_images,
+    load_image_folder,
+    patient_groups,
+)
 
 __all__ = [
     "IMAGE_SUFFIXES",
     "find_unreadable_images",
+    "load_chest_xray_224",
     "load_chest_xray_sample",
     "load_image_folder",
     "load_pneumoniamnist",
+    "patient_groups",
 ]

@@ -79,3 +79,35 @@ def load_chest_xray_sample():
     """
     with resources.as_file(_DATA / "chest_xray_sample") as root:
         return load_image_folder(root)
+
+
+def load_chest_xray_224(*, return_groups=False):
+    """Paths and labels of 200 bundled chest X-ray JPEGs at 224x224.
+
+    100 NORMAL and 100 PNEUMONIA files of the public dataset's ``train/``
+    folder (Kermany et al. 2018, CC BY 4.0), stretched to 224x224 and saved as
+    JPEG, under their original names, whole patients at a time (156 patients,
+    some with several images). Enough to run cross-validation and small grid
+    searches on real files.
+
+    Parameters
+    ----------
+    return_groups : bool, default=False
+        Also return the patient of each file, for grouped cross-validation.
+
+    Returns
+    -------
+    paths : ndarray of str of shape (200,)
+    y : ndarray of int of shape (200,)
+    groups : ndarray of str of shape (200,)
+        Only if ``return_groups`` is True.
+
+    Examples
+    --------
+    >>> from sklearn_pneumo.datasets import load_chest_xray_224
+    >>> paths, y, groups = load_chest_xray_224(return_groups=True)
+    >>> len(paths), int(y.sum()), len(set(groups))
+    (200, 100, 156)
+    """
+    with resources.as_file(_DATA / "chest_xray_224") as root:
+        return load_image_folder(root, return_groups=return_groups)

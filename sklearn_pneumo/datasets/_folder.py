@@ -1,5 +1,6 @@
 """Read the paper's folder layout: one subfolder of images per class."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,66 @@ IMAGE_SUFFIXES = frozenset(
 )
 #: The paper's classes, by folder name in any case.
 DEFAULT_CLASS_NAMES = {"normal": 0, "pneumonia": 1, "neumonia": 1}
+
+
+#: File names of the public dataset (Kermany et al. 2018) and the patient they
+#: name: ``person1_bacteria_1.jpeg`` and ``person1_virus_6.jpeg`` are patient
+#: ``person1``; ``IM-0429-0001.jpeg``, ``IM-0429-0001-0002.jpeg`` and
+#: ``IM-0429-0002-0001.jpeg`` are patient ``IM-0429``; ``NORMAL2-IM-0383-0001.jpeg``
+#: is patient ``NORMAL2-IM-0383`` (a numbering of its own).
+_PATIENT_PATTERN = re.compile(
+    r"^(?:(?P<person>person\d+)_[a-z]+(?:_\d+)+"
+    r"|(?P<study>(?:NORMAL2-)?IM-\d+)(?:-\d+)+)$",
+    re.IGNORECASE,
+)
+
+
+def patient_groups(paths):
+    """The patient of each X-ray file, from the public dataset's file names.
+
+    Kermany et al.'s chest X-ray dataset holds several images per patient.
+    For cross-validation and every hold-out (``GroupKFold``,
+    ``StratifiedGroupKFold``, ``groups=``) one patient's images must stay on
+    one side, or accuracy is overstated. Names are parsed as follows (case
+    does not matter, the folder and the ending are ignored):
+
+    - ``personN_bacteria_M``, ``personN_virus_M``: patient ``personN``;
+    - ``IM-XXXX-YYYY``, ``IM-XXXX-YYYY-ZZZZ``: patient ``IM-XXXX``;
+    - ``NORMAL2-IM-XXXX-YYYY...``: patient ``NORMAL2-IM-XXXX`` (the
+      ``NORMAL2`` files are numbered apart from the ``IM`` ones).
+
+    Any other name is a patient of its own: its full path.
+
+    Parameters
+    ----------
+    paths : iterable of str or os.PathLike
+        Image file paths.
+
+    Returns
+    -------
+    ndarray of str of shape (n,)
+        One group label per path.
+
+    Examples
+    --------
+    >>> from sklearn_pneumo.datasets import patient_groups
+    >>> patient_groups([
+    ...     "PNEUMONIA/person12_bacteria_47.jpeg",
+    ...     "PNEUMONIA/person12_virus_48.jpeg",
+    ...     "NORMAL/IM-0429-0001-0002.jpeg",
+    ...     "NORMAL/NORMAL2-IM-0383-0001.jpeg",
+    ...     "elsewhere/scan.png",
+    ... ]).tolist()
+    ['person12', 'person12', 'IM-0429', 'NORMAL2-IM-0383', 'elsewhere/scan.png']
+    """
+    groups = []
+    for path in paths:
+        match = _PATIENT_PATTERN.match(Path(path).stem)
+        if match is None:
+            groups.append(str(path))
+        else:
+            groups.append(match["person"] or match["study"])
+    return np.array(groups, dtype=str)
 
 
 def _class_label(folder, class_names):
@@ -64,7 +125,9 @@ def find_unreadable_images(paths, *, n_jobs=None, max_pixels=100_000_000):
     return failures
 
 
-def load_image_folder(root, *, class_names=None, validate=False, n_jobs=None):
+def load_image_folder(
+    root, *, class_names=None, validate=False, n_jobs=None, return_groups=False
+):
     """List the images of a folder with one subfolder per class.
 
     The paper's layout: ``root/NORMAL/*.jpeg`` and ``root/PNEUMONIA/*.jpeg``
@@ -84,6 +147,9 @@ def load_image_folder(root, *, class_names=None, validate=False, n_jobs=None):
         Decode every file and raise one error listing all unreadable ones.
     n_jobs : int or None, default=None
         Threads used by ``validate``.
+    return_groups : bool, default=False
+        Also return the patient of each file (:func:`patient_groups`), for
+        ``groups=`` in grouped cross-validation.
 
     Returns
     -------
@@ -91,6 +157,8 @@ def load_image_folder(root, *, class_names=None, validate=False, n_jobs=None):
         Sorted by class folder, then file name.
     y : ndarray of int of shape (n,)
         The label of each path.
+    groups : ndarray of str of shape (n,)
+        The patient of each path; only if ``return_groups`` is True.
 
     Raises
     ------
@@ -106,9 +174,9 @@ def load_image_folder(root, *, class_names=None, validate=False, n_jobs=None):
     >>> from sklearn_pneumo.datasets import load_chest_xray_sample
     >>> paths, y = load_chest_xray_sample()
     >>> root = Path(paths[0]).parents[1]
-    >>> paths, y = load_image_folder(root)
-    >>> y.tolist()
-    [0, 0, 1, 1]
+    >>> paths, y, groups = load_image_folder(root, return_groups=True)
+    >>> y.tolist(), groups.tolist()
+    ([0, 0, 1, 1], ['NORMAL2-IM-1437', 'NORMAL2-IM-1438', 'person1946', 'person1951'])
     """
     root = Path(root)
     if not root.is_dir():
@@ -134,4 +202,7 @@ def load_image_folder(root, *, class_names=None, validate=False, n_jobs=None):
         failures = find_unreadable_images(paths, n_jobs=n_jobs)
         if failures:
             raise ImageLoadError(failures)
-    return np.array(paths, dtype=str), np.array(labels)
+    paths, labels = np.array(paths, dtype=str), np.array(labels)
+    if return_groups:
+        return paths, labels, patient_groups(paths)
+    return paths, labels
