@@ -7,9 +7,6 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-#: Real X-rays shared beside the project (tests only; the package ships its own).
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
 
 @pytest.fixture(autouse=True)
 def _seed():
@@ -19,10 +16,11 @@ def _seed():
 
 @pytest.fixture(scope="session")
 def xray_dir():
-    folder = SHARED_DATA / "chest_xray_sample"
-    if not folder.is_dir():
-        pytest.skip(f"real X-ray sample not found at {folder}")
-    return folder
+    """The 16 real full-size X-ray JPEGs the package bundles, in class folders."""
+    from sklearn_pneumo.datasets import load_chest_xray_sample
+
+    paths, _ = load_chest_xray_sample()
+    return Path(paths[0]).parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -34,12 +32,10 @@ def xray_paths(xray_dir):
 
 @pytest.fixture(scope="session")
 def mnist():
-    """A small balanced subset of the real PneumoniaMNIST train split."""
-    path = SHARED_DATA / "pneumoniamnist_28_trainval.npz"
-    if not path.is_file():
-        pytest.skip(f"PneumoniaMNIST not found at {path}")
-    arrays = np.load(path)
-    images, labels = arrays["train_images"], arrays["train_labels"].ravel()
+    """A small balanced subset of the real PneumoniaMNIST train split (bundled)."""
+    from sklearn_pneumo.datasets import load_pneumoniamnist
+
+    images, labels = load_pneumoniamnist("train", return_X_y=True)
     rng = np.random.default_rng(0)
     rows = np.concatenate(
         [rng.choice(np.flatnonzero(labels == c), 60, replace=False) for c in (0, 1)]

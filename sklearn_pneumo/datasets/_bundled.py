@@ -59,23 +59,25 @@ def load_pneumoniamnist(split="train", *, return_X_y=False):
 
 
 def load_chest_xray_sample():
-    """Paths and labels of 4 bundled full-size chest X-ray JPEGs.
+    """Paths and labels of 16 bundled full-size chest X-ray JPEGs.
 
-    Two NORMAL and two PNEUMONIA files of the public dataset's validation
-    folder (Kermany et al. 2018, CC BY 4.0), in the paper's folder layout: to
-    try :class:`~sklearn_pneumo.ImageLoader` on real files.
+    The public dataset's whole validation folder (Kermany et al. 2018,
+    CC BY 4.0): 8 NORMAL (1240-1776 px wide) and 8 PNEUMONIA (968-1664 px
+    wide) original files, in the paper's folder layout: to try
+    :class:`~sklearn_pneumo.ImageLoader` on real full-size files. None of
+    them is in the public ``train/`` folder.
 
     Returns
     -------
-    paths : ndarray of str of shape (4,)
-    y : ndarray of int of shape (4,)
+    paths : ndarray of str of shape (16,)
+    y : ndarray of int of shape (16,)
 
     Examples
     --------
     >>> from sklearn_pneumo.datasets import load_chest_xray_sample
     >>> paths, y = load_chest_xray_sample()
-    >>> y.tolist()
-    [0, 0, 1, 1]
+    >>> y.tolist() == [0] * 8 + [1] * 8
+    True
     """
     with resources.as_file(_DATA / "chest_xray_sample") as root:
         return load_image_folder(root)

@@ -175,8 +175,8 @@ def load_image_folder(
     >>> paths, y = load_chest_xray_sample()
     >>> root = Path(paths[0]).parents[1]
     >>> paths, y, groups = load_image_folder(root, return_groups=True)
-    >>> y.tolist(), groups.tolist()
-    ([0, 0, 1, 1], ['NORMAL2-IM-1437', 'NORMAL2-IM-1438', 'person1946', 'person1951'])
+    >>> y.tolist() == [0] * 8 + [1] * 8, groups[:2].tolist()
+    (True, ['NORMAL2-IM-1427', 'NORMAL2-IM-1430'])
     """
     root = Path(root)
     if not root.is_dir():
