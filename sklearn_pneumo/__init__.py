@@ -20,9 +20,12 @@ _LAZY = {
     "build_cnn": "._network",
     "gradcam_heatmaps": "._gradcam",
     "load_model": "._persistence",
+    "load_pretrained": "._pretrained",
+    "pretrained_record": "._pretrained",
     "save_model": "._persistence",
     "make_pneumo_ensemble": "._pipeline",
     "make_pneumo_pipeline": "._pipeline",
+    "PneumoPipeline": "._pipeline",
     "preset_settings": "._pipeline",
 }
 
@@ -31,15 +34,18 @@ __all__ = [
     "GrayscaleResize",
     "ImageLoadError",
     "ImageLoader",
+    "PneumoPipeline",
     "build_cnn",
     "evaluate_binary",
     "format_report",
     "gradcam_heatmaps",
     "load_model",
+    "load_pretrained",
     "make_pneumo_ensemble",
     "make_pneumo_pipeline",
     "predict_files",
     "preset_settings",
+    "pretrained_record",
     "save_model",
 ]
 

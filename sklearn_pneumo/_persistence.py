@@ -27,6 +27,7 @@ from ._classifier import CNNClassifier, rows_to_images
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader
 from ._network import build_cnn
+from ._pipeline import PneumoPipeline
 
 FORMAT = "sklearn_pneumo.model"
 #: Format written; version 1 (no checksums, no Keras version) is still read.
@@ -57,6 +58,7 @@ TRUSTED_TYPES = sorted(
         GrayscaleResize,
         ImageLoader,
         Pipeline,
+        PneumoPipeline,
         RandomOverSampler,
         RandomUnderSampler,
         ClassifierLabelEncoder,

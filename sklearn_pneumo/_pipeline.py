@@ -11,6 +11,72 @@ from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader
 
 
+def _classifiers(estimator):
+    """Every CNNClassifier in a pipeline, a VotingClassifier or nested ones."""
+    if isinstance(estimator, CNNClassifier):
+        yield estimator
+    elif isinstance(estimator, Pipeline):
+        for _, step in estimator.steps:
+            yield from _classifiers(step)
+    elif isinstance(estimator, VotingClassifier):
+        for _, member in estimator.estimators:
+            yield from _classifiers(member)
+
+
+class PneumoPipeline(Pipeline):
+    """An imbalanced-learn ``Pipeline`` whose image size is set in one place.
+
+    The ``size`` of its ``resize`` step is the image size of the whole
+    chain: when fitting starts, every :class:`CNNClassifier` in it takes
+    that ``image_size``, and the ``load`` step's ``decode_size`` is raised
+    to cover it if it is smaller (decoding below the size asked for would
+    lose detail). So ``set_params(resize__size=(64, 64))`` and
+    ``GridSearchCV`` over ``resize__size`` just work. Otherwise it is the
+    imblearn ``Pipeline``, built by :func:`make_pneumo_pipeline` and
+    :func:`make_pneumo_ensemble`.
+
+    Examples
+    --------
+    >>> from sklearn_pneumo import make_pneumo_pipeline
+    >>> from sklearn_pneumo.datasets import load_chest_xray_224
+    >>> paths, y = load_chest_xray_224()
+    >>> pipe = make_pneumo_pipeline(epochs=1, model__filters=4)
+    >>> pipe = pipe.set_params(resize__size=(32, 32)).fit(paths[::10], y[::10])
+    >>> pipe["cnn"].image_size_, pipe["load"].decode_size
+    ((32, 32), (150, 150))
+    """
+
+    def _follow_image_size(self):
+        resize = self.named_steps.get("resize")
+        if not isinstance(resize, GrayscaleResize):
+            return
+        size = tuple(int(side) for side in resize.size)
+        load = self.named_steps.get("load")
+        if isinstance(load, ImageLoader) and load.decode_size is not None:
+            covering = tuple(max(a, b) for a, b in zip(load.decode_size, size))
+            if covering != tuple(load.decode_size):
+                load.set_params(decode_size=covering)
+        for classifier in _classifiers(self):
+            if classifier.image_size is None or tuple(classifier.image_size) != size:
+                classifier.set_params(image_size=size)
+
+    def fit(self, X, y=None, **params):
+        self._follow_image_size()
+        return super().fit(X, y, **params)
+
+    def fit_transform(self, X, y=None, **params):
+        self._follow_image_size()
+        return super().fit_transform(X, y, **params)
+
+    def fit_resample(self, X, y=None, **params):
+        self._follow_image_size()
+        return super().fit_resample(X, y, **params)
+
+    def fit_predict(self, X, y=None, **params):
+        self._follow_image_size()
+        return super().fit_predict(X, y, **params)
+
+
 def _make_sampler(sampler, random_state):
     if sampler == "over":
         return RandomOverSampler(random_state=random_state)
@@ -121,7 +187,9 @@ def make_pneumo_pipeline(
 
     Returns
     -------
-    imblearn.pipeline.Pipeline
+    PneumoPipeline
+        An imblearn ``Pipeline`` whose ``resize__size`` sets the image size
+        of every step, also after construction and in a grid search.
 
     Examples
     --------
@@ -133,7 +201,7 @@ def make_pneumo_pipeline(
     (64, 64)
     """
     image_size = tuple(image_size)
-    return Pipeline(
+    return PneumoPipeline(
         _preprocessing(image_size, input, n_jobs, progress)
         + _rebalance_and_classify(
             image_size, sampler, preset, random_state, classifier_params
@@ -203,7 +271,7 @@ def make_pneumo_ensemble(
 
     Returns
     -------
-    imblearn.pipeline.Pipeline
+    PneumoPipeline
         Steps ``load``, ``resize`` and ``ensemble``, whose members are named
         ``member_0``, ``member_1``... Grid-search them as
         ``ensemble__member_0__cnn__epochs``.
@@ -235,7 +303,7 @@ def make_pneumo_ensemble(
         )
         for i in range(n_members)
     ]
-    return Pipeline(
+    return PneumoPipeline(
         _preprocessing(image_size, input, n_jobs, progress)
         + [("ensemble", VotingClassifier(members, voting="soft"))],
         memory=memory,

@@ -158,3 +158,26 @@ def test_presets():
     assert params["cnn__epochs"] == 3  # explicit settings override the preset
     with pytest.raises(ValueError, match="preset"):
         make_pneumo_pipeline(preset="best")
+
+
+def test_image_size_is_set_in_one_place(xray_paths):
+    from sklearn.model_selection import GridSearchCV
+
+    paths, y = xray_paths
+    pipe = make_pneumo_pipeline(epochs=1, model__filters=4, random_state=0)
+    pipe.set_params(resize__size=(24, 40)).fit(paths, y)
+    assert pipe["cnn"].image_size_ == (24, 40)
+    assert pipe.predict_proba(paths).shape == (16, 2)
+    pipe.set_params(resize__size=(200, 180), cnn__model__conv_blocks=2)
+    pipe.fit(paths, y)
+    assert pipe["load"].decode_size == (200, 180)  # decoding covers the size
+    search = GridSearchCV(
+        make_pneumo_pipeline(epochs=1, model__filters=4, random_state=0),
+        {"resize__size": [(16, 16), (28, 20)]},
+        cv=2,
+        scoring="roc_auc",
+        error_score="raise",
+    ).fit(paths, y)
+    assert (
+        search.best_estimator_["cnn"].image_size_ == search.best_params_["resize__size"]
+    )
