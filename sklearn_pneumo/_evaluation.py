@@ -4,17 +4,20 @@ import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, roc_auc_score
 
 
-def evaluate_binary(y_true, proba, *, threshold=0.5):
+def evaluate_binary(y_true, proba, *, threshold=0.5, pos_label=1):
     """Score probabilities of the positive class (pneumonia, label 1).
 
     Parameters
     ----------
     y_true : array-like of shape (n,)
-        0 for normal, 1 for pneumonia.
+        0 for normal, 1 for pneumonia; or any two labels, with ``pos_label``
+        naming pneumonia (e.g. "NORMAL" and "PNEUMONIA").
     proba : array-like of shape (n,)
         Predicted probability of pneumonia.
     threshold : float, default=0.5
         Probability from which a sample is called pneumonia.
+    pos_label : int or str, default=1
+        The label of pneumonia in ``y_true``; every other label is normal.
 
     Returns
     -------
@@ -29,8 +32,11 @@ def evaluate_binary(y_true, proba, *, threshold=0.5):
     >>> scores = evaluate_binary([0, 0, 1, 1], [0.1, 0.6, 0.7, 0.9])
     >>> scores["sensitivity"], scores["specificity"], scores["roc_auc"]
     (1.0, 0.5, 1.0)
+    >>> y = ["NORMAL", "NORMAL", "PNEUMONIA", "PNEUMONIA"]
+    >>> evaluate_binary(y, [0.1, 0.6, 0.7, 0.9], pos_label="PNEUMONIA")["accuracy"]
+    0.75
     """
-    y_true = np.asarray(y_true)
+    y_true = (np.asarray(y_true) == pos_label).astype(int)
     proba = np.asarray(proba)
     y_pred = (proba >= threshold).astype(int)
     (tn, fp), (fn, tp) = confusion_matrix(y_true, y_pred, labels=[0, 1])

@@ -1,5 +1,6 @@
 """Turn decoded images into fixed-size grayscale rows: the paper's preprocessing."""
 
+import os
 from numbers import Integral
 
 import numpy as np
@@ -110,8 +111,26 @@ def grayscale_resize(image, size):
     return resized.astype(np.float32)
 
 
+def _first_path(X):
+    """The first entry of ``X`` if it is a file path, else None."""
+    if isinstance(X, np.ndarray):
+        first = X.flat[0] if X.size and X.dtype.kind in "USO" else None
+    else:
+        first = next(iter(X), None)
+    return first if isinstance(first, (str, os.PathLike)) else None
+
+
 def _as_image_list(X):
     """Split the input of GrayscaleResize into a list of single images."""
+    path = _first_path(X)
+    if path is not None:
+        raise ValueError(
+            f"Expected decoded images (numpy arrays), got file paths such as "
+            f"{str(path)!r}. This model was built for images (input='images'): "
+            "decode the files first with ImageLoader, or use a pipeline built "
+            "with input='paths' (the default of make_pneumo_pipeline), which "
+            "decodes them itself."
+        )
     if isinstance(X, np.ndarray) and X.dtype != object:
         if X.ndim in (3, 4):
             return list(X)

@@ -64,6 +64,16 @@ def check_paths(paths):
             "Expected a collection of image paths, got a single path "
             f"{str(paths)!r}; wrap it in a list."
         )
+    if (isinstance(paths, np.ndarray) and paths.dtype.kind in "fiub") or (
+        isinstance(paths, (list, tuple)) and paths and isinstance(paths[0], np.ndarray)
+    ):
+        raise ValueError(
+            "Expected image file paths, got decoded images (numpy arrays). "
+            "This model decodes files itself (input='paths'): pass file "
+            "paths, or for images already in memory use a pipeline built with "
+            "input='images' (e.g. load_pretrained(input='images'), or "
+            "pipe.set_params(load='passthrough'))."
+        )
     array = np.asarray(paths, dtype=object)
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]

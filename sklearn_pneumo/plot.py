@@ -149,8 +149,9 @@ def plot_sample_grid(images, y, *, per_class=4, random_state=None, axes=None):
         raise ValueError(f"Got {len(images)} images but {len(y)} labels.")
     rng = np.random.default_rng(random_state)
     classes = np.unique(y)
+    names = _class_names(classes)
     figure, axes = _subplots(len(classes) * per_class, axes, ncols=per_class)
-    for row, label in enumerate(classes):
+    for row, (label, name) in enumerate(zip(classes, names)):
         members = np.flatnonzero(y == label)
         chosen = rng.choice(members, min(per_class, members.size), replace=False)
         pictures = _gray_images([images[i] for i in chosen])
@@ -159,7 +160,7 @@ def plot_sample_grid(images, y, *, per_class=4, random_state=None, axes=None):
             ax.set_axis_off()
             if column < len(pictures):
                 ax.imshow(pictures[column], cmap="gray", vmin=0, vmax=1)
-                ax.set_title(str(label))
+                ax.set_title(name)
     return figure
 
 
@@ -219,20 +220,45 @@ def plot_class_counts(y, *, ax=None):
     """
     classes, counts = np.unique(np.asarray(y), return_counts=True)
     figure, (ax,) = _subplots(1, ax, size=4.0)
-    bars = ax.bar([str(c) for c in classes], counts, color=["C0", "C3"][: len(classes)])
+    bars = ax.bar(_class_names(classes), counts, color=["C0", "C3"][: len(classes)])
     ax.bar_label(bars)
     ax.set(ylabel="images")
     return figure
 
 
+def _class_names(classes, class_names=None):
+    """Display names of ``classes``: given, the labels, or NORMAL/PNEUMONIA for 0/1."""
+    from .datasets import TARGET_NAMES
+
+    if class_names is not None:
+        if len(class_names) != len(classes):
+            raise ValueError(
+                f"class_names has {len(class_names)} names for "
+                f"{len(classes)} classes {list(classes)}."
+            )
+        return [str(name) for name in class_names]
+    if [str(c) for c in classes] == ["0", "1"]:
+        return list(TARGET_NAMES)
+    return [str(c) for c in classes]
+
+
 def plot_gradcam(
-    estimator, X, *, target=None, alpha=0.4, cmap="jet", ncols=4, axes=None
+    estimator,
+    X,
+    *,
+    target=None,
+    class_names=None,
+    alpha=0.4,
+    cmap="jet",
+    ncols=4,
+    axes=None,
 ):
     """Grad-CAM heatmaps drawn over the X-rays the network saw.
 
     Each panel shows the preprocessed image (what the network received) in
     gray, the heatmap of :func:`~sklearn_pneumo.gradcam_heatmaps` over it,
-    and the predicted class with its probability as title.
+    and the predicted class with its probability as title
+    (``PNEUMONIA 0.82``).
 
     Parameters
     ----------
@@ -242,6 +268,11 @@ def plot_gradcam(
         Input of ``estimator.predict`` (paths for a pipeline that loads).
     target : class label or None, default=None
         Class explained; ``None``: each image's predicted class.
+    class_names : sequence of str or None, default=None
+        Name shown for each of ``classes_``, in order. ``None``: the labels
+        themselves (names when the model was fitted on names, e.g. from
+        ``load_image_folder(..., labels="name")``), and "NORMAL" /
+        "PNEUMONIA" for the labels 0 / 1.
     alpha : float, default=0.4
         Opacity of the heatmap.
     cmap : str, default="jet"
@@ -261,8 +292,9 @@ def plot_gradcam(
     >>> from sklearn_pneumo.plot import plot_gradcam
     >>> X = np.random.default_rng(0).random((20, 64), dtype=np.float32)
     >>> clf = CNNClassifier(epochs=1, model__filters=4, random_state=0)
-    >>> len(plot_gradcam(clf.fit(X, np.repeat([0, 1], 10)), X[:2]).axes)
-    2
+    >>> figure = plot_gradcam(clf.fit(X, np.repeat([0, 1], 10)), X[:2])
+    >>> all(ax.get_title().split()[0] in ("NORMAL", "PNEUMONIA") for ax in figure.axes)
+    True
     """
     from ._gradcam import gradcam_heatmaps, split_pipeline
 
@@ -271,11 +303,12 @@ def plot_gradcam(
     heatmaps = gradcam_heatmaps(classifier, rows, target=target)
     proba = classifier.predict_proba(rows)
     images = np.asarray(rows, dtype=np.float32).reshape(heatmaps.shape)
+    names = _class_names(classifier.classes_, class_names)
     figure, axes = _subplots(len(images), axes, ncols=ncols)
     for ax, image, heatmap, p in zip(axes, images, heatmaps, proba):
         ax.imshow(image, cmap="gray")
         ax.imshow(heatmap, cmap=cmap, alpha=alpha, vmin=0, vmax=1)
         best = int(np.argmax(p))
-        ax.set_title(f"{classifier.classes_[best]} ({p[best]:.2f})")
+        ax.set_title(f"{names[best]} {p[best]:.2f}")
         ax.set_axis_off()
     return figure

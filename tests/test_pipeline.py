@@ -181,3 +181,14 @@ def test_image_size_is_set_in_one_place(xray_paths):
     assert (
         search.best_estimator_["cnn"].image_size_ == search.best_params_["resize__size"]
     )
+
+
+def test_the_wrong_kind_of_input_is_named(xray_paths):
+    paths, y = xray_paths
+    images = ImageLoader(decode_size=(32, 32)).transform(paths)
+    on_images = make_pneumo_pipeline((32, 32), input="images", epochs=1)
+    with pytest.raises(ValueError, match="got file paths.*ImageLoader"):
+        on_images.fit(paths, y)
+    on_paths = make_pneumo_pipeline((32, 32), epochs=1)
+    with pytest.raises(ValueError, match="got decoded images.*input='images'"):
+        on_paths.fit(images, y)

@@ -91,7 +91,9 @@ def test_class_counts():
     figure = plot_class_counts(np.array([0, 1, 1, 1]))
     ax = figure.axes[0]
     assert [int(bar.get_height()) for bar in ax.patches] == [1, 3]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["NORMAL", "PNEUMONIA"]
+    figure = plot_class_counts(np.array(["a", "b", "b"]))
+    assert [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["a", "b"]
 
 
 def test_given_axes_are_used():
@@ -106,11 +108,13 @@ def test_gradcam_overlay_on_real_xrays(fitted, xray_paths):
     figure = plot_gradcam(fitted, paths[:5], ncols=3)
     assert len(figure.axes) == 6  # 2 rows of 3, the last one blank
     proba = fitted.predict_proba(paths[:5])
-    classes = fitted.classes_
+    names = ["NORMAL", "PNEUMONIA"]  # the labels 0 and 1
     for ax, p in zip(figure.axes, proba):
         gray, heatmap = ax.get_images()
         assert gray.get_array().shape == heatmap.get_array().shape == (24, 24)
-        assert ax.get_title() == f"{classes[p.argmax()]} ({p.max():.2f})"
+        assert ax.get_title() == f"{names[p.argmax()]} {p.max():.2f}"
+    figure = plot_gradcam(fitted, paths[:2], class_names=["healthy", "sick"])
+    assert {ax.get_title().split()[0] for ax in figure.axes} <= {"healthy", "sick"}
 
 
 def test_scikit_learn_displays_on_the_pipeline(fitted, xray_paths):

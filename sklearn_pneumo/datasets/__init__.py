@@ -7,6 +7,7 @@ from ._bundled import (
 )
 from ._folder import (
     IMAGE_SUFFIXES,
+    TARGET_NAMES,
     find_unreadable_images,
     load_image_folder,
     patient_groups,
@@ -14,6 +15,7 @@ from ._folder import (
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "TARGET_NAMES",
     "find_unreadable_images",
     "load_chest_xray_224",
     "load_chest_xray_sample",

@@ -15,6 +15,8 @@ IMAGE_SUFFIXES = frozenset(
 )
 #: The paper's classes, by folder name in any case.
 DEFAULT_CLASS_NAMES = {"normal": 0, "pneumonia": 1, "neumonia": 1}
+#: The name of each label of ``DEFAULT_CLASS_NAMES``.
+TARGET_NAMES = ("NORMAL", "PNEUMONIA")
 
 
 #: File names of the public dataset (Kermany et al. 2018) and the patient they
@@ -126,7 +128,13 @@ def find_unreadable_images(paths, *, n_jobs=None, max_pixels=100_000_000):
 
 
 def load_image_folder(
-    root, *, class_names=None, validate=False, n_jobs=None, return_groups=False
+    root,
+    *,
+    class_names=None,
+    labels="index",
+    validate=False,
+    n_jobs=None,
+    return_groups=False,
 ):
     """List the images of a folder with one subfolder per class.
 
@@ -143,6 +151,12 @@ def load_image_folder(
     class_names : dict or None, default=None
         Maps subfolder names (any case) to labels. ``None`` means
         ``{"normal": 0, "pneumonia": 1, "neumonia": 1}``.
+    labels : {"index", "name"}, default="index"
+        What ``y`` holds: the label of ``class_names`` (0 normal, 1
+        pneumonia by default), or a class name ("NORMAL", "PNEUMONIA" by
+        default; the folder name with a custom ``class_names``). Names follow
+        the data through: a model fitted on them predicts names, and its
+        plots and ``predict_files`` CSV show them.
     validate : bool, default=False
         Decode every file and raise one error listing all unreadable ones.
     n_jobs : int or None, default=None
@@ -155,8 +169,8 @@ def load_image_folder(
     -------
     paths : ndarray of str of shape (n,)
         Sorted by class folder, then file name.
-    y : ndarray of int of shape (n,)
-        The label of each path.
+    y : ndarray of shape (n,)
+        The label (int) or class name (str) of each path.
     groups : ndarray of str of shape (n,)
         The patient of each path; only if ``return_groups`` is True.
 
@@ -181,10 +195,15 @@ def load_image_folder(
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"Image folder {str(root)!r} does not exist.")
-    class_names = DEFAULT_CLASS_NAMES if class_names is None else class_names
-    paths, labels = [], []
+    if labels not in ("index", "name"):
+        raise ValueError(f"labels must be 'index' or 'name', got {labels!r}.")
+    default = class_names is None
+    class_names = DEFAULT_CLASS_NAMES if default else class_names
+    paths, targets = [], []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not _is_hidden(p)):
         label = _class_label(folder, class_names)
+        if labels == "name":
+            label = TARGET_NAMES[label] if default else folder.name
         for file in sorted(folder.iterdir()):
             if (
                 file.is_file()
@@ -192,7 +211,7 @@ def load_image_folder(
                 and (file.suffix.lower() in IMAGE_SUFFIXES)
             ):
                 paths.append(str(file))
-                labels.append(label)
+                targets.append(label)
     if not paths:
         raise ValueError(
             f"No images found in {str(root)!r}: expected class subfolders "
@@ -202,7 +221,7 @@ def load_image_folder(
         failures = find_unreadable_images(paths, n_jobs=n_jobs)
         if failures:
             raise ImageLoadError(failures)
-    paths, labels = np.array(paths, dtype=str), np.array(labels)
+    paths, targets = np.array(paths, dtype=str), np.array(targets)
     if return_groups:
-        return paths, labels, patient_groups(paths)
-    return paths, labels
+        return paths, targets, patient_groups(paths)
+    return paths, targets
