@@ -4,12 +4,21 @@ import argparse
 import os
 import sys
 import time
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+
 from ._batch import predict_files
 from ._evaluation import evaluate_binary, format_report
-from .datasets import IMAGE_SUFFIXES, load_image_folder, load_pneumoniamnist
+from ._loader import ImageLoader
+from .datasets import (
+    IMAGE_SUFFIXES,
+    TARGET_NAMES,
+    load_image_folder,
+    load_pneumoniamnist,
+)
 
 
 def _image_size(text):
@@ -40,7 +49,15 @@ def _parser():
         prog="sklearn-pneumo",
         description="Pneumonia from chest X-rays: the paper's CNN pipeline.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument(
+        "--tensorflow-log",
+        action="store_true",
+        help="show TensorFlow's start-up log (hidden by default; or set "
+        "TF_CPP_MIN_LOG_LEVEL yourself)",
+    )
+    commands = parser.add_subparsers(
+        dest="command", required=True, help="what to do; COMMAND --help for more"
+    )
     train = commands.add_parser(
         "train",
         help="train and evaluate on held-out data",
@@ -75,29 +92,75 @@ def _parser():
     train.add_argument(
         "--epochs", type=_positive_int, help="default: 20 (paper), 40 (tuned)"
     )
-    train.add_argument("--batch-size", type=_positive_int, default=32)
+    train.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=32,
+        help="images per training step (default: 32)",
+    )
     train.add_argument(
         "--sampler",
         choices=["auto", "over", "under", "none"],
         default="auto",
         help="class balancing (default: the preset's)",
     )
-    train.add_argument("--filters", type=_positive_int, default=64)
-    train.add_argument("--random-state", type=int, default=0)
-    train.add_argument("--n-jobs", type=int, default=-1, help="threads for decoding")
     train.add_argument(
-        "--save", type=Path, help="write the fitted model (safe format: see save_model)"
+        "--filters",
+        type=_positive_int,
+        default=64,
+        help="filters of each convolution (default: 64, the paper's)",
+    )
+    train.add_argument(
+        "--random-state",
+        type=int,
+        default=0,
+        help="seed of the sampler, the weights and the shuffling (default: 0)",
+    )
+    train.add_argument(
+        "--n-jobs",
+        type=int,
+        default=-1,
+        help="threads that decode and resize images (default: -1, all cores)",
+    )
+    train.add_argument(
+        "--save",
+        type=Path,
+        help="write the fitted model to this file (safe format, see save_model); "
+        "it predicts image files with 'sklearn-pneumo predict'",
     )
     predict = commands.add_parser(
         "predict",
-        help="predict image files with a saved model",
+        help="predict image files with a saved or the bundled model",
+        usage="sklearn-pneumo predict [options] MODEL INPUT [INPUT ...]\n"
+        "       sklearn-pneumo predict [options] --pretrained INPUT [INPUT ...]",
         description="Write a CSV row per image: path, prediction, class "
         "probabilities, and the error for a file that cannot be read.",
     )
-    predict.add_argument("model", type=Path, help="a model saved by 'train --save'")
-    predict.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
-    predict.add_argument("--out", type=Path, help="CSV file (default: standard output)")
-    predict.add_argument("--batch-size", type=_positive_int, default=256)
+    predict.add_argument(
+        "arguments",
+        nargs="+",
+        type=Path,
+        metavar="MODEL INPUT",
+        help="a model file saved by 'train --save' (left out with --pretrained), "
+        "then image files or folders (searched recursively)",
+    )
+    predict.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="use the model that ships with the package (150x150, trained on "
+        "the public dataset's train folder; research use, not a medical device)",
+    )
+    predict.add_argument(
+        "--out",
+        type=Path,
+        help="CSV file, written whole at the end (default: standard output)",
+    )
+    predict.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=256,
+        help="files decoded and scored at once; bounds memory (default: 256)",
+    )
     return parser
 
 
@@ -106,15 +169,23 @@ def _log(message):
 
 
 def _load_training_data(args):
+    """Training and held-out data, with class names as labels."""
     if args.data is None:
-        train = load_pneumoniamnist("train", return_X_y=True)
-        held_out = load_pneumoniamnist("val", return_X_y=True)
-        return train, held_out, "images", (28, 28), "PneumoniaMNIST validation split"
+        names = np.array(TARGET_NAMES)
+        images, y = load_pneumoniamnist("train", return_X_y=True)
+        held_images, held_y = load_pneumoniamnist("val", return_X_y=True)
+        return (
+            (images, names[y]),
+            (held_images, names[held_y]),
+            "images",
+            (28, 28),
+            "PneumoniaMNIST validation split",
+        )
     for split in ("train", "test"):
         if not (args.data / split).is_dir():
             raise FileNotFoundError(f"{args.data / split} is not a folder")
-    train = load_image_folder(args.data / "train")
-    held_out = load_image_folder(args.data / "test")
+    train = load_image_folder(args.data / "train", labels="name")
+    held_out = load_image_folder(args.data / "test", labels="name")
     return train, held_out, "paths", (150, 150), f"{args.data / 'test'}"
 
 
@@ -127,7 +198,7 @@ def _train(args):
     )
     image_size = args.image_size or default_size
     _log(
-        f"Training on {len(y)} images ({int(sum(y))} pneumonia) at "
+        f"Training on {len(y)} images ({int(np.sum(y == 'PNEUMONIA'))} pneumonia) at "
         f"{image_size[0]}x{image_size[1]}, preset {args.preset}, "
         f"{args.members} network(s)"
     )
@@ -147,22 +218,32 @@ def _train(args):
         **({"epochs": args.epochs} if args.epochs else {}),
         batch_size=args.batch_size,
         model__filters=args.filters,
-        verbose=2,
+        fit__verbose=2,  # progress while training; predicting stays quiet
     )
     start = time.perf_counter()
     pipe.fit(X, y)
     _log(f"Trained in {time.perf_counter() - start:.0f} s")
-    scores = evaluate_binary(y_test, pipe.predict_proba(X_test)[:, 1])
+    pneumonia = list(pipe.classes_).index("PNEUMONIA")
+    scores = evaluate_binary(
+        y_test, pipe.predict_proba(X_test)[:, pneumonia], pos_label="PNEUMONIA"
+    )
     print(f"Held-out evaluation on {held_out_name} ({len(y_test)} images):")
     print(format_report(scores))
     if args.save:
+        if input_kind == "images":  # trained on arrays: read files when predicting
+            pipe.set_params(load=ImageLoader(decode_size=image_size))
         save_model(pipe, args.save)
-        _log(f"Saved the fitted model to {args.save}")
+        _log(
+            f"Saved the fitted model to {args.save}; predict image files with "
+            f"'sklearn-pneumo predict {args.save} FILES_OR_FOLDERS'"
+        )
 
 
 def _expand_inputs(inputs):
     paths = []
     for entry in inputs:
+        if not entry.exists():
+            raise FileNotFoundError(f"no such file or folder: {entry}")
         if entry.is_dir():
             paths += sorted(
                 str(p)
@@ -177,31 +258,70 @@ def _expand_inputs(inputs):
     return paths
 
 
+def _plural(count, noun):
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _predict(args):
     from ._persistence import load_model
+    from ._pretrained import load_pretrained
 
-    if not args.model.is_file():
-        raise FileNotFoundError(f"model file {args.model} does not exist")
-    model = load_model(args.model)
-    paths = _expand_inputs(args.inputs)
-    _log(f"Predicting {len(paths)} images")
+    model_file, *inputs = [None, *args.arguments] if args.pretrained else args.arguments
+    if not inputs:
+        raise ValueError(
+            "give a model file and image files or folders, or --pretrained "
+            "and image files or folders"
+        )
+    paths = _expand_inputs(inputs)
+    if model_file is None:
+        model = load_pretrained()
+    elif not model_file.is_file():
+        raise FileNotFoundError(f"model file {model_file} does not exist")
+    else:
+        model = load_model(model_file)
+    _log(f"Predicting {_plural(len(paths), 'image')}")
+    # A progress bar on the terminal would interleave with CSV rows there.
+    to_terminal = args.out is None and sys.stdout.isatty()
     n_errors = predict_files(
         model,
         paths,
         args.out or sys.stdout,
         batch_size=args.batch_size,
-        progress=True,
+        progress=not to_terminal,
     )
     if n_errors:
-        _log(f"{n_errors} file(s) could not be read; see the error column")
+        _log(f"{_plural(n_errors, 'file')} could not be read; see the error column")
     return 1 if n_errors else 0
+
+
+@contextmanager
+def _native_stderr_silenced():
+    """Send what native code writes to file descriptor 2 to the null device.
+
+    TensorFlow's libraries log while they load, before any log level applies
+    (oneDNN, CUDA, "before absl::InitializeLog"); only the descriptor can be
+    silenced. Python's own errors are printed after it is restored.
+    """
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def main(argv=None):
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
-    # Before TensorFlow is first imported: keep its C++ start-up log quiet.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if not args.tensorflow_log:
+        # Before TensorFlow is first imported: its C++ start-up lines (oneDNN,
+        # CUDA, cuInit "E" lines on machines without a GPU) are not errors.
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        with _native_stderr_silenced():
+            import tensorflow  # noqa: F401
     try:
         return (_train if args.command == "train" else _predict)(args) or 0
     except (OSError, ValueError) as error:

@@ -10,7 +10,11 @@ import pytest
 
 
 def run_cli(*args, cwd=None):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name != "TF_CPP_MIN_LOG_LEVEL"
+    }
     return subprocess.run(
         [sys.executable, "-m", "sklearn_pneumo", *map(str, args)],
         capture_output=True,
@@ -99,7 +103,8 @@ def test_train_save_and_predict_a_folder(chest_xray, tmp_path):
     assert result.returncode == 1  # one file could not be read
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 5
-    assert all(row["prediction"] in ("0", "1") for row in rows[:4])
+    assert all(row["prediction"] in ("NORMAL", "PNEUMONIA") for row in rows[:4])
+    assert {"proba_NORMAL", "proba_PNEUMONIA"} <= set(rows[0])
     assert rows[4]["prediction"] == "" and "cannot identify" in rows[4]["error"]
 
 
@@ -116,3 +121,47 @@ def test_train_an_ensemble(chest_xray, tmp_path):
     result = run_cli("predict", model, chest_xray / "test", "--out", out)
     assert result.returncode == 0, result.stderr
     assert len(list(csv.DictReader(out.open()))) == 4
+
+
+#: What TensorFlow prints while it starts, which the command line hides.
+TENSORFLOW_START_UP = ("I0000", "E0000", "W0000", "oneDNN", "absl", "cuInit", "cuda")
+
+
+def test_every_option_has_help():
+    from sklearn_pneumo._cli import _parser
+
+    parser = _parser()
+    subparsers = next(a for a in parser._actions if a.choices and a.dest == "command")
+    for name, command in [("", parser), *subparsers.choices.items()]:
+        for action in command._actions:
+            assert action.help, f"{name} {action.option_strings or action.dest}"
+
+
+def test_bundled_training_saves_a_model_that_predicts_files(xray_dir, tmp_path):
+    model = tmp_path / "model.pneumo"
+    result = run_cli("train", "--epochs", "1", "--save", model)
+    assert result.returncode == 0, result.stderr
+    assert "roc_auc" in result.stdout
+    for line in result.stderr.splitlines():
+        assert not any(word in line for word in TENSORFLOW_START_UP), line
+
+    one = next((xray_dir / "NORMAL").iterdir())
+    result = run_cli("predict", model, one)
+    assert result.returncode == 0, result.stderr
+    assert "Predicting 1 image\n" in result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "path,prediction,proba_NORMAL,proba_PNEUMONIA,error"
+    assert len(lines) == 2 and lines[1].startswith(str(one))
+    for line in result.stderr.splitlines():
+        assert not any(word in line for word in TENSORFLOW_START_UP), line
+
+    result = run_cli("predict", model, xray_dir, "--out", tmp_path / "all.csv")
+    assert result.returncode == 0, result.stderr
+    assert "Predicting 16 images" in result.stderr
+    assert len(list(csv.DictReader((tmp_path / "all.csv").open()))) == 16
+
+
+def test_predicting_a_path_that_does_not_exist(tmp_path, xray_dir):
+    result = run_cli("predict", "--pretrained", xray_dir, tmp_path / "absent.jpeg")
+    assert result.returncode == 1
+    assert f"no such file or folder: {tmp_path / 'absent.jpeg'}" in result.stderr
