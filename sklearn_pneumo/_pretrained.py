@@ -1,0 +1,82 @@
+"""The trained model that ships with the package."""
+
+import json
+from importlib import resources
+
+from ._persistence import load_model
+
+_FOLDER = resources.files("sklearn_pneumo") / "pretrained"
+#: The shipped model and the record of how it was made.
+MODEL_FILE = "pneumo_150.pneumo"
+RECORD_FILE = "pneumo_150.json"
+
+
+def pretrained_record():
+    """How the shipped model was trained, and what it scored.
+
+    Written by ``benchmarks/train_pretrained.py`` next to the model: the
+    configuration and its settings, the training data, the training time,
+    the patient-grouped validation figures of the same configuration (from
+    ``benchmarks/bench_accuracy.py``), the decision threshold chosen there,
+    and the probabilities the model gives the bundled sample X-rays (so a
+    rerun of the script, or a load on another machine, can be checked).
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> from sklearn_pneumo import pretrained_record
+    >>> record = pretrained_record()
+    >>> record["image_size"]
+    [150, 150]
+    """
+    return json.loads((_FOLDER / RECORD_FILE).read_text())
+
+
+def load_pretrained(*, input="paths"):
+    """The pipeline trained on the public dataset's whole ``train/`` folder.
+
+    A fitted :func:`~sklearn_pneumo.make_pneumo_pipeline` pipeline
+    (``load``, ``resize``, ``sample``, ``cnn``) at 150x150, trained on the
+    5,216 X-rays of Kermany et al.'s ``train/`` folder; see
+    ``docs/model_card.md`` and :func:`pretrained_record` for its settings,
+    figures and limits. For research and teaching: it is not a medical
+    device.
+
+    It is loaded with :func:`~sklearn_pneumo.load_model` (no code from the
+    file runs) and is used like any fitted pipeline: ``predict``,
+    ``predict_proba``, :func:`~sklearn_pneumo.predict_files`,
+    :func:`~sklearn_pneumo.gradcam_heatmaps`, or
+    ``FixedThresholdClassifier(model, threshold=..., )`` with the threshold
+    of :func:`pretrained_record`.
+
+    Parameters
+    ----------
+    input : {"paths", "images"}, default="paths"
+        What ``X`` will hold: image file paths, or already decoded images
+        (2-D grayscale or 3-D color arrays, any size; the ``load`` step is
+        then ``"passthrough"``).
+
+    Returns
+    -------
+    imblearn.pipeline.Pipeline
+        Classes 0 (normal) and 1 (pneumonia).
+
+    Examples
+    --------
+    >>> from sklearn_pneumo import load_pretrained
+    >>> from sklearn_pneumo.datasets import load_chest_xray_sample
+    >>> paths, y = load_chest_xray_sample()
+    >>> model = load_pretrained()
+    >>> model.predict(paths).tolist() == y.tolist()
+    True
+    """
+    if input not in ("paths", "images"):
+        raise ValueError(f"input must be 'paths' or 'images', got {input!r}.")
+    with resources.as_file(_FOLDER / MODEL_FILE) as path:
+        model = load_model(path)
+    if input == "images":
+        model.set_params(load="passthrough")
+    return model
