@@ -1,6 +1,7 @@
 """The paper's CNN as a scikit-learn classifier (a scikeras KerasClassifier)."""
 
 import copy
+import logging
 import math
 import pickle
 import random
@@ -17,6 +18,21 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import ClassifierTags
 
 from ._network import build_cnn
+
+
+class _RetracingNoise(logging.Filter):
+    """Drop TensorFlow's "triggered tf.function retracing" warnings.
+
+    Every fit builds a new network with new tf.functions, so cross-validation
+    and grid searches trace again by design; TensorFlow counts the traces
+    across networks and warns as if one function were retraced.
+    """
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+logging.getLogger("tensorflow").addFilter(_RetracingNoise())
 
 
 def rows_to_images(X, image_size):

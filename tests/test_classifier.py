@@ -127,3 +127,24 @@ def test_validation_split_is_stratified_even_on_sorted_data(data):
     train, held_out = holdout_indices(y, 0.2, 0)
     assert sorted(set(y[held_out])) == [0, 1]
     assert len(train) == 48 and not set(train) & set(held_out)
+
+
+def test_refits_do_not_warn_of_retracing():
+    import logging
+
+    from sklearn.model_selection import cross_validate
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(handler)
+    try:
+        rng = np.random.default_rng(0)
+        X, y = rng.random((60, 64), dtype=np.float32), np.repeat([0, 1], 30)
+        for _ in range(2):
+            clf = CNNClassifier(epochs=1, model__filters=2)
+            cross_validate(clf, X, y, cv=5, scoring="roc_auc")
+    finally:
+        logger.removeHandler(handler)
+    assert not [r for r in records if "retracing" in r.getMessage()]
