@@ -61,18 +61,38 @@ class PneumoPipeline(Pipeline):
                 classifier.set_params(image_size=size)
 
     def fit(self, X, y=None, **params):
+        """Fit every step, after the ``resize`` step's size has reached every step.
+
+        As imblearn's ``Pipeline.fit``: ``params`` are routed to the steps
+        (``cnn__groups=...``, or by metadata routing).
+        """
         self._follow_image_size()
         return super().fit(X, y, **params)
 
     def fit_transform(self, X, y=None, **params):
+        """Fit, then transform, after the ``resize`` step's size has reached every step.
+
+        As imblearn's ``Pipeline.fit_transform``: ``params`` are routed to the steps
+        (``cnn__groups=...``, or by metadata routing).
+        """
         self._follow_image_size()
         return super().fit_transform(X, y, **params)
 
     def fit_resample(self, X, y=None, **params):
+        """Fit, then resample, after the ``resize`` step's size has reached every step.
+
+        As imblearn's ``Pipeline.fit_resample``: ``params`` are routed to the steps
+        (``cnn__groups=...``, or by metadata routing).
+        """
         self._follow_image_size()
         return super().fit_resample(X, y, **params)
 
     def fit_predict(self, X, y=None, **params):
+        """Fit, then predict, after the ``resize`` step's size has reached every step.
+
+        As imblearn's ``Pipeline.fit_predict``: ``params`` are routed to the steps
+        (``cnn__groups=...``, or by metadata routing).
+        """
         self._follow_image_size()
         return super().fit_predict(X, y, **params)
 
