@@ -57,6 +57,27 @@ def _last_feature_map_layer(model):
     )
 
 
+def _features_and_hidden(model, feature_layer, output_layer, inputs):
+    """The feature map and the output layer's input, for gradients between them.
+
+    A Sequential network is run layer by layer, which works whether it was
+    built here or loaded from a file (a loaded one's symbolic tensors do not
+    connect ``model.inputs`` to its layers' outputs); other models through a
+    functional sub-model.
+    """
+    if not isinstance(model, keras.Sequential):
+        grad_model = keras.Model(
+            model.inputs, [feature_layer.output, output_layer.input]
+        )
+        return grad_model(inputs, training=False)
+    x, features = inputs, None
+    for layer in model.layers[:-1]:
+        x = layer(x, training=False)
+        if layer is feature_layer:
+            features = x
+    return features, x
+
+
 def _class_scores(output_layer, hidden):
     """Class scores before the softmax, which saturates once training is done."""
     if not isinstance(output_layer, keras.layers.Dense):
@@ -118,10 +139,11 @@ def gradcam_heatmaps(estimator, X, *, target=None, layer=None):
         _last_feature_map_layer(model) if layer is None else model.get_layer(layer)
     )
     output_layer = model.layers[-1]
-    grad_model = keras.Model(model.inputs, [feature_layer.output, output_layer.input])
     inputs = tf.convert_to_tensor(images)
     with tf.GradientTape() as tape:
-        features, hidden = grad_model(inputs, training=False)
+        features, hidden = _features_and_hidden(
+            model, feature_layer, output_layer, inputs
+        )
         scores = _class_scores(output_layer, hidden)
         if target is None:
             index = tf.argmax(scores, axis=1)

@@ -100,3 +100,16 @@ def test_small_inputs_use_the_last_map_that_is_not_1x1(mnist):
     default = gradcam_heatmaps(clf, rows[:4])
     assert default.shape == (4, 28, 28)
     np.testing.assert_array_equal(default, gradcam_heatmaps(clf, rows[:4], layer=name))
+
+
+def test_a_loaded_model_gives_the_same_heatmaps(tmp_path):
+    from sklearn_pneumo import load_model, save_model
+
+    X = np.random.default_rng(0).random((20, 256), dtype=np.float32)
+    clf = CNNClassifier(epochs=1, model__filters=4, random_state=0)
+    clf.fit(X, np.repeat([0, 1], 10))
+    save_model(clf, tmp_path / "model.pneumo")
+    loaded = load_model(tmp_path / "model.pneumo")
+    np.testing.assert_array_equal(
+        gradcam_heatmaps(loaded, X[:3]), gradcam_heatmaps(clf, X[:3])
+    )
