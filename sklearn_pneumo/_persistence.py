@@ -135,6 +135,10 @@ def atomic_write(path, mode="wb", **open_kwargs):
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
     )
     try:
+        # mkstemp makes the file private; give it the mode a new file gets.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         with os.fdopen(handle, mode, **open_kwargs) as file:
             yield file
             file.flush()

@@ -339,3 +339,14 @@ def test_eight_threads_predict_like_one(fitted, saved, xrays, loaded):
         results = list(pool.map(score, range(8)))
     for result in results:
         np.testing.assert_array_equal(result, expected)
+
+
+def test_saved_files_get_the_usual_permissions(fitted, tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        save_model(fitted, tmp_path / "model.pneumo")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "model.pneumo").stat().st_mode & 0o777 == 0o644
