@@ -8,6 +8,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ._loader import ImageLoadError, check_paths
+from .datasets._folder import class_display_names
 
 
 def _score_batch(model, paths):
@@ -36,7 +37,8 @@ def predict_files(model, paths, output, *, batch_size=256, progress=False):
         Image file paths.
     output : str, os.PathLike or file object
         Where the CSV goes: columns ``path``, ``prediction``, one
-        ``proba_<class>`` per class, and ``error``. A path is written as
+        ``proba_<class>`` per class, and ``error``. Classes are shown by
+        name: as the model has them, or NORMAL/PNEUMONIA for 0/1. A path is written as
         ``<output>.partial`` and renamed to ``output`` once every file is
         scored: an interrupted run leaves the rows it wrote in the
         ``.partial`` file and never a truncated file under the final name.
@@ -61,7 +63,7 @@ def predict_files(model, paths, output, *, batch_size=256, progress=False):
 
 
 def _write_rows(model, paths, handle, batch_size, progress):
-    classes = list(model.classes_)
+    classes = class_display_names(model.classes_)
     header = ["path", "prediction", *[f"proba_{c}" for c in classes], "error"]
     n_errors = 0
     writer = csv.writer(handle)

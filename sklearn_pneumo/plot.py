@@ -13,6 +13,7 @@ import numpy as np
 
 from ._grayscale import to_gray, to_unit_float
 from ._loader import decode_images
+from .datasets._folder import class_display_names
 
 __all__ = [
     "plot_class_counts",
@@ -149,7 +150,7 @@ def plot_sample_grid(images, y, *, per_class=4, random_state=None, axes=None):
         raise ValueError(f"Got {len(images)} images but {len(y)} labels.")
     rng = np.random.default_rng(random_state)
     classes = np.unique(y)
-    names = _class_names(classes)
+    names = class_display_names(classes)
     figure, axes = _subplots(len(classes) * per_class, axes, ncols=per_class)
     for row, (label, name) in enumerate(zip(classes, names)):
         members = np.flatnonzero(y == label)
@@ -220,26 +221,12 @@ def plot_class_counts(y, *, ax=None):
     """
     classes, counts = np.unique(np.asarray(y), return_counts=True)
     figure, (ax,) = _subplots(1, ax, size=4.0)
-    bars = ax.bar(_class_names(classes), counts, color=["C0", "C3"][: len(classes)])
+    bars = ax.bar(
+        class_display_names(classes), counts, color=["C0", "C3"][: len(classes)]
+    )
     ax.bar_label(bars)
     ax.set(ylabel="images")
     return figure
-
-
-def _class_names(classes, class_names=None):
-    """Display names of ``classes``: given, the labels, or NORMAL/PNEUMONIA for 0/1."""
-    from .datasets import TARGET_NAMES
-
-    if class_names is not None:
-        if len(class_names) != len(classes):
-            raise ValueError(
-                f"class_names has {len(class_names)} names for "
-                f"{len(classes)} classes {list(classes)}."
-            )
-        return [str(name) for name in class_names]
-    if [str(c) for c in classes] == ["0", "1"]:
-        return list(TARGET_NAMES)
-    return [str(c) for c in classes]
 
 
 def plot_gradcam(
@@ -303,7 +290,7 @@ def plot_gradcam(
     heatmaps = gradcam_heatmaps(classifier, rows, target=target)
     proba = classifier.predict_proba(rows)
     images = np.asarray(rows, dtype=np.float32).reshape(heatmaps.shape)
-    names = _class_names(classifier.classes_, class_names)
+    names = class_display_names(classifier.classes_, class_names)
     figure, axes = _subplots(len(images), axes, ncols=ncols)
     for ax, image, heatmap, p in zip(axes, images, heatmaps, proba):
         ax.imshow(image, cmap="gray")

@@ -83,7 +83,8 @@ def test_mixed_sizes_and_channel_layouts(rng):
         ([np.full((5, 5), 2.0)], r"\[0, 1\]"),
         ([np.zeros((5, 5), dtype=np.int64)], "dtype"),
         ([], "at least one"),
-        (["not an image"], "2-D or 3-D"),
+        (["not an image"], "got file paths"),
+        ([3.0], "2-D or 3-D"),
     ],
     ids=[
         "nan",
@@ -96,6 +97,7 @@ def test_mixed_sizes_and_channel_layouts(rng):
         "int64",
         "empty",
         "string",
+        "number",
     ],
 )
 def test_bad_images_raise_clear_errors(images, message):
