@@ -70,8 +70,8 @@ def load_pretrained(*, input="paths"):
     >>> from sklearn_pneumo.datasets import load_chest_xray_sample
     >>> paths, y = load_chest_xray_sample()
     >>> model = load_pretrained()
-    >>> model.predict(paths).tolist() == y.tolist()
-    True
+    >>> float((model.predict(paths) == y).mean())  # X-rays it never saw
+    1.0
     """
     if input not in ("paths", "images"):
         raise ValueError(f"input must be 'paths' or 'images', got {input!r}.")

@@ -165,3 +165,14 @@ def test_predicting_a_path_that_does_not_exist(tmp_path, xray_dir):
     result = run_cli("predict", "--pretrained", xray_dir, tmp_path / "absent.jpeg")
     assert result.returncode == 1
     assert f"no such file or folder: {tmp_path / 'absent.jpeg'}" in result.stderr
+
+
+def test_predict_with_the_pretrained_model(xray_dir, tmp_path):
+    out = tmp_path / "pretrained.csv"
+    result = run_cli("predict", "--pretrained", xray_dir, "--out", out)
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 16
+    truth = ["NORMAL" if "NORMAL" in row["path"] else "PNEUMONIA" for row in rows]
+    correct = sum(row["prediction"] == t for row, t in zip(rows, truth))
+    assert correct >= 12  # well above chance (8 of 16)

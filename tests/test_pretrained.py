@@ -1,0 +1,95 @@
+"""The model that ships with the package: loads quietly, predicts real X-rays."""
+
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
+
+from sklearn_pneumo import (
+    ImageLoader,
+    gradcam_heatmaps,
+    load_pretrained,
+    predict_files,
+    pretrained_record,
+)
+from sklearn_pneumo.datasets import load_chest_xray_224, load_chest_xray_sample
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    """The model, with every warning and TensorFlow log record met on loading."""
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    loggers = [logging.getLogger(name) for name in ("tensorflow", "keras", "absl")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = load_pretrained()
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+    return model, caught, records
+
+
+def test_loads_without_warnings(loaded):
+    _, caught, records = loaded
+    assert [str(w.message) for w in caught] == []
+    assert [r.getMessage() for r in records if r.levelno >= logging.WARNING] == []
+
+
+def test_predicts_unseen_real_xrays_well_above_chance(loaded):
+    model, _, _ = loaded
+    paths, y = load_chest_xray_sample()  # the public validation folder
+    assert (model.predict(paths) == y).mean() >= 0.75  # chance is 0.5
+
+
+def test_predictions_match_the_record(loaded):
+    model, _, _ = loaded
+    record = pretrained_record()
+    paths, _ = load_chest_xray_sample()
+    proba = model.predict_proba(paths)[:, 1]
+    recorded = record["sample_probabilities"]
+    assert sorted(recorded) == sorted(Path(p).name for p in paths)
+    for path, p in zip(paths, proba):
+        assert p == pytest.approx(recorded[Path(path).name], abs=1e-4)
+
+
+def test_record_describes_the_model(loaded):
+    model, _, _ = loaded
+    record = pretrained_record()
+    assert record["image_size"] == list(model["cnn"].image_size_)
+    assert record["training_data"]["files"] == 5216
+    assert 0 < record["threshold"] < 1
+    assert 0.5 < record["validation"]["roc_auc"] <= 1
+
+
+def test_images_in_memory_give_the_same_probabilities(loaded):
+    model, _, _ = loaded
+    paths, _ = load_chest_xray_sample()
+    on_images = load_pretrained(input="images")
+    images = ImageLoader(decode_size=(150, 150)).transform(paths[:4])
+    np.testing.assert_allclose(
+        on_images.predict_proba(images), model.predict_proba(paths[:4]), atol=1e-6
+    )
+    with pytest.raises(ValueError, match="input"):
+        load_pretrained(input="arrays")
+
+
+def test_reuse_gradcam_csv_and_calibration(loaded, tmp_path):
+    model, _, _ = loaded
+    paths, y = load_chest_xray_sample()
+    heatmaps = gradcam_heatmaps(model, paths[:2])
+    assert heatmaps.shape[0] == 2 and 0 <= heatmaps.min() <= heatmaps.max() <= 1
+    assert predict_files(model, paths, tmp_path / "out.csv") == 0
+    assert len((tmp_path / "out.csv").read_text().splitlines()) == 17
+    more_paths, more_y = load_chest_xray_224()
+    calibrated = CalibratedClassifierCV(FrozenEstimator(model), method="sigmoid")
+    calibrated.fit(more_paths[::4], more_y[::4])
+    assert calibrated.predict_proba(paths).shape == (16, 2)
