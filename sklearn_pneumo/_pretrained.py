@@ -49,7 +49,7 @@ def load_pretrained(*, input="paths"):
     file runs) and is used like any fitted pipeline: ``predict``,
     ``predict_proba``, :func:`~sklearn_pneumo.predict_files`,
     :func:`~sklearn_pneumo.gradcam_heatmaps`, or
-    ``FixedThresholdClassifier(model, threshold=..., )`` with the threshold
+    ``FixedThresholdClassifier(model, threshold=...)`` with the threshold
     of :func:`pretrained_record`.
 
     Parameters
@@ -61,7 +61,7 @@ def load_pretrained(*, input="paths"):
 
     Returns
     -------
-    imblearn.pipeline.Pipeline
+    PneumoPipeline
         Classes 0 (normal) and 1 (pneumonia).
 
     Examples
