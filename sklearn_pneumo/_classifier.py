@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import ClassifierTags
+from sklearn.utils.validation import _num_samples
 
 from ._network import build_cnn
 
@@ -401,6 +402,21 @@ class CNNClassifier(KerasClassifier):
         proba = super().predict_proba(X, **kwargs)
         # scikeras squeezes the result of a single sample to 1-D.
         return np.asarray(proba).reshape(-1, len(self.classes_))
+
+    def _predict_raw(self, X, **kwargs):
+        # Keras' predict builds a data pipeline on every call (about 60 ms for
+        # one 150x150 image on 2 CPU cores); a batch that fits in one predict
+        # step gives the same result through predict_on_batch (about 3 ms).
+        batch_size = getattr(self, "predict__batch_size", None) or self.batch_size
+        if (
+            kwargs
+            or not self.initialized_
+            or getattr(self, "_predict_callbacks", None)
+            or _num_samples(X) > (batch_size or 32)
+        ):
+            return super()._predict_raw(X, **kwargs)
+        X, _ = self._validate_data(X=X, y=None)
+        return self.model_.predict_on_batch(self.feature_encoder_.transform(X))
 
     def _build_keras_model(self):
         with _keras_seed(self._random_state):

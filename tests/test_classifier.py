@@ -151,3 +151,21 @@ def test_refits_do_not_warn_of_retracing():
     finally:
         logger.removeHandler(handler)
     assert not [r for r in records if "retracing" in r.getMessage()]
+
+
+def test_small_batches_skip_keras_data_pipeline(data, monkeypatch):
+    X, y = data
+    clf = CNNClassifier(**SMALL).fit(X, y)
+    through_predict = clf.predict_proba(X[:5], batch_size=32)  # Keras' predict
+    one_through_predict = clf.predict_proba(X[:1], batch_size=32)
+    all_rows = clf.predict_proba(X)
+
+    def no_predict(*args, **kwargs):
+        raise AssertionError("Keras predict was called for a small batch")
+
+    monkeypatch.setattr(clf.model_, "predict", no_predict)
+    np.testing.assert_array_equal(clf.predict_proba(X[:5]), through_predict)
+    np.testing.assert_array_equal(clf.predict_proba(X[:1]), one_through_predict)
+    monkeypatch.undo()
+    clf.set_params(batch_size=4)  # more rows than a batch: Keras' predict
+    np.testing.assert_allclose(clf.predict_proba(X), all_rows, atol=1e-6)
