@@ -127,13 +127,8 @@ def validation_rank(scores):
     return round(scores["roc_auc"], 3), balanced
 
 
-def run_config(
-    config, splits, image_size, seed, input="images", groups=None, return_pipeline=False
-):
-    """Fit one configuration; score it at 0.5 and, if asked, at a tuned threshold.
-
-    With ``return_pipeline``, return the fitted pipeline instead of scores.
-    """
+def fit_config(config, X, y, image_size, seed, input="images", groups=None):
+    """Build and fit one configuration; return the pipeline and its fit time."""
     settings = dict(preset=config["preset"], input=input, random_state=seed)
     if "sampler" in config:
         settings["sampler"] = config["sampler"]
@@ -149,10 +144,15 @@ def run_config(
         pipe = make_pneumo_pipeline(image_size, **settings, **params)
     fit_params = {"cnn__groups": groups} if config.get("groups") else {}
     start = time.perf_counter()
-    pipe.fit(*splits["train"], **fit_params)
-    fit_seconds = time.perf_counter() - start
-    if return_pipeline:
-        return pipe
+    pipe.fit(X, y, **fit_params)
+    return pipe, time.perf_counter() - start
+
+
+def run_config(config, splits, image_size, seed, input="images", groups=None):
+    """Fit one configuration; score it at 0.5 and, if asked, at a tuned threshold."""
+    pipe, fit_seconds = fit_config(
+        config, *splits["train"], image_size, seed, input, groups
+    )
     proba = {
         split: pipe.predict_proba(images)[:, 1]
         for split, (images, _) in splits.items()

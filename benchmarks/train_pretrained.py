@@ -16,12 +16,11 @@ prints the probabilities of the bundled sample X-rays to compare).
 import argparse
 import json
 import platform
-import time
 from pathlib import Path
 
 import keras
 import tensorflow as tf
-from bench_accuracy import FILE_CONFIGS, run_config
+from bench_accuracy import FILE_CONFIGS, fit_config
 
 from sklearn_pneumo import save_model
 from sklearn_pneumo.datasets import load_chest_xray_sample, load_image_folder
@@ -44,17 +43,9 @@ def main():
     paths, y, groups = load_image_folder(args.train_dir, return_groups=True)
     print(f"Training {name} on {len(y)} files of {len(set(groups))} patients")
     size = (args.image_size, args.image_size)
-    start = time.perf_counter()
-    pipe = run_config(
-        FILE_CONFIGS[name],
-        {"train": (paths, y)},
-        size,
-        args.random_state,
-        "paths",
-        groups,
-        return_pipeline=True,
+    pipe, fit_seconds = fit_config(
+        FILE_CONFIGS[name], paths, y, size, args.random_state, "paths", groups
     )
-    fit_seconds = time.perf_counter() - start
     pipe.set_params(load__n_jobs=None, resize__n_jobs=None)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     save_model(pipe, args.out_dir / "pneumo_150.pneumo")
@@ -78,9 +69,7 @@ def main():
         "epochs_run": len(pipe[-1].history_["loss"]),
         "fit_seconds": round(fit_seconds, 1),
         "threshold": accuracy["configs"][best]["threshold"],
-        "validation": {
-            key: value for key, value in accuracy["configs"][best]["val"].items()
-        },
+        "validation": accuracy["configs"][best]["val"],
         "validation_note": (
             "trained on 80 % of the folder's patients, scored on the other "
             "20 % (patient-grouped); the shipped model then trained on all"
