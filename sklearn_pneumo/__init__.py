@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "CNNClassifier": "._classifier",
     "build_cnn": "._network",
+    "FusedBatchNormalization": "._fused_batch_norm",
     "gradcam_heatmaps": "._gradcam",
     "load_model": "._persistence",
     "load_pretrained": "._pretrained",
@@ -31,6 +32,7 @@ _LAZY = {
 
 __all__ = [
     "CNNClassifier",
+    "FusedBatchNormalization",
     "GrayscaleResize",
     "ImageLoadError",
     "ImageLoader",

@@ -70,7 +70,7 @@ def test_regularisation_and_augmentation_options():
         "RandomZoom",
         "RandomContrast",
     ]
-    assert kinds.count("BatchNormalization") == 4 and kinds.count("Dropout") == 2
+    assert kinds.count("FusedBatchNormalization") == 4 and kinds.count("Dropout") == 2
     assert "RandomFlip" not in kinds
 
 
