@@ -8,10 +8,11 @@ import numpy as np
 from joblib import Parallel, delayed
 from PIL import Image, ImageOps
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from tqdm.auto import tqdm
 
 from ._dicom import decode_dicom, is_dicom
+from ._threads import image_threads
 
 #: EXIF orientations that swap width and height.
 _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
@@ -235,6 +236,7 @@ def decode_all(
         ``(path, reason)`` for every file that could not be decoded.
     """
     paths = check_paths(paths)
+    n_jobs = image_threads(n_jobs, len(paths))
     jobs = Parallel(n_jobs=n_jobs, require="sharedmem", return_as="generator")(
         delayed(_try_decode)(path, decode_size, max_pixels) for path in paths
     )
@@ -273,9 +275,18 @@ class ImageLoader(TransformerMixin, BaseEstimator):
     max_pixels : int or None, default=100_000_000
         Images with more pixels are refused before they are allocated
         (decompression bombs). ``None`` disables the check.
-    n_jobs : int or None, default=None
-        Number of threads that decode in parallel (joblib semantics: ``-1``
-        means all cores). Always threads in this process, even inside
+    n_jobs : int, None or "auto", default="auto"
+        Number of threads that decode in parallel. ``"auto"`` uses every
+        core from 16 images on and one thread below; an int or ``None`` has
+        joblib's meaning (``-1`` all cores, ``None`` one unless a
+        ``joblib.parallel_config`` context says otherwise). scikit-learn's
+        estimators default to ``n_jobs=None`` because their jobs are mostly
+        processes that copy the data; here the jobs are threads decoding
+        JPEGs with the GIL released, which pay from a few dozen images on,
+        so the default uses the cores a user has, as scikit-learn's threaded
+        estimators (``HistGradientBoostingClassifier``) do. Inside a parallel
+        loop (``GridSearchCV(n_jobs=-1)``) set 1 to keep one thread per
+        worker. Always threads in this process, even inside
         ``joblib.parallel_config(backend=...)`` with a process or cluster
         backend, which would only ship the decoded images back.
     progress : bool, default=False
@@ -316,12 +327,12 @@ class ImageLoader(TransformerMixin, BaseEstimator):
     _parameter_constraints = {
         "decode_size": [tuple, None],
         "max_pixels": [Interval(Integral, 1, None, closed="left"), None],
-        "n_jobs": [Integral, None],
+        "n_jobs": [Integral, None, StrOptions({"auto"})],
         "progress": ["boolean"],
     }
 
     def __init__(
-        self, *, decode_size=None, max_pixels=100_000_000, n_jobs=None, progress=False
+        self, *, decode_size=None, max_pixels=100_000_000, n_jobs="auto", progress=False
     ):
         self.decode_size = decode_size
         self.max_pixels = max_pixels

@@ -1,0 +1,22 @@
+"""How many threads decode and resize images: the ``n_jobs="auto"`` rule."""
+
+#: Fewest images for which "auto" starts threads: below this, starting them
+#: costs about as much as it saves (a full-size X-ray takes 2-5 ms).
+AUTO_MIN_IMAGES = 16
+
+
+def image_threads(n_jobs, n_images):
+    """joblib ``n_jobs`` for a step over ``n_images`` images.
+
+    ``"auto"`` means every core (``-1``) from :data:`AUTO_MIN_IMAGES` images
+    on and one thread below; any other value is joblib's own.
+
+    Examples
+    --------
+    >>> image_threads("auto", 1000), image_threads("auto", 3), image_threads(None, 1000)
+    (-1, 1, None)
+    """
+    if n_jobs == "auto":
+        return -1 if n_images >= AUTO_MIN_IMAGES else 1
+    return n_jobs
+
