@@ -11,6 +11,21 @@ from ._loader import ImageLoadError, check_paths
 from .datasets._folder import class_display_names
 
 
+def _scored_batches(model, paths, batch_size):
+    """Yield ``(batch, proba, failures)`` for consecutive batches of ``paths``.
+
+    A pipeline that can decode the next batch while its network scores this
+    one (:class:`~sklearn_pneumo.PneumoPipeline`) does so.
+    """
+    overlapped = getattr(model, "_iter_overlapped", None)
+    if overlapped is not None:
+        yield from overlapped("predict_proba", paths, batch_size, keep_going=True)
+        return
+    for start in range(0, len(paths), batch_size):
+        batch = paths[start : start + batch_size]
+        yield batch, *_score_batch(model, batch)
+
+
 def _score_batch(model, paths):
     """Probabilities for ``paths``, with unreadable files reported, not dropped."""
     try:
@@ -25,7 +40,9 @@ def _score_batch(model, paths):
 def predict_files(model, paths, output, *, batch_size=256, progress=False):
     """Write a CSV of class probabilities for image files, one batch at a time.
 
-    Peak memory is bounded by ``batch_size``, not by the number of files. A
+    Peak memory is bounded by ``batch_size``, not by the number of files; a
+    :class:`~sklearn_pneumo.PneumoPipeline` decodes the next batch while its
+    network scores this one (two batches in memory). A
     file that cannot be read gets a row with its error instead of
     probabilities, so every input path appears in the output, in order.
 
@@ -68,11 +85,12 @@ def _write_rows(model, paths, handle, batch_size, progress):
     n_errors = 0
     writer = csv.writer(handle)
     writer.writerow(header)
-    starts = range(0, len(paths), batch_size)
-    for start in tqdm(starts, desc="Scoring batches", disable=not progress):
-        batch = paths[start : start + batch_size]
-        proba, failures = _score_batch(model, batch)
-        rows = iter(proba)
+    batches = _scored_batches(model, paths, batch_size)
+    n_batches = -(-len(paths) // batch_size)
+    for batch, proba, failures in tqdm(
+        batches, total=n_batches, desc="Scoring batches", disable=not progress
+    ):
+        rows = iter(() if proba is None else proba)
         for path in batch:
             if path in failures:
                 n_errors += 1

@@ -1,14 +1,27 @@
 """The whole chain, from image files to the CNN, as one imbalanced-learn Pipeline."""
 
+import math
+from concurrent.futures import ThreadPoolExecutor
+
 import keras
+import numpy as np
 from imblearn.over_sampling import RandomOverSampler
 from imblearn.pipeline import Pipeline
 from imblearn.under_sampling import RandomUnderSampler
+from sklearn.base import clone
 from sklearn.ensemble import VotingClassifier
+from sklearn.utils._indexing import _safe_indexing
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import _num_samples
+from tqdm.auto import tqdm
 
 from ._classifier import CNNClassifier
 from ._grayscale import GrayscaleResize
-from ._loader import ImageLoader
+from ._loader import ImageLoader, ImageLoadError
+
+#: Images per chunk when decoding overlaps scoring (rounded up to a
+#: multiple of the network's prediction batch, so batches stay the same).
+OVERLAP_CHUNK = 256
 
 
 def _classifiers(estimator):
@@ -23,6 +36,10 @@ def _classifiers(estimator):
             yield from _classifiers(member)
 
 
+def _final_estimator_has(method):
+    return lambda pipeline: hasattr(pipeline._final_estimator, method)
+
+
 class PneumoPipeline(Pipeline):
     """An imbalanced-learn ``Pipeline`` whose image size is set in one place.
 
@@ -34,6 +51,14 @@ class PneumoPipeline(Pipeline):
     ``GridSearchCV`` over ``resize__size`` just work. Otherwise it is the
     imblearn ``Pipeline``, built by :func:`make_pneumo_pipeline` and
     :func:`make_pneumo_ensemble`.
+
+    ``predict`` and ``predict_proba`` on more than :data:`OVERLAP_CHUNK`
+    samples work chunk by chunk: a background thread decodes and resizes the
+    next chunk while the network scores this one, so the two costs overlap
+    instead of adding up, and memory holds two chunks of rows rather than the
+    whole input. The results are those of the serial path (the network sees
+    the same prediction batches), and unreadable files still raise one
+    :class:`ImageLoadError` that lists all of them.
 
     Examples
     --------
@@ -59,6 +84,113 @@ class PneumoPipeline(Pipeline):
         for classifier in _classifiers(self):
             if classifier.image_size is None or tuple(classifier.image_size) != size:
                 classifier.set_params(image_size=size)
+
+    def _chunk_size(self):
+        classifier = next(_classifiers(self), None)
+        batch = 32
+        if classifier is not None:
+            batch = (
+                getattr(classifier, "predict__batch_size", None)
+                or classifier.batch_size
+                or 32
+            )
+        return batch * math.ceil(OVERLAP_CHUNK / batch)
+
+    def _preprocessing_steps(self):
+        """The steps applied before the final one at prediction time.
+
+        Samplers act only in fit; a loader's progress bar is replaced by one
+        bar over all chunks.
+        """
+        steps, progress = [], False
+        for _, step in self.steps[:-1]:
+            if step is None or step == "passthrough" or hasattr(step, "fit_resample"):
+                continue
+            if isinstance(step, ImageLoader) and step.progress:
+                step, progress = clone(step).set_params(progress=False), True
+            steps.append(step)
+        return steps, progress
+
+    def _iter_overlapped(self, method, X, chunk_size=None, *, keep_going=False):
+        """Yield ``(chunk, result, failures)`` chunk by chunk, decoding ahead.
+
+        ``result`` is ``method`` of the final step on the chunk's rows, and
+        ``failures`` maps each unreadable path of the chunk to its reason.
+        With ``keep_going``, a chunk with unreadable files is scored on its
+        readable ones; otherwise nothing is scored after the first failure
+        (``result`` is None), but every chunk is still read, to name every
+        unreadable file.
+        """
+        steps, progress = self._preprocessing_steps()
+        size = chunk_size or self._chunk_size()
+        n = _num_samples(X)
+        chunks = [_safe_indexing(X, slice(i, i + size)) for i in range(0, n, size)]
+        final = getattr(self._final_estimator, method)
+
+        def transform(chunk):
+            try:
+                for step in steps:
+                    chunk = step.transform(chunk)
+            except ImageLoadError as error:
+                return error
+            return chunk
+
+        failed = False
+        with (
+            ThreadPoolExecutor(max_workers=1) as executor,
+            tqdm(total=n, desc="Decoding images", disable=not progress) as bar,
+        ):
+            ahead = executor.submit(transform, chunks[0]) if chunks else None
+            for i, chunk in enumerate(chunks):
+                rows = ahead.result()
+                if i + 1 < len(chunks):
+                    ahead = executor.submit(transform, chunks[i + 1])
+                bar.update(_num_samples(chunk))
+                if not isinstance(rows, ImageLoadError):
+                    scored = keep_going or not failed
+                    yield chunk, final(rows) if scored else None, {}
+                    continue
+                failed, failures = True, dict(rows.failures)
+                readable = [path for path in chunk if path not in failures]
+                result = None
+                if keep_going and readable:
+                    result = final(transform(readable))
+                yield chunk, result, failures
+
+    def _overlapped(self, method, X):
+        """``method`` of the final step on ``X``, chunk by chunk, decoding ahead."""
+        results, failures = [], []
+        for _, result, chunk_failures in self._iter_overlapped(method, X):
+            results.append(result)
+            failures += chunk_failures.items()
+        if failures:
+            raise ImageLoadError(failures)
+        return np.concatenate(results)
+
+    def _should_overlap(self, X, params):
+        return not params and _num_samples(X) > self._chunk_size()
+
+    @available_if(_final_estimator_has("predict"))
+    def predict(self, X, **params):
+        """Predict the class of each sample, decoding ahead on large inputs.
+
+        As imblearn's ``Pipeline.predict``; see the class description for
+        the chunked path taken on more than ``OVERLAP_CHUNK`` samples.
+        """
+        if self._should_overlap(X, params):
+            return self._overlapped("predict", X)
+        return super().predict(X, **params)
+
+    @available_if(_final_estimator_has("predict_proba"))
+    def predict_proba(self, X, **params):
+        """Class probabilities of each sample, decoding ahead on large inputs.
+
+        As imblearn's ``Pipeline.predict_proba``; see the class description
+        for the chunked path taken on more than ``OVERLAP_CHUNK`` samples.
+        """
+        if self._should_overlap(X, params):
+            return self._overlapped("predict_proba", X)
+        return super().predict_proba(X, **params)
 
     def fit(self, X, y=None, **params):
         """Fit every step, after the ``resize`` step's size has reached every step.
@@ -162,7 +294,7 @@ def make_pneumo_pipeline(
     preset="paper",
     input="paths",
     memory=None,
-    n_jobs=None,
+    n_jobs="auto",
     progress=False,
     random_state=None,
     **classifier_params,
@@ -195,8 +327,9 @@ def make_pneumo_pipeline(
         Cache of the fitted transformers (scikit-learn's pipeline caching): a
         grid search then decodes and resizes each training fold once, not once
         per candidate.
-    n_jobs : int or None, default=None
-        Threads that decode and resize images.
+    n_jobs : int, None or "auto", default="auto"
+        Threads that decode and resize images: ``"auto"`` uses every core
+        from 16 images on (see :class:`ImageLoader`).
     progress : bool, default=False
         Show a progress bar while decoding.
     random_state : int or None, default=None
@@ -263,7 +396,7 @@ def make_pneumo_ensemble(
     preset="tuned",
     input="paths",
     memory=None,
-    n_jobs=None,
+    n_jobs="auto",
     progress=False,
     random_state=None,
     **classifier_params,

@@ -1,0 +1,110 @@
+"""Decoding the next chunk while the network scores this one changes no result."""
+
+import csv
+import shutil
+import threading
+
+import numpy as np
+import pytest
+
+import sklearn_pneumo._pipeline as pipeline_module
+from sklearn_pneumo import ImageLoadError, make_pneumo_pipeline, predict_files
+from sklearn_pneumo.datasets import load_chest_xray_224
+
+SMALL = dict(epochs=1, batch_size=8, model__filters=4, model__dense_units=8)
+
+
+@pytest.fixture(scope="module")
+def fitted_and_paths():
+    paths, y = load_chest_xray_224()
+    pipe = make_pneumo_pipeline((32, 32), random_state=0, **SMALL)
+    return pipe.fit(paths[::5], y[::5]), list(paths[:44])
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of 8 paths (one prediction batch), so 44 paths make 6 chunks."""
+    monkeypatch.setattr(pipeline_module, "OVERLAP_CHUNK", 8)
+
+
+def _serial(pipe, method, paths):
+    rows = pipe[:2].transform(paths)  # load, resize (the sampler acts in fit only)
+    return getattr(pipe[-1], method)(rows)
+
+
+@pytest.mark.parametrize("method", ["predict_proba", "predict"])
+def test_chunked_results_equal_the_serial_path(
+    fitted_and_paths, small_chunks, method
+):
+    pipe, paths = fitted_and_paths
+    assert pipe._should_overlap(paths, {})
+    np.testing.assert_array_equal(
+        getattr(pipe, method)(paths), _serial(pipe, method, paths)
+    )
+
+
+def test_the_next_chunk_is_decoded_in_another_thread(
+    fitted_and_paths, small_chunks, monkeypatch
+):
+    pipe, paths = fitted_and_paths
+    loader = type(pipe["load"])
+    threads = set()
+    transform = loader.transform
+
+    def recording(self, X):
+        threads.add(threading.get_ident())
+        return transform(self, X)
+
+    monkeypatch.setattr(loader, "transform", recording)
+    pipe.predict_proba(paths)
+    assert threads and threading.get_ident() not in threads
+
+
+def test_small_inputs_take_the_serial_path(fitted_and_paths, small_chunks):
+    pipe, paths = fitted_and_paths
+    assert not pipe._should_overlap(paths[:8], {})
+    np.testing.assert_array_equal(
+        pipe.predict_proba(paths[:8]), _serial(pipe, "predict_proba", paths[:8])
+    )
+
+
+@pytest.fixture
+def paths_with_two_bad_files(fitted_and_paths, tmp_path):
+    _, paths = fitted_and_paths
+    copied = []
+    for i, path in enumerate(paths):
+        copied.append(str(shutil.copy(path, tmp_path / f"{i:02d}.jpeg")))
+    # One unreadable file in the second chunk, one in the last.
+    (tmp_path / "10.jpeg").write_bytes(b"not a jpeg")
+    (tmp_path / "42.jpeg").unlink()
+    return copied
+
+
+def test_every_unreadable_file_is_named_across_chunks(
+    fitted_and_paths, small_chunks, paths_with_two_bad_files
+):
+    pipe, _ = fitted_and_paths
+    with pytest.raises(ImageLoadError) as caught:
+        pipe.predict_proba(paths_with_two_bad_files)
+    named = [path for path, _ in caught.value.failures]
+    assert named == [paths_with_two_bad_files[10], paths_with_two_bad_files[42]]
+
+
+def test_predict_files_overlaps_and_keeps_every_row(
+    fitted_and_paths, small_chunks, paths_with_two_bad_files, tmp_path
+):
+    pipe, _ = fitted_and_paths
+    paths = paths_with_two_bad_files
+    out = tmp_path / "scores.csv"
+    assert predict_files(pipe, paths, out, batch_size=8) == 2
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["path"] for row in rows] == paths
+    assert rows[10]["error"] and rows[42]["error"] and rows[10]["proba_NORMAL"] == ""
+    readable = [p for i, p in enumerate(paths) if i not in (10, 42)]
+    expected = _serial(pipe, "predict_proba", readable)
+    got = np.array(
+        [[float(row["proba_NORMAL"]), float(row["proba_PNEUMONIA"])]
+         for row in rows if not row["error"]]
+    )
+    np.testing.assert_allclose(got, expected, atol=5e-7)
