@@ -1,10 +1,20 @@
-"""End-to-end predict_proba from JPEG paths: throughput and one-image latency.
+"""End-to-end scoring of JPEG paths against raw Keras predict, same run.
 
-A pipeline from :func:`make_pneumo_pipeline` (paper's network at 150x150) is
-fitted briefly on the sample X-rays, then scores N full-size JPEG paths (the
-sample repeated) in one call, and single images one call at a time.
+A pipeline from :func:`make_pneumo_pipeline` (the paper's network at
+150x150) is fitted briefly on the sample X-rays. Then, timed in turn
+--repeat times (medians reported):
 
-    python benchmarks/bench_predict.py --n 2048 --out predict.json
+- ``keras predict``: the baseline, Keras ``model.predict`` (float32, default
+  batch size) on the N images already decoded and preprocessed;
+- ``serial``: the loader and resize steps, then the classifier, one after
+  the other (how the pipeline scored before decoding overlapped scoring);
+- ``predict_proba``: the pipeline with default settings;
+- ``predict_proba bfloat16``: with ``cnn__inference_dtype_policy="mixed_bfloat16"``;
+- ``predict_files``: default settings, writing the CSV.
+
+And the latency of one image per call (median of 20).
+
+    python benchmarks/bench_predict.py --n 2048 --repeat 3 --out predict.json
 """
 
 import argparse
@@ -14,51 +24,80 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from _xrays import SAMPLE_XRAYS, repeat_files
+
+
+def timed(run, repeat):
+    seconds = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=SAMPLE_XRAYS)
     parser.add_argument("--n", type=int, default=2048)
-    parser.add_argument("--n-jobs", type=int, default=-1)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
-    from sklearn_pneumo import make_pneumo_pipeline
+    from sklearn_pneumo import make_pneumo_pipeline, predict_files
     from sklearn_pneumo.datasets import load_image_folder
 
     paths, y = load_image_folder(args.source)
-    pipe = make_pneumo_pipeline(n_jobs=args.n_jobs, epochs=1, random_state=0)
-    pipe.fit(paths, y)
-    pipe.set_params(cnn__predict__batch_size=256)
+    pipe = make_pneumo_pipeline(epochs=1, random_state=0).fit(paths, y)
+    bf16 = make_pneumo_pipeline(epochs=1, random_state=0).fit(paths, y)
+    bf16.set_params(cnn__inference_dtype_policy="mixed_bfloat16")
+    network = pipe["cnn"].model_
     with tempfile.TemporaryDirectory() as folder:
         files = repeat_files(paths, args.n, folder)
-        pipe.predict_proba(files[:32])  # warm-up: graph tracing
-        batch = []
+        images = pipe[:2].transform(files).reshape(-1, 150, 150, 1)
+        for model in (pipe, bf16):
+            model.predict_proba(files[:300])  # warm-up: graph tracing
+        network.predict(images[:64], verbose=0)
+        csv = Path(folder) / "scores.csv"
+        variants = {
+            "keras predict (decoded arrays)": lambda: network.predict(images, verbose=0),
+            "serial: decode, then score": lambda: pipe[-1].predict_proba(
+                pipe[:2].transform(files)
+            ),
+            "predict_proba": lambda: pipe.predict_proba(files),
+            "predict_proba bfloat16": lambda: bf16.predict_proba(files),
+            "predict_files": lambda: predict_files(pipe, files, csv),
+            "predict_files bfloat16": lambda: predict_files(bf16, files, csv),
+        }
+        seconds = {name: [] for name in variants}
         for _ in range(args.repeat):
-            start = time.perf_counter()
-            pipe.predict_proba(files)
-            batch.append(time.perf_counter() - start)
-        single = []
-        for path in files[:20]:
-            start = time.perf_counter()
-            pipe.predict_proba([path])
-            single.append(time.perf_counter() - start)
-    result = {
-        "n": args.n,
-        "n_jobs": args.n_jobs,
-        "images_per_s": args.n / statistics.median(batch),
-        "single_image_latency_ms": 1000 * statistics.median(single),
-    }
+            for name, run in variants.items():
+                seconds[name].append(timed(run, 1))
+        single = {}
+        for name, model in {"float32": pipe, "bfloat16": bf16}.items():
+            latencies = []
+            for path in files[:20]:
+                start = time.perf_counter()
+                model.predict_proba([path])
+                latencies.append(time.perf_counter() - start)
+            single[name] = 1000 * statistics.median(latencies)
+        difference = np.abs(bf16.predict_proba(files[:16]) - pipe.predict_proba(files[:16]))
+    base = args.n / statistics.median(seconds["keras predict (decoded arrays)"])
+    results = {"n": args.n, "variants": {}, "single_image_latency_ms": single}
+    print(f"{args.n} full-size JPEG paths at 150x150 (medians of {args.repeat})")
+    print(f"{'variant':<34}{'images/s':>10}{'x keras':>9}")
+    for name, times in seconds.items():
+        rate = args.n / statistics.median(times)
+        results["variants"][name] = {"images_per_s": rate, "ratio_to_keras": rate / base}
+        print(f"{name:<34}{rate:>10.1f}{rate / base:>9.2f}")
     print(
-        f"predict_proba on {args.n} JPEG paths at 150x150: "
-        f"{result['images_per_s']:.0f} images/s (median of {args.repeat})"
+        f"one image per call: {single['float32']:.1f} ms float32, "
+        f"{single['bfloat16']:.1f} ms bfloat16 (median of 20)"
     )
-    print(f"one image: {result['single_image_latency_ms']:.0f} ms (median of 20)")
+    print(f"(this briefly trained network: bfloat16 - float32 up to {difference.max():.4f})")
     if args.out:
-        args.out.write_text(json.dumps(result, indent=2))
+        args.out.write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,10 @@ Compares, in the same run, the package's preprocessing with the paper's recipe
 mode="constant", anti_aliasing=True)`` -> ``rgb2gray``, one image at a time) on
 full-size chest X-ray JPEGs repeated to N files. Each measurement runs in a
 fresh process, so peak RSS is its own. The paper's recipe is timed on
-``--paper-n`` files (it runs at a few images per second).
+``--paper-n`` files (it runs at a few images per second). For ours, the
+wall time per image of decoding (the limit: what the pipeline would reach if
+resizing were free) and of resizing are printed apart; ms are wall time
+divided by images, so with several threads they are below one core's cost.
 
     pip install ".[bench]"
     python benchmarks/bench_preprocess.py --n 256 2048 --out preprocess.json
@@ -43,11 +46,15 @@ def _paper(paths):
     return np.array(rows, dtype=np.float32)
 
 
-def _package(paths, n_jobs):
+def _package(paths, n_jobs, stages):
     from sklearn_pneumo import GrayscaleResize, ImageLoader
 
+    start = time.perf_counter()
     images = ImageLoader(decode_size=SIZE, n_jobs=n_jobs).transform(paths)
-    return GrayscaleResize(size=SIZE, n_jobs=n_jobs).transform(images)
+    stages["decode_seconds"] = time.perf_counter() - start
+    rows = GrayscaleResize(size=SIZE, n_jobs=n_jobs).transform(images)
+    stages["resize_seconds"] = time.perf_counter() - start - stages["decode_seconds"]
+    return rows
 
 
 def _measure(method, paths, n_jobs, queue):
@@ -56,11 +63,13 @@ def _measure(method, paths, n_jobs, queue):
     import sklearn_pneumo  # noqa: F401  (imports are not part of the measurement)
 
     before = _rss_mb()
+    stages = {}
     start = time.perf_counter()
-    X = _paper(paths) if method == "paper" else _package(paths, n_jobs)
+    X = _paper(paths) if method == "paper" else _package(paths, n_jobs, stages)
     seconds = time.perf_counter() - start
     queue.put(
         {
+            **stages,
             "seconds": seconds,
             "peak_rss_mb": _rss_mb(),
             "peak_rss_growth_mb": _rss_mb() - before,
@@ -87,7 +96,12 @@ def main():
     parser.add_argument("--n", type=int, nargs="+", default=[256, 2048])
     parser.add_argument("--paper-n", type=int, default=48)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--n-jobs", type=int, nargs="+", default=[1, -1])
+    parser.add_argument(
+        "--n-jobs",
+        type=lambda value: value if value == "auto" else int(value),
+        nargs="+",
+        default=["auto", 1],
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
@@ -108,6 +122,7 @@ def main():
         print(
             f"{'method':<24}{'n':>6}{'images/s':>10}{'x paper':>9}"
             f"{'peak RSS MB':>13}{'growth MB':>11}{'mean |diff|':>13}{'max |diff|':>12}"
+            f"{'decode ms':>11}{'resize ms':>11}{'decode-only/s':>15}"
         )
         print(
             f"{'paper (cv2+skimage)':<24}{args.paper_n:>6}{paper_rate:>10.1f}"
@@ -120,6 +135,8 @@ def main():
                     measure("package", files[:n], n_jobs) for _ in range(args.repeat)
                 ]
                 rate = statistics.median(r["images_per_s"] for r in runs)
+                decode = statistics.median(r["decode_seconds"] for r in runs)
+                resize = statistics.median(r["resize_seconds"] for r in runs)
                 rows = min(len(reference), len(runs[0]["X"]))
                 diff = np.abs(runs[0]["X"][:rows] - reference[:rows])
                 name = f"sklearn_pneumo n_jobs={n_jobs}"
@@ -132,12 +149,17 @@ def main():
                     "peak_rss_growth_mb": max(r["peak_rss_growth_mb"] for r in runs),
                     "mean_abs_diff": float(diff.mean()),
                     "max_abs_diff": float(diff.max()),
+                    "decode_ms_per_image": 1000 * decode / n,
+                    "resize_ms_per_image": 1000 * resize / n,
+                    "decode_only_images_per_s": n / decode,
                 }
                 r = results[f"{name} n={n}"]
                 print(
                     f"{name:<24}{n:>6}{rate:>10.1f}{r['speedup']:>9.1f}"
                     f"{r['peak_rss_mb']:>13.0f}{r['peak_rss_growth_mb']:>11.0f}"
                     f"{r['mean_abs_diff']:>13.4f}{r['max_abs_diff']:>12.4f}"
+                    f"{r['decode_ms_per_image']:>11.2f}{r['resize_ms_per_image']:>11.2f}"
+                    f"{r['decode_only_images_per_s']:>15.0f}"
                 )
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))

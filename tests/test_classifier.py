@@ -1,5 +1,7 @@
 """CNNClassifier alone: scikit-learn's common checks and classifier behaviour."""
 
+import pickle
+
 import numpy as np
 import pytest
 from sklearn.base import clone, is_classifier
@@ -153,19 +155,44 @@ def test_refits_do_not_warn_of_retracing():
     assert not [r for r in records if "retracing" in r.getMessage()]
 
 
-def test_small_batches_skip_keras_data_pipeline(data, monkeypatch):
+def test_prediction_skips_keras_data_pipeline(data, monkeypatch):
     X, y = data
     clf = CNNClassifier(**SMALL).fit(X, y)
-    through_predict = clf.predict_proba(X[:5], batch_size=32)  # Keras' predict
-    one_through_predict = clf.predict_proba(X[:1], batch_size=32)
-    all_rows = clf.predict_proba(X)
+    # Keras' predict, through scikeras (a keyword argument takes that path).
+    expected = {n: clf.predict_proba(X[:n], batch_size=4) for n in (1, 5, len(X))}
 
     def no_predict(*args, **kwargs):
-        raise AssertionError("Keras predict was called for a small batch")
+        raise AssertionError("Keras predict was called")
 
     monkeypatch.setattr(clf.model_, "predict", no_predict)
-    np.testing.assert_array_equal(clf.predict_proba(X[:5]), through_predict)
-    np.testing.assert_array_equal(clf.predict_proba(X[:1]), one_through_predict)
-    monkeypatch.undo()
-    clf.set_params(batch_size=4)  # more rows than a batch: Keras' predict
-    np.testing.assert_allclose(clf.predict_proba(X), all_rows, atol=1e-6)
+    clf.set_params(batch_size=4)  # the same batches, one predict_on_batch each
+    for n, proba in expected.items():
+        np.testing.assert_array_equal(clf.predict_proba(X[:n]), proba)
+
+
+def test_bfloat16_inference_uses_a_copy_with_the_same_weights(data):
+    X, y = data
+    clf = CNNClassifier(**SMALL).fit(X, y)
+    float32 = clf.predict_proba(X)
+    clf.set_params(inference_dtype_policy="mixed_bfloat16")
+    bfloat16 = clf.predict_proba(X)
+    network = clf._inference_model()
+    assert network is not clf.model_ and network.layers[0].compute_dtype == "bfloat16"
+    assert clf.model_.layers[0].compute_dtype == "float32"
+    assert not np.array_equal(bfloat16, float32)
+    np.testing.assert_allclose(bfloat16, float32, atol=0.02)
+    assert clf._inference_model() is network  # built once
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X), bfloat16)
+    clf.fit(X, y)  # new weights: a new copy
+    assert clf._inference_model() is not network
+    clf.set_params(inference_dtype_policy=None)
+    assert clf._inference_model() is clf.model_
+
+
+def test_classifiers_saved_before_inference_dtype_policy_still_work(data):
+    X, y = data
+    clf = CNNClassifier(**SMALL).fit(X, y)
+    del clf.__dict__["inference_dtype_policy"]  # as unpickled from an older file
+    assert clone(clf).inference_dtype_policy is None
+    assert clf.predict_proba(X).shape == (len(X), 2)
