@@ -153,3 +153,23 @@ def test_rows_filled_under_a_process_backend():
     with parallel_config(backend="loky", n_jobs=2):
         rows = GrayscaleResize(size=(8, 8), n_jobs=2).fit_transform(images)
     np.testing.assert_array_equal(rows, expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 260), st.integers(1, 260)),
+    size=st.tuples(st.integers(1, 160), st.integers(1, 160)),
+    low=st.sampled_from([0.0, 0.3]),
+    seed=st.integers(0, 2**16),
+)
+def test_resize_equals_skimage(shape, size, low, seed):
+    from skimage.transform import resize
+
+    from sklearn_pneumo._grayscale import resize_like_skimage
+
+    rng = np.random.default_rng(seed)
+    gray = (low + (1 - low) * rng.random(shape)).astype(np.float32)
+    ours = resize_like_skimage(gray, size)
+    theirs = resize(gray, size, order=1, mode="constant", anti_aliasing=True)
+    assert ours.shape == size and ours.dtype == np.float32
+    np.testing.assert_allclose(ours, theirs, atol=2e-6)
