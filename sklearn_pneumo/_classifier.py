@@ -288,8 +288,6 @@ class CNNClassifier(KerasClassifier):
         self.inference_dtype_policy = inference_dtype_policy
 
     build_fn = None
-    #: Models saved before this parameter existed load with its default.
-    inference_dtype_policy = None
     __metadata_request__fit = {"groups": True}
     _compile_kwargs = KerasClassifier._compile_kwargs | {"jit_compile"}
 
@@ -304,6 +302,11 @@ class CNNClassifier(KerasClassifier):
             if "callbacks" in key:
                 state[key] = detach_callbacks(value, memo)
         return state
+
+    def __setstate__(self, state):
+        # Classifiers saved before this parameter existed take its default.
+        state = {"inference_dtype_policy": None, **state}
+        super().__setstate__(state)
 
     def _resolve_image_size(self, n_features):
         if self.image_size is not None:

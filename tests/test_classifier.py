@@ -193,6 +193,10 @@ def test_bfloat16_inference_uses_a_copy_with_the_same_weights(data):
 def test_classifiers_saved_before_inference_dtype_policy_still_work(data):
     X, y = data
     clf = CNNClassifier(**SMALL).fit(X, y)
-    del clf.__dict__["inference_dtype_policy"]  # as unpickled from an older file
-    assert clone(clf).inference_dtype_policy is None
-    assert clf.predict_proba(X).shape == (len(X), 2)
+    expected = clf.predict_proba(X)
+    del clf.__dict__["inference_dtype_policy"]  # as saved by an older version
+    restored = pickle.loads(pickle.dumps(clf))
+    assert restored.get_params()["inference_dtype_policy"] is None
+    np.testing.assert_array_equal(restored.predict_proba(X), expected)
+    restored.set_params(inference_dtype_policy="mixed_bfloat16")
+    np.testing.assert_allclose(restored.predict_proba(X), expected, atol=0.02)
