@@ -161,6 +161,13 @@ def _parser():
         default=256,
         help="files decoded and scored at once; bounds memory (default: 256)",
     )
+    predict.add_argument(
+        "--bfloat16",
+        action="store_true",
+        help="score with a bfloat16 copy of the network: faster on CPUs with "
+        "bfloat16 instructions (AVX-512 BF16, AMX), probabilities within about "
+        "0.01 of float32",
+    )
     return parser
 
 
@@ -264,6 +271,7 @@ def _plural(count, noun):
 
 def _predict(args):
     from ._persistence import load_model
+    from ._pipeline import _classifiers
     from ._pretrained import load_pretrained
 
     model_file, *inputs = [None, *args.arguments] if args.pretrained else args.arguments
@@ -279,6 +287,9 @@ def _predict(args):
         raise FileNotFoundError(f"model file {model_file} does not exist")
     else:
         model = load_model(model_file)
+    if args.bfloat16:
+        for classifier in _classifiers(model):
+            classifier.set_params(inference_dtype_policy="mixed_bfloat16")
     _log(f"Predicting {_plural(len(paths), 'image')}")
     # A progress bar on the terminal would interleave with CSV rows there.
     to_terminal = args.out is None and sys.stdout.isatty()

@@ -120,7 +120,15 @@ def test_train_an_ensemble(chest_xray, tmp_path):
     out = tmp_path / "predictions.csv"
     result = run_cli("predict", model, chest_xray / "test", "--out", out)
     assert result.returncode == 0, result.stderr
-    assert len(list(csv.DictReader(out.open()))) == 4
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 4
+    fast = tmp_path / "bfloat16.csv"
+    result = run_cli("predict", model, chest_xray / "test", "--out", fast, "--bfloat16")
+    assert result.returncode == 0, result.stderr
+    fast_rows = list(csv.DictReader(fast.open()))
+    assert [r["path"] for r in fast_rows] == [r["path"] for r in rows]
+    for row, fast_row in zip(rows, fast_rows):
+        assert abs(float(row["proba_NORMAL"]) - float(fast_row["proba_NORMAL"])) < 0.02
 
 
 #: What TensorFlow prints while it starts, which the command line hides.

@@ -240,3 +240,20 @@ def test_decodes_in_threads_under_a_process_backend(xray_paths):
         images = ImageLoader(decode_size=(32, 32), n_jobs=2).transform(paths)
     for image, reference in zip(images, expected):
         np.testing.assert_array_equal(image, reference)
+
+
+@pytest.mark.parametrize("n_paths, expected", [(15, 1), (16, -1)])
+def test_auto_uses_every_core_from_16_images(xray_paths, monkeypatch, n_paths, expected):
+    import sklearn_pneumo._loader as loader_module
+
+    seen = []
+    parallel = loader_module.Parallel
+
+    def recording(*args, n_jobs=None, **kwargs):
+        seen.append(n_jobs)
+        return parallel(*args, n_jobs=n_jobs, **kwargs)
+
+    monkeypatch.setattr(loader_module, "Parallel", recording)
+    paths = (list(xray_paths[0]) * 2)[:n_paths]
+    images = ImageLoader(decode_size=(16, 16)).transform(paths)
+    assert len(images) == n_paths and seen == [expected]

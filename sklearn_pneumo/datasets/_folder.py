@@ -121,7 +121,7 @@ def _is_hidden(path):
     return path.name.startswith(".")
 
 
-def find_unreadable_images(paths, *, n_jobs=None, max_pixels=100_000_000):
+def find_unreadable_images(paths, *, n_jobs="auto", max_pixels=100_000_000):
     """Find every image file that cannot be decoded, with the reason.
 
     Decode each file at a small size (fast for JPEG) and collect the
@@ -132,8 +132,10 @@ def find_unreadable_images(paths, *, n_jobs=None, max_pixels=100_000_000):
     ----------
     paths : list, 1-D array, pandas Series or array of shape (n, 1)
         Image file paths.
-    n_jobs : int or None, default=None
-        Threads that decode in parallel.
+    n_jobs : int, None or "auto", default="auto"
+        Threads that decode in parallel (as in
+        :class:`~sklearn_pneumo.ImageLoader`: ``"auto"`` uses every core from
+        16 files on).
     max_pixels : int or None, default=100_000_000
         Images with more pixels count as unreadable.
 
@@ -160,7 +162,7 @@ def load_image_folder(
     class_names=None,
     labels="index",
     validate=False,
-    n_jobs=None,
+    n_jobs="auto",
     return_groups=False,
 ):
     """List the images of a folder with one subfolder per class.
@@ -186,8 +188,8 @@ def load_image_folder(
         plots and ``predict_files`` CSV show them.
     validate : bool, default=False
         Decode every file and raise one error listing all unreadable ones.
-    n_jobs : int or None, default=None
-        Threads used by ``validate``.
+    n_jobs : int, None or "auto", default="auto"
+        Threads used by ``validate`` (``"auto"``: every core from 16 files on).
     return_groups : bool, default=False
         Also return the patient of each file (:func:`patient_groups`), for
         ``groups=`` in grouped cross-validation.
