@@ -2,10 +2,10 @@
 
 A pipeline at 150x150 (the paper's network, briefly fitted on the sample
 X-rays and saved with ``save_model``) scores N paths (the sample JPEGs
-repeated), each measurement in a fresh process: ``pipeline.predict_proba``
-holds n x 150 x 150 float32 (it grows with N, not with the original image
-size); ``predict_files`` works in batches, so its peak is bounded by the
-batch size.
+repeated), each measurement in a fresh process. Both work in chunks (the
+pipeline's ``predict_proba`` decodes the next 256 images while the network
+scores the current ones; ``predict_files`` the next batch), so their peaks
+are bounded by the chunk size, not by N.
 
     python benchmarks/bench_memory.py --n 1000 4000 10000 --out memory.json
 """
