@@ -47,14 +47,21 @@ def main():
             model.set_params(cnn__inference_dtype_policy=policy)
             proba[policy] = model[-1].predict_proba(rows)[:, 1]
         difference = np.abs(proba["mixed_bfloat16"] - proba["float32"])
-        flips = int(np.sum((proba["mixed_bfloat16"] >= threshold) != (proba["float32"] >= threshold)))
+        flips = int(
+            np.sum(
+                (proba["mixed_bfloat16"] >= threshold)
+                != (proba["float32"] >= threshold)
+            )
+        )
         results[name] = {
             "files": len(paths),
             "max_abs_difference": float(difference.max()),
             "mean_abs_difference": float(difference.mean()),
             "prediction_flips": flips,
         }
-        print(f"{name:<24}{len(paths):>7}{difference.max():>12.5f}{difference.mean():>13.6f}{flips:>7}")
+        print(
+            f"{name:<24}{len(paths):>7}{difference.max():>12.5f}{difference.mean():>13.6f}{flips:>7}"
+        )
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
 

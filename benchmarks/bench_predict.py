@@ -61,7 +61,9 @@ def main():
         network.predict(images[:64], verbose=0)
         csv = Path(folder) / "scores.csv"
         variants = {
-            "keras predict (decoded arrays)": lambda: network.predict(images, verbose=0),
+            "keras predict (decoded arrays)": lambda: network.predict(
+                images, verbose=0
+            ),
             "serial: decode, then score": lambda: pipe[-1].predict_proba(
                 pipe[:2].transform(files)
             ),
@@ -82,20 +84,28 @@ def main():
                 model.predict_proba([path])
                 latencies.append(time.perf_counter() - start)
             single[name] = 1000 * statistics.median(latencies)
-        difference = np.abs(bf16.predict_proba(files[:16]) - pipe.predict_proba(files[:16]))
+        difference = np.abs(
+            bf16.predict_proba(files[:16]) - pipe.predict_proba(files[:16])
+        )
     base = args.n / statistics.median(seconds["keras predict (decoded arrays)"])
     results = {"n": args.n, "variants": {}, "single_image_latency_ms": single}
     print(f"{args.n} full-size JPEG paths at 150x150 (medians of {args.repeat})")
     print(f"{'variant':<34}{'images/s':>10}{'x keras':>9}")
     for name, times in seconds.items():
         rate = args.n / statistics.median(times)
-        results["variants"][name] = {"images_per_s": rate, "ratio_to_keras": rate / base}
+        results["variants"][name] = {
+            "images_per_s": rate,
+            "ratio_to_keras": rate / base,
+        }
         print(f"{name:<34}{rate:>10.1f}{rate / base:>9.2f}")
     print(
         f"one image per call: {single['float32']:.1f} ms float32, "
         f"{single['bfloat16']:.1f} ms bfloat16 (median of 20)"
     )
-    print(f"(this briefly trained network: bfloat16 - float32 up to {difference.max():.4f})")
+    print(
+        "(this briefly trained network: bfloat16 - float32 up to "
+        f"{difference.max():.4f})"
+    )
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
 

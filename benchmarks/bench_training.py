@@ -18,7 +18,7 @@ reported, with the fraction of the machine's measured matrix-multiply peak
 (same dtype) that the network's FLOPs reach (forward + backward counted as 3x
 the forward pass's multiply-adds).
 
-    python benchmarks/bench_training.py --n 512 --epochs 3 --repeat 2 --out training.json
+    python benchmarks/bench_training.py --n 512 --epochs 3 --repeat 3 --out t.json
 """
 
 import argparse
@@ -92,9 +92,7 @@ def wrapper(X, y, epochs, network, **params):
 
     timer = EpochTimer()
     model_params = {f"model__{key}": value for key, value in network.items()}
-    CNNClassifier(epochs=epochs, callbacks=[timer], **model_params, **params).fit(
-        X, y
-    )
+    CNNClassifier(epochs=epochs, callbacks=[timer], **model_params, **params).fit(X, y)
     return timer.seconds
 
 
@@ -153,7 +151,11 @@ def main():
         for label, dtype, params in [
             ("CNNClassifier default", "float32", {}),
             ("CNNClassifier mixed_bfloat16", "bfloat16", bf16),
-            ("CNNClassifier mixed_bfloat16 batch 64", "bfloat16", bf16 | {"batch_size": 64}),
+            (
+                "CNNClassifier mixed_bfloat16 batch 64",
+                "bfloat16",
+                bf16 | {"batch_size": 64},
+            ),
         ]:
             variants[name, label] = (
                 dtype,
@@ -188,7 +190,9 @@ def main():
             "ratio_to_keras": rate / base,
             "fraction_of_matmul_peak": share,
         }
-        print(f"{name:<8}{label:<40}{rate:>10.1f}{rate / base:>9.2f}{100 * share:>7.0f}%")
+        print(
+            f"{name:<8}{label:<40}{rate:>10.1f}{rate / base:>9.2f}{100 * share:>7.0f}%"
+        )
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
 

@@ -16,7 +16,6 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import ClassifierTags
-from sklearn.utils.validation import _num_samples
 
 from ._network import build_cnn, with_dtype_policy
 
@@ -436,11 +435,7 @@ class CNNClassifier(KerasClassifier):
         # Keras' predict builds a data pipeline on every call (about 60 ms for
         # one 150x150 image on 2 CPU cores); predict_on_batch over the same
         # batches gives the same result without it (about 3 ms).
-        if (
-            kwargs
-            or not self.initialized_
-            or getattr(self, "_predict_callbacks", None)
-        ):
+        if kwargs or not self.initialized_ or getattr(self, "_predict_callbacks", None):
             return super()._predict_raw(X, **kwargs)
         X, _ = self._validate_data(X=X, y=None)
         images = self.feature_encoder_.transform(X)

@@ -60,8 +60,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
                 self.moving_mean * self.momentum + mean * (1.0 - self.momentum)
             )
             self.moving_variance.assign(
-                self.moving_variance * self.momentum
-                + variance * (1.0 - self.momentum)
+                self.moving_variance * self.momentum + variance * (1.0 - self.momentum)
             )
         else:
             outputs = tf.compat.v1.nn.fused_batch_norm(

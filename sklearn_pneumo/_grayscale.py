@@ -149,7 +149,7 @@ def _resize_operator(n_in, n_out):
 
 
 def resize_like_skimage(gray, size):
-    """``skimage.transform.resize(gray, size, order=1, mode="constant", anti_aliasing=True)``.
+    """Resize like skimage's ``resize(order=1, mode="constant", anti_aliasing=True)``.
 
     The same result within float32 rounding, about 8x faster: the Gaussian
     anti-aliasing filter and the bilinear interpolation are both separable

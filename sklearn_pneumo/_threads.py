@@ -19,4 +19,3 @@ def image_threads(n_jobs, n_images):
     if n_jobs == "auto":
         return -1 if n_images >= AUTO_MIN_IMAGES else 1
     return n_jobs
-

@@ -155,7 +155,7 @@ def test_rows_filled_under_a_process_backend():
     np.testing.assert_array_equal(rows, expected)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     shape=st.tuples(st.integers(1, 260), st.integers(1, 260)),
     size=st.tuples(st.integers(1, 160), st.integers(1, 160)),

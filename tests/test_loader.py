@@ -243,7 +243,9 @@ def test_decodes_in_threads_under_a_process_backend(xray_paths):
 
 
 @pytest.mark.parametrize("n_paths, expected", [(15, 1), (16, -1)])
-def test_auto_uses_every_core_from_16_images(xray_paths, monkeypatch, n_paths, expected):
+def test_auto_uses_every_core_from_16_images(
+    xray_paths, monkeypatch, n_paths, expected
+):
     import sklearn_pneumo._loader as loader_module
 
     seen = []

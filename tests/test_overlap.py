@@ -33,9 +33,7 @@ def _serial(pipe, method, paths):
 
 
 @pytest.mark.parametrize("method", ["predict_proba", "predict"])
-def test_chunked_results_equal_the_serial_path(
-    fitted_and_paths, small_chunks, method
-):
+def test_chunked_results_equal_the_serial_path(fitted_and_paths, small_chunks, method):
     pipe, paths = fitted_and_paths
     assert pipe._should_overlap(paths, {})
     np.testing.assert_array_equal(
@@ -104,7 +102,10 @@ def test_predict_files_overlaps_and_keeps_every_row(
     readable = [p for i, p in enumerate(paths) if i not in (10, 42)]
     expected = _serial(pipe, "predict_proba", readable)
     got = np.array(
-        [[float(row["proba_NORMAL"]), float(row["proba_PNEUMONIA"])]
-         for row in rows if not row["error"]]
+        [
+            [float(row["proba_NORMAL"]), float(row["proba_PNEUMONIA"])]
+            for row in rows
+            if not row["error"]
+        ]
     )
     np.testing.assert_allclose(got, expected, atol=5e-7)
