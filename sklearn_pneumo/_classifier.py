@@ -205,11 +205,10 @@ class CNNClassifier(KerasClassifier):
         copy of the trained network with that policy and the same weights
         (its output layer stays float32). Training is unaffected. ``None``
         predicts with the network as trained. On CPUs with bfloat16
-        instructions (AVX-512 BF16, AMX) the paper's network scores about 1.35x
-        faster in bfloat16;
-        probabilities move by up to about 0.01 from float32 (README,
-        "Prediction"). Keras ``predict`` callbacks or keyword arguments run
-        the network as trained.
+        instructions (AVX-512 BF16, AMX) the paper's network scores about
+        1.35x faster in bfloat16; probabilities move by up to about 0.01 from
+        float32 (README, "Prediction"). Keras ``predict`` callbacks or keyword
+        arguments run the network as trained.
     **kwargs
         Any other scikeras or Keras ``fit`` parameter (``validation_split``,
         ``callbacks``, ``class_weight``...) and routed ``model__*``,
@@ -441,15 +440,17 @@ class CNNClassifier(KerasClassifier):
         X, _ = self._validate_data(X=X, y=None)
         images = self.feature_encoder_.transform(X)
         network = self._inference_model()
-        batch = getattr(self, "predict__batch_size", None) or self.batch_size or 32
-        if len(images) <= batch:
-            return np.asarray(network.predict_on_batch(images))
+        batch = self._predict_batch_size()
         return np.concatenate(
             [
                 network.predict_on_batch(images[start : start + batch])
                 for start in range(0, len(images), batch)
             ]
         )
+
+    def _predict_batch_size(self):
+        """Rows per prediction step: ``predict__batch_size``, else ``batch_size``."""
+        return getattr(self, "predict__batch_size", None) or self.batch_size or 32
 
     def _build_keras_model(self):
         with _keras_seed(self._random_state):

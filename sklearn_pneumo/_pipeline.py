@@ -10,6 +10,7 @@ from imblearn.pipeline import Pipeline
 from imblearn.under_sampling import RandomUnderSampler
 from sklearn.base import clone
 from sklearn.ensemble import VotingClassifier
+from sklearn.pipeline import _final_estimator_has
 from sklearn.utils._indexing import _safe_indexing
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples
@@ -34,10 +35,6 @@ def _classifiers(estimator):
     elif isinstance(estimator, VotingClassifier):
         for _, member in estimator.estimators:
             yield from _classifiers(member)
-
-
-def _final_estimator_has(method):
-    return lambda pipeline: hasattr(pipeline._final_estimator, method)
 
 
 class PneumoPipeline(Pipeline):
@@ -87,13 +84,7 @@ class PneumoPipeline(Pipeline):
 
     def _chunk_size(self):
         classifier = next(_classifiers(self), None)
-        batch = 32
-        if classifier is not None:
-            batch = (
-                getattr(classifier, "predict__batch_size", None)
-                or classifier.batch_size
-                or 32
-            )
+        batch = 32 if classifier is None else classifier._predict_batch_size()
         return batch * math.ceil(OVERLAP_CHUNK / batch)
 
     def _preprocessing_steps(self):
