@@ -29,9 +29,18 @@ def _convolution(filters, kernel_size, padding, batch_norm, dtype_policy):
     ]
 
 
-def _augmentation(rotation, shift, zoom, contrast):
+def _augmentation(rotation, shift, zoom, stretch, contrast):
     """Keras preprocessing layers that change images only while training."""
     layers = []
+    if stretch:
+        layers.append(
+            keras.layers.RandomZoom(
+                (-stretch, stretch),
+                (-stretch, stretch),
+                fill_mode="nearest",
+                name="stretch",
+            )
+        )
     if rotation:
         layers.append(keras.layers.RandomRotation(rotation, fill_mode="nearest"))
     if shift:
@@ -57,6 +66,7 @@ def build_cnn(
     rotation=0.0,
     shift=0.0,
     zoom=0.0,
+    stretch=0.0,
     contrast=0.0,
     dtype_policy=None,
 ):
@@ -106,6 +116,13 @@ def build_cnn(
         Random translation in training, as a fraction of height and width.
     zoom : float, default=0.0
         Random zoom in and out in training, as a fraction.
+    stretch : float, default=0.0
+        Random zoom in training of the height and of the width, each on its
+        own, as a fraction: the framing and the aspect ratio change. Resizing
+        to a square stretches each X-ray by its own aspect ratio, and in the
+        public dataset that ratio differs by class (about 1.2 for normal and
+        1.5 for pneumonia X-rays), so the framing is a shortcut; 0.25 spans
+        that difference.
     contrast : float, default=0.0
         Random contrast change in training, as a fraction.
     dtype_policy : str or None, default=None
@@ -131,7 +148,7 @@ def build_cnn(
         n_classes = meta["n_classes_"]
     height, width = input_shape[:2]
     layers = [keras.Input(shape=input_shape)]
-    layers += _augmentation(rotation, shift, zoom, contrast)
+    layers += _augmentation(rotation, shift, zoom, stretch, contrast)
     for block in range(conv_blocks):
         padding = _conv_padding(height, width, kernel_size)
         layers += _convolution(filters, kernel_size, padding, batch_norm, dtype_policy)

@@ -61,10 +61,12 @@ def test_regularisation_and_augmentation_options():
         rotation=0.03,
         shift=0.05,
         zoom=0.1,
+        stretch=0.2,
         contrast=0.1,
     )
     kinds = [type(layer).__name__ for layer in model.layers]
-    assert kinds[:4] == [
+    assert kinds[:5] == [
+        "RandomZoom",
         "RandomRotation",
         "RandomTranslation",
         "RandomZoom",
@@ -89,3 +91,20 @@ def test_mixed_precision_keeps_a_float32_output():
     assert model.layers[0].compute_dtype == "bfloat16"
     assert model.layers[-1].compute_dtype == "float32"
     assert model.count_params() == build_cnn(input_shape=(28, 28, 1)).count_params()
+
+
+def test_stretch_zooms_height_and_width_on_their_own():
+    import numpy as np
+
+    augment = build_cnn(input_shape=(40, 40, 1), stretch=0.25).layers[0]
+    assert augment.name == "stretch"
+    x = np.zeros((32, 40, 40, 1), dtype=np.float32)
+    x[:, 10:30, 10:30] = 1.0  # a bright 20x20 square
+    out = np.asarray(augment(x, training=True))[..., 0] > 0.5
+    heights = out.any(axis=2).sum(axis=1)
+    widths = out.any(axis=1).sum(axis=1)
+    for sides in (heights, widths):
+        assert sides.min() < 20 < sides.max()
+        assert set(sides) <= set(range(15, 28))
+    assert (heights != widths).mean() > 0.5  # the aspect ratio changes
+    np.testing.assert_array_equal(augment(x, training=False), x)
