@@ -1,8 +1,9 @@
 """Train the model that ships in the package, on a whole training folder.
 
-Trains the best configuration of ``bench_accuracy.py`` (read from its
-``--out`` JSON: the name, the validation figures and the threshold chosen on
-validation) on every file of ``--train-dir``, with a fixed seed and early
+Trains the best configuration of ``bench_accuracy.py`` (read from one or
+more of its ``--out`` JSON files, ranked together by its validation rule: the
+name, the validation figures and the threshold chosen on validation) on
+every file of ``--train-dir``, with a fixed seed and early
 stopping on a patient-grouped hold-out, saves it with ``save_model`` into
 ``sklearn_pneumo/pretrained/`` and writes the record that
 ``sklearn_pneumo.pretrained_record()`` returns. Seeded and deterministic:
@@ -10,7 +11,7 @@ rerunning it on the same machine and versions gives the same predictions (it
 prints the probabilities of the bundled sample X-rays to compare).
 
     python benchmarks/train_pretrained.py --train-dir chest_xray/train \\
-        --accuracy accuracy_150.json
+        --accuracy accuracy_150.json [accuracy_150_more.json ...]
 """
 
 import argparse
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import keras
 import tensorflow as tf
-from bench_accuracy import FILE_CONFIGS, fit_config
+from bench_accuracy import FILE_CONFIGS, fit_config, validation_rank
 
 from sklearn_pneumo import save_model
 from sklearn_pneumo.datasets import load_chest_xray_sample, load_image_folder
@@ -31,14 +32,18 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sklearn_pneumo"
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-dir", type=Path, required=True)
-    parser.add_argument("--accuracy", type=Path, required=True, help="its JSON")
+    parser.add_argument(
+        "--accuracy", type=Path, nargs="+", required=True, help="its JSON files"
+    )
     parser.add_argument("--image-size", type=int, default=150)
     parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument("--out-dir", type=Path, default=PACKAGE / "pretrained")
     args = parser.parse_args()
 
-    accuracy = json.loads(args.accuracy.read_text())
-    best = accuracy["best"]
+    configs = {}
+    for path in args.accuracy:
+        configs.update(json.loads(path.read_text())["configs"])
+    best = max(configs, key=lambda name: validation_rank(configs[name]))
     name = best.removesuffix("+threshold")
     paths, y, groups = load_image_folder(args.train_dir, return_groups=True)
     print(f"Training {name} on {len(y)} files of {len(set(groups))} patients")
@@ -68,8 +73,9 @@ def main():
         },
         "epochs_run": len(pipe[-1].history_["loss"]),
         "fit_seconds": round(fit_seconds, 1),
-        "threshold": accuracy["configs"][best]["threshold"],
-        "validation": accuracy["configs"][best]["val"],
+        "threshold": configs[best]["threshold"],
+        "validation": configs[best]["val"],
+        "validation_aspect_swapped": configs[best].get("val_aspect"),
         "validation_note": (
             "trained on 80 % of the folder's patients, scored on the other "
             "20 % (patient-grouped); the shipped model then trained on all"
