@@ -133,7 +133,7 @@ def aspect_swapped(paths, y):
     its figures; one that reads the shape loses them.
     """
     cropped = []
-    for image, label in zip(ImageLoader(n_jobs="auto").transform(paths), y):
+    for image, label in zip(ImageLoader().transform(paths), y):
         height, width = image.shape[:2]
         if label == 0:
             cut = round(height * 0.1)
@@ -163,8 +163,6 @@ def fit_config(config, X, y, image_size, seed, input="images", groups=None):
     settings = dict(preset=config["preset"], input=input, random_state=seed)
     if "sampler" in config:
         settings["sampler"] = config["sampler"]
-    if input == "paths":
-        settings["n_jobs"] = -1
     params = {
         name: value() if callable(value) else value
         for name, value in config["params"].items()
@@ -184,14 +182,12 @@ def run_config(config, splits, image_size, seed, input="images", groups=None):
     pipe, fit_seconds = fit_config(
         config, *splits["train"], image_size, seed, input, groups
     )
+    # val_aspect holds decoded, cropped images: it is scored past the loader.
     proba = {
-        split: pipe.predict_proba(images)[:, 1]
-        for split, (images, _) in splits.items()
-        if split not in ("train", "val_aspect")
+        split: (pipe[1:] if split == "val_aspect" else pipe).predict_proba(X)[:, 1]
+        for split, (X, _) in splits.items()
+        if split != "train"
     }
-    if "val_aspect" in splits:
-        images = splits["val_aspect"][0]
-        proba["val_aspect"] = pipe[1:].predict_proba(images)[:, 1]
     thresholds = {"": 0.5}
     if config["tune_threshold"]:
         thresholds["+threshold"] = validation_threshold(pipe, *splits["val"])

@@ -51,7 +51,6 @@ def main():
     pipe, fit_seconds = fit_config(
         FILE_CONFIGS[name], paths, y, size, args.random_state, "paths", groups
     )
-    pipe.set_params(load__n_jobs="auto", resize__n_jobs="auto")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     save_model(pipe, args.out_dir / "pneumo_150.pneumo")
     sample_paths, _ = load_chest_xray_sample()
