@@ -23,7 +23,7 @@ import keras
 import tensorflow as tf
 from bench_accuracy import FILE_CONFIGS, fit_config, validation_rank
 
-from sklearn_pneumo import save_model
+from sklearn_pneumo import preset_settings, save_model
 from sklearn_pneumo.datasets import load_chest_xray_sample, load_image_folder
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sklearn_pneumo"
@@ -48,8 +48,9 @@ def main():
     paths, y, groups = load_image_folder(args.train_dir, return_groups=True)
     print(f"Training {name} on {len(y)} files of {len(set(groups))} patients")
     size = (args.image_size, args.image_size)
+    config = FILE_CONFIGS[name]
     pipe, fit_seconds = fit_config(
-        FILE_CONFIGS[name], paths, y, size, args.random_state, "paths", groups
+        config, paths, y, size, args.random_state, "paths", groups
     )
     args.out_dir.mkdir(parents=True, exist_ok=True)
     save_model(pipe, args.out_dir / "pneumo_150.pneumo")
@@ -58,10 +59,11 @@ def main():
         "configuration": name,
         "settings": {
             key: value
-            for key, value in FILE_CONFIGS[name]["params"].items()
+            for key, value in config["params"].items()
             if not callable(value)
         },
-        "sampler": FILE_CONFIGS[name].get("sampler", "over"),
+        "preset": config["preset"],
+        "sampler": config.get("sampler", preset_settings(config["preset"])[0]),
         "image_size": list(size),
         "random_state": args.random_state,
         "training_data": {
