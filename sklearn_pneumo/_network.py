@@ -29,7 +29,7 @@ def _convolution(filters, kernel_size, padding, batch_norm, dtype_policy):
     ]
 
 
-def _augmentation(rotation, shift, zoom, stretch, contrast):
+def _augmentation(rotation, shift, zoom, stretch, contrast, brightness):
     """Keras preprocessing layers that change images only while training."""
     layers = []
     if stretch:
@@ -49,6 +49,8 @@ def _augmentation(rotation, shift, zoom, stretch, contrast):
         layers.append(keras.layers.RandomZoom(zoom, fill_mode="nearest"))
     if contrast:
         layers.append(keras.layers.RandomContrast(contrast, value_range=(0, 1)))
+    if brightness:
+        layers.append(keras.layers.RandomBrightness(brightness, value_range=(0, 1)))
     return layers
 
 
@@ -68,6 +70,7 @@ def build_cnn(
     zoom=0.0,
     stretch=0.0,
     contrast=0.0,
+    brightness=0.0,
     dtype_policy=None,
 ):
     """Build the paper's CNN (uncompiled).
@@ -125,6 +128,10 @@ def build_cnn(
         that difference.
     contrast : float, default=0.0
         Random contrast change in training, as a fraction.
+    brightness : float, default=0.0
+        Random brightness shift in training, as a fraction of the [0, 1]
+        value range. With ``contrast``, the exposure of an X-ray stops being
+        a reliable cue.
     dtype_policy : str or None, default=None
         Keras dtype policy of the hidden layers, e.g. ``"mixed_bfloat16"``:
         much faster training on CPUs with bfloat16 instructions (AVX-512
@@ -148,7 +155,7 @@ def build_cnn(
         n_classes = meta["n_classes_"]
     height, width = input_shape[:2]
     layers = [keras.Input(shape=input_shape)]
-    layers += _augmentation(rotation, shift, zoom, stretch, contrast)
+    layers += _augmentation(rotation, shift, zoom, stretch, contrast, brightness)
     for block in range(conv_blocks):
         padding = _conv_padding(height, width, kernel_size)
         layers += _convolution(filters, kernel_size, padding, batch_norm, dtype_policy)

@@ -63,14 +63,16 @@ def test_regularisation_and_augmentation_options():
         zoom=0.1,
         stretch=0.2,
         contrast=0.1,
+        brightness=0.1,
     )
     kinds = [type(layer).__name__ for layer in model.layers]
-    assert kinds[:5] == [
+    assert kinds[:6] == [
         "RandomZoom",
         "RandomRotation",
         "RandomTranslation",
         "RandomZoom",
         "RandomContrast",
+        "RandomBrightness",
     ]
     assert kinds.count("FusedBatchNormalization") == 4 and kinds.count("Dropout") == 2
     assert "RandomFlip" not in kinds
@@ -107,4 +109,17 @@ def test_stretch_zooms_height_and_width_on_their_own():
         assert sides.min() < 20 < sides.max()
         assert set(sides) <= set(range(15, 28))
     assert (heights != widths).mean() > 0.5  # the aspect ratio changes
+    np.testing.assert_array_equal(augment(x, training=False), x)
+
+
+def test_brightness_shifts_whole_images_in_training_only():
+    import numpy as np
+
+    augment = build_cnn(input_shape=(8, 8, 1), brightness=0.2).layers[0]
+    x = np.full((64, 8, 8, 1), 0.5, dtype=np.float32)
+    shift = np.asarray(augment(x, training=True))[..., 0] - 0.5
+    per_image = shift.reshape(64, -1)
+    assert np.ptp(per_image, axis=1).max() < 1e-6  # one shift per image
+    assert per_image.min() < -0.05 and per_image.max() > 0.05
+    assert np.abs(per_image).max() <= 0.2 + 1e-6
     np.testing.assert_array_equal(augment(x, training=False), x)
