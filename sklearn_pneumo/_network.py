@@ -130,8 +130,8 @@ def build_cnn(
         Random contrast change in training, as a fraction.
     brightness : float, default=0.0
         Random brightness shift in training, as a fraction of the [0, 1]
-        value range. With ``contrast``, the exposure of an X-ray stops being
-        a reliable cue.
+        value range (the result is clipped to it). With ``contrast``, it
+        makes the exposure of an X-ray a less reliable cue.
     dtype_policy : str or None, default=None
         Keras dtype policy of the hidden layers, e.g. ``"mixed_bfloat16"``:
         much faster training on CPUs with bfloat16 instructions (AVX-512
