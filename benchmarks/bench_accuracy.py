@@ -161,7 +161,7 @@ def validation_rank(scores):
     test split showed for them).
     """
     copies = [scores[split] for split in ("val", "val_aspect") if split in scores]
-    auc = min(copy["roc_auc"] for copy in copies)
+    auc = min(c["roc_auc"] for c in copies)
     balanced = min((c["sensitivity"] + c["specificity"]) / 2 for c in copies)
     return round(auc, 3), balanced
 
