@@ -202,7 +202,7 @@ def run_config(config, splits, image_size, seed, input="images", groups=None):
     results = {}
     for suffix, threshold in thresholds.items():
         result = {"fit_seconds": fit_seconds, "threshold": threshold}
-        if "epochs" in config["params"] and "members" not in config:
+        if "members" not in config:
             result["epochs_run"] = len(pipe[-1].history_["loss"])
         for split in SPLITS:
             if split in splits:
