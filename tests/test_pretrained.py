@@ -106,4 +106,6 @@ def test_float32_copy_of_the_bfloat16_network_agrees():
     float32 = model.predict_proba(paths)
     assert model["cnn"]._inference_model().layers[0].compute_dtype == "float32"
     assert not np.array_equal(float32, as_trained)
-    np.testing.assert_allclose(float32, as_trained, atol=0.01)
+    # bfloat16 keeps 8 bits of mantissa; through four batch-normalised
+    # convolutions the shipped network's probabilities move by up to 0.013.
+    np.testing.assert_allclose(float32, as_trained, atol=0.02)
