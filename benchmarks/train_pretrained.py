@@ -4,7 +4,8 @@ Trains the best configuration of ``bench_accuracy.py`` (read from one or
 more of its ``--out`` JSON files, ranked together by its validation rule: the
 name, the validation figures and the threshold chosen on validation) on
 every file of ``--train-dir``, with a fixed seed, saves it with ``save_model`` into
-``sklearn_pneumo/pretrained/`` and writes the record that
+``sklearn_pneumo/pretrained/`` (as ``pneumo_<image size>``; the package
+loads ``pneumo_150``) and writes the record that
 ``sklearn_pneumo.pretrained_record()`` returns. ``--epochs N`` trains
 exactly N epochs, the number the validated run took, instead of early
 stopping on a hold-out of the whole folder (a hold-out of 10 % of it is
@@ -96,7 +97,8 @@ def main():
             f"pneumonia: {', '.join(f'{p:.2f}' for p in sample_proba)})."
         )
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    save_model(pipe, args.out_dir / "pneumo_150.pneumo")
+    stem = f"pneumo_{args.image_size}"  # the package loads pneumo_150
+    save_model(pipe, args.out_dir / f"{stem}.pneumo")
     record = {
         "configuration": name,
         "settings": {
@@ -131,7 +133,7 @@ def main():
             "python": platform.python_version(),
         },
     }
-    (args.out_dir / "pneumo_150.json").write_text(json.dumps(record, indent=2) + "\n")
+    (args.out_dir / f"{stem}.json").write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record, indent=2))
 
 

@@ -77,8 +77,6 @@ def load_pretrained(*, input="paths"):
         raise ValueError(f"input must be 'paths' or 'images', got {input!r}.")
     with resources.as_file(_FOLDER / MODEL_FILE) as path:
         model = load_model(path)
-    # The file was saved with one decoding thread; use today's default.
-    model.set_params(load__n_jobs="auto", resize__n_jobs="auto")
     if input == "images":
         model.set_params(load="passthrough")
     return model
