@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from sklearn_pneumo import build_cnn
@@ -79,8 +80,6 @@ def test_regularisation_and_augmentation_options():
 
 
 def test_augmentation_acts_only_in_training():
-    import numpy as np
-
     model = build_cnn(input_shape=(16, 16, 1), rotation=0.1, shift=0.2)
     x = np.random.default_rng(0).random((2, 16, 16, 1), dtype=np.float32)
     augment = model.layers[0]
@@ -96,8 +95,6 @@ def test_mixed_precision_keeps_a_float32_output():
 
 
 def test_stretch_zooms_height_and_width_on_their_own():
-    import numpy as np
-
     augment = build_cnn(input_shape=(40, 40, 1), stretch=0.25).layers[0]
     assert augment.name == "stretch"
     x = np.zeros((32, 40, 40, 1), dtype=np.float32)
@@ -113,8 +110,6 @@ def test_stretch_zooms_height_and_width_on_their_own():
 
 
 def test_brightness_shifts_whole_images_in_training_only():
-    import numpy as np
-
     augment = build_cnn(input_shape=(8, 8, 1), brightness=0.2).layers[0]
     x = np.full((64, 8, 8, 1), 0.5, dtype=np.float32)
     shift = np.asarray(augment(x, training=True))[..., 0] - 0.5
