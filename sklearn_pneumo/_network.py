@@ -71,12 +71,14 @@ def build_cnn(
     stretch=0.0,
     contrast=0.0,
     brightness=0.0,
+    head="flatten",
     dtype_policy=None,
 ):
     """Build the paper's CNN (uncompiled).
 
     ``conv_blocks`` convolutions with ReLU, each but the last followed by 2x2
-    max pooling, then ``Flatten``, a ReLU dense layer and a softmax output.
+    max pooling, then ``Flatten`` (or a global average, ``head``), a ReLU
+    dense layer and a softmax output.
     With the defaults on 150x150x1 input this is exactly the paper's network:
     1,033,218 parameters.
 
@@ -132,6 +134,12 @@ def build_cnn(
         Random brightness shift in training, as a fraction of the [0, 1]
         value range (the result is clipped to it). With ``contrast``, it
         makes the exposure of an X-ray a less reliable cue.
+    head : {"flatten", "average"}, default="flatten"
+        How the last feature maps reach the dense layer. ``"flatten"`` (the
+        paper): every position has its own weights (921,664 of the paper's
+        parameters). ``"average"``: a global average over positions, so the
+        dense layer sees what the maps hold, not where; far fewer
+        parameters, and less tied to the framing of the X-ray.
     dtype_policy : str or None, default=None
         Keras dtype policy of the hidden layers, e.g. ``"mixed_bfloat16"``:
         much faster training on CPUs with bfloat16 instructions (AVX-512
@@ -149,6 +157,8 @@ def build_cnn(
     1033218
     >>> build_cnn(input_shape=(28, 28, 1)).output_shape
     (None, 2)
+    >>> build_cnn(head="average").count_params()
+    115714
     """
     if meta is not None:
         input_shape = (*meta["image_size_"], 1)
@@ -164,7 +174,12 @@ def build_cnn(
         if block < conv_blocks - 1 and min(height, width) >= 2:
             layers.append(keras.layers.MaxPooling2D(2))
             height, width = height // 2, width // 2
-    layers.append(keras.layers.Flatten())
+    if head == "average":
+        layers.append(keras.layers.GlobalAveragePooling2D(dtype=dtype_policy))
+    elif head == "flatten":
+        layers.append(keras.layers.Flatten())
+    else:
+        raise ValueError(f"head must be 'flatten' or 'average', got {head!r}.")
     layers += [keras.layers.Dropout(dropout)] if dropout else []
     layers.append(
         keras.layers.Dense(dense_units, activation="relu", dtype=dtype_policy)
