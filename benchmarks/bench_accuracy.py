@@ -275,6 +275,12 @@ def main():
     parser.add_argument("--test-dir", type=Path, help="file mode: scored if given")
     parser.add_argument("--image-size", type=int, help="default: 28 (npz), 150 (files)")
     parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument(
+        "--network-seed",
+        type=int,
+        help="seed of the networks and samplers (default: --random-state), "
+        "e.g. to train ensemble members on the same split",
+    )
     parser.add_argument("--configs", nargs="+", help="default: all of the mode's")
     parser.add_argument("--epochs", type=int, help="override (for a quick trial)")
     parser.add_argument("--out", type=Path)
@@ -312,10 +318,9 @@ def main():
         config = known[name]
         if args.epochs:
             config = {**config, "params": {**config["params"], "epochs": args.epochs}}
-        save_to = args.save_dir / f"{name}.pneumo" if args.save_dir else None
-        results = run_config(
-            config, splits, (size, size), args.random_state, input, groups, save_to
-        )
+        seed = args.random_state if args.network_seed is None else args.network_seed
+        save_to = args.save_dir / f"{name}_{seed}.pneumo" if args.save_dir else None
+        results = run_config(config, splits, (size, size), seed, input, groups, save_to)
         for suffix, result in results.items():
             print(f"{name + suffix}: {json.dumps(result)}", flush=True)
         configs.update({name + suffix: r for suffix, r in results.items()})

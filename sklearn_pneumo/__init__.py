@@ -8,6 +8,7 @@ one (pipelines, persistence, Grad-CAM) import it on first use.
 import importlib
 
 from ._batch import predict_files
+from ._ensemble import PneumoEnsemble
 from ._evaluation import evaluate_binary, format_report
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader, ImageLoadError
@@ -36,6 +37,7 @@ __all__ = [
     "GrayscaleResize",
     "ImageLoadError",
     "ImageLoader",
+    "PneumoEnsemble",
     "PneumoPipeline",
     "build_cnn",
     "evaluate_binary",

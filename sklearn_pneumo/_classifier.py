@@ -15,9 +15,12 @@ from scikeras.wrappers import KerasClassifier
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils import ClassifierTags
+from sklearn.utils import Bunch, ClassifierTags
+from sklearn.utils.validation import check_is_fitted
 
 from ._network import build_cnn, with_dtype_policy
+from ._outliers import FeatureGaussians, feature_network
+from ._views import augmented_views
 
 
 class _RetracingNoise(logging.Filter):
@@ -209,6 +212,19 @@ class CNNClassifier(KerasClassifier):
         1.35x faster in bfloat16; probabilities move by up to about 0.01 from
         float32 (README, "Prediction"). Keras ``predict`` callbacks or keyword
         arguments run the network as trained.
+    outlier_rate : float, default=0.01
+        Share of real X-rays :meth:`is_outlier` may flag: at fit, the flag's
+        threshold ``offset_`` is set so that this share of the X-rays held
+        out by ``validation_split`` is flagged (of the training X-rays
+        themselves when nothing is held out, which flags fewer new X-rays
+        than new inputs of the same source: hold some out to get the rate
+        stated).
+    test_time_augmentation : bool, default=False
+        Predict from several views of each X-ray (``_views.VIEWS``: the
+        image itself, gamma 0.8 and 1.25, a tenth cut off at the top and
+        bottom or at the sides) and average their probabilities; the spread
+        of the views is then each prediction's ``uncertainty``
+        (:meth:`assess`). Scoring costs one forward pass per view.
     **kwargs
         Any other scikeras or Keras ``fit`` parameter (``validation_split``,
         ``callbacks``, ``class_weight``...) and routed ``model__*``,
@@ -226,6 +242,12 @@ class CNNClassifier(KerasClassifier):
         Loss and metrics per epoch.
     n_features_in_ : int
         Pixels per image.
+    outlier_model_ : FeatureGaussians
+        Class-conditional Gaussians of the network's features of the training
+        X-rays, behind :meth:`score_samples`.
+    offset_ : float
+        Inputs whose :meth:`score_samples` is below it are outliers
+        (:meth:`is_outlier`), as scikit-learn's outlier detectors define it.
 
     See Also
     --------
@@ -263,6 +285,8 @@ class CNNClassifier(KerasClassifier):
         warm_start=False,
         jit_compile="auto",
         inference_dtype_policy=None,
+        outlier_rate=0.01,
+        test_time_augmentation=False,
         **kwargs,
     ):
         super().__init__(
@@ -285,6 +309,8 @@ class CNNClassifier(KerasClassifier):
         self.image_size = image_size
         self.jit_compile = jit_compile
         self.inference_dtype_policy = inference_dtype_policy
+        self.outlier_rate = outlier_rate
+        self.test_time_augmentation = test_time_augmentation
 
     build_fn = None
     __metadata_request__fit = {"groups": True}
@@ -296,6 +322,7 @@ class CNNClassifier(KerasClassifier):
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_inference_network", None)
+        state.pop("_feature_network", None)
         memo = {}
         for key, value in state.items():
             if "callbacks" in key:
@@ -303,8 +330,13 @@ class CNNClassifier(KerasClassifier):
         return state
 
     def __setstate__(self, state):
-        # Classifiers saved before this parameter existed take its default.
-        state = {"inference_dtype_policy": None, **state}
+        # Classifiers saved before these parameters existed take their default.
+        defaults = {
+            "inference_dtype_policy": None,
+            "outlier_rate": 0.01,
+            "test_time_augmentation": False,
+        }
+        state = {**defaults, **state}
         super().__setstate__(state)
 
     def _resolve_image_size(self, n_features):
@@ -431,6 +463,145 @@ class CNNClassifier(KerasClassifier):
             self._inference_network = cached
         return cached[2]
 
+    def _features_model(self):
+        """The inference network with its features as extra outputs."""
+        network = self._inference_model()
+        cached = self.__dict__.get("_feature_network")
+        if cached is None or cached[0] is not network:
+            cached = (network, feature_network(network))
+            self._feature_network = cached
+        return cached[1]
+
+    def _forward(self, images):
+        """Probabilities and features of images, in prediction batches."""
+        network, batch = self._features_model(), self._predict_batch_size()
+        outputs = [
+            network.predict_on_batch(images[start : start + batch])
+            for start in range(0, len(images), batch)
+        ]
+        return [np.concatenate(column) for column in zip(*outputs)]
+
+    def _fit_outlier_model(self, images, y, held_out=None):
+        """Fit the feature Gaussians on training images; set ``offset_``.
+
+        The threshold is the ``outlier_rate`` quantile of the typicality of
+        ``held_out`` images (of the training images when None).
+        """
+        _, *features = self._forward(images)
+        y = np.asarray(y).reshape(len(y), -1)[:, 0]
+        self.outlier_model_ = FeatureGaussians().fit(features, y)
+        if held_out is not None and len(held_out):
+            _, *features = self._forward(held_out)
+        typicality = self.outlier_model_.score(features)
+        self.offset_ = float(np.quantile(typicality, self.outlier_rate))
+
+    def _views(self, images):
+        """Probabilities of each view (views, n, classes), features of the plain one."""
+        views = (
+            augmented_views(images)
+            if self.test_time_augmentation
+            else [("plain", images)]
+        )
+        probas = []
+        for name, view in views:
+            proba, *view_features = self._forward(view)
+            probas.append(proba)
+            if name == "plain":
+                features = view_features
+        return np.stack(probas), features
+
+    def assess(self, X):
+        """Probabilities, typicality, outlier flags and uncertainty, in one pass.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height * width)
+
+        Returns
+        -------
+        Bunch
+            ``proba`` (n_samples, n_classes): as :meth:`predict_proba`, up to
+            float rounding; ``typicality`` (n_samples,): as
+            :meth:`score_samples`; ``outlier`` (n_samples,) bool: as
+            :meth:`is_outlier`; ``uncertainty`` (n_samples,): with
+            ``test_time_augmentation``, the standard deviation of the
+            probabilities over the views (of the class where it is largest);
+            NaN without it, since one view has no spread.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_pneumo import CNNClassifier
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.random((40, 16 * 16), dtype=np.float32)
+        >>> clf = CNNClassifier(epochs=1, model__filters=4, random_state=0)
+        >>> result = clf.fit(X, [0, 1] * 20).assess(X)
+        >>> result.proba.shape, result.typicality.shape, result.outlier.dtype
+        ((40, 2), (40,), dtype('bool'))
+        >>> clf.set_params(test_time_augmentation=True).assess(X[:3]).uncertainty.shape
+        (3,)
+        """
+        result = self._assess(X)
+        del result["views"]
+        return result
+
+    def _assess(self, X):
+        """:meth:`assess`, with the probabilities of every view (``views``)."""
+        check_is_fitted(self)
+        if "outlier_model_" not in vars(self):
+            raise AttributeError(
+                f"This {type(self).__name__} was fitted by a version of "
+                "sklearn_pneumo without outlier scores: fit it again."
+            )
+        X, _ = self._validate_data(X=X, y=None)
+        probas, features = self._views(self.feature_encoder_.transform(X))
+        typicality = self.outlier_model_.score(features)
+        uncertainty = (
+            probas.std(axis=0).max(axis=1)
+            if len(probas) > 1
+            else np.full(len(X), np.nan)
+        )
+        return Bunch(
+            proba=probas.mean(axis=0),
+            typicality=typicality,
+            outlier=typicality < self.offset_,
+            uncertainty=uncertainty,
+            views=probas,
+        )
+
+    def score_samples(self, X):
+        """How typical each input is of the training X-rays; higher is more typical.
+
+        Minus the largest distance of the input's features to the nearest
+        class mean of the training X-rays, over the network's depths, in
+        units of the training X-rays' median distance (``FeatureGaussians``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height * width)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self.assess(X).typicality
+
+    def is_outlier(self, X):
+        """Flag inputs unlike the training X-rays: ``score_samples(X) < offset_``.
+
+        At fit, ``offset_`` was set to flag ``outlier_rate`` of held-out
+        X-rays.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height * width)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) of bool
+        """
+        return self.assess(X).outlier
+
     def _predict_raw(self, X, **kwargs):
         # Keras' predict builds a data pipeline on every call (about 60 ms for
         # one 150x150 image on 2 CPU cores); predict_on_batch over the same
@@ -439,6 +610,8 @@ class CNNClassifier(KerasClassifier):
             return super()._predict_raw(X, **kwargs)
         X, _ = self._validate_data(X=X, y=None)
         images = self.feature_encoder_.transform(X)
+        if self.test_time_augmentation:
+            return self._views(images)[0].mean(axis=0)
         network = self._inference_model()
         batch = self._predict_batch_size()
         return np.concatenate(
@@ -457,6 +630,7 @@ class CNNClassifier(KerasClassifier):
             return super()._build_keras_model()
 
     def _fit_keras_model(self, X, y, sample_weight, *args, **kwargs):
+        held_out = None
         if self.validation_split and "validation_data" not in kwargs:
             groups = getattr(self, "_fit_groups", None)
             if groups is not None and len(groups) != len(y):
@@ -474,9 +648,12 @@ class CNNClassifier(KerasClassifier):
                 validation += (sample_weight[held_out],)
                 sample_weight = sample_weight[train]
             X, y, kwargs["validation_data"] = X[train], y[train], validation
+            held_out = validation[0]
         self.__dict__.pop("_inference_network", None)
         with _keras_seed(self._random_state):
-            return super()._fit_keras_model(X, y, sample_weight, *args, **kwargs)
+            result = super()._fit_keras_model(X, y, sample_weight, *args, **kwargs)
+        self._fit_outlier_model(X, y, held_out)
+        return result
 
     def __sklearn_is_fitted__(self):
         return self.initialized_

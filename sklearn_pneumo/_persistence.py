@@ -24,9 +24,11 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils import Bunch
 
 from ._classifier import CNNClassifier, rows_to_images
+from ._ensemble import PneumoEnsemble
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader
 from ._network import build_cnn
+from ._outliers import FeatureGaussians
 from ._pipeline import PneumoPipeline
 
 FORMAT = "sklearn_pneumo.model"
@@ -59,6 +61,8 @@ TRUSTED_TYPES = sorted(
         ImageLoader,
         Pipeline,
         PneumoPipeline,
+        PneumoEnsemble,
+        FeatureGaussians,
         RandomOverSampler,
         RandomUnderSampler,
         ClassifierLabelEncoder,
@@ -83,16 +87,27 @@ TRUSTED_TYPES = sorted(
 )
 
 
-def _find_networks(obj, path=()):
-    """Yield (path, CNNClassifier) for every fitted network inside ``obj``."""
-    if isinstance(obj, CNNClassifier) and "model_" in vars(obj):
+def _find_classifiers(obj, path=()):
+    """Yield (path, CNNClassifier) for every classifier inside ``obj``.
+
+    Fitted or not: an ensemble's ``estimators`` parameter holds unfitted
+    templates of its fitted members.
+    """
+    if isinstance(obj, CNNClassifier):
         yield path, obj
     elif isinstance(obj, BaseEstimator):
         for name, value in vars(obj).items():
-            yield from _find_networks(value, (*path, name))
+            yield from _find_classifiers(value, (*path, name))
     elif isinstance(obj, (list, tuple)):
         for i, value in enumerate(obj):
-            yield from _find_networks(value, (*path, i))
+            yield from _find_classifiers(value, (*path, i))
+
+
+def _find_networks(obj):
+    """Yield (path, CNNClassifier) for every fitted network inside ``obj``."""
+    for path, cnn in _find_classifiers(obj):
+        if "model_" in vars(cnn):
+            yield path, cnn
 
 
 def _detach(cnn):
@@ -191,19 +206,21 @@ def save_model(model, path):
     networks = list(_find_networks(model))
     if not networks:
         raise ValueError("The model holds no fitted CNNClassifier; fit it first.")
-    if any(cnn.callbacks for _, cnn in networks):
+    classifiers = [cnn for _, cnn in _find_classifiers(model)]
+    if any(cnn.callbacks for cnn in classifiers):
         warnings.warn(
             "Keras callbacks are not saved (they are code); the loaded model "
             "predicts identically and has callbacks=None.",
             UserWarning,
             stacklevel=2,
         )
-    detached = [_detach(cnn) for _, cnn in networks]
+    detached = [_detach(cnn) for cnn in classifiers]
     try:
         members = {_ESTIMATOR: sio.dumps(model)}
     finally:
-        for (_, cnn), state in zip(networks, detached):
+        for cnn, state in zip(classifiers, detached):
             vars(cnn).update(state)
+    detached = [state for cnn, state in zip(classifiers, detached) if "model_" in state]
     with tempfile.TemporaryDirectory() as folder:
         for i, state in enumerate(detached):
             network_file = Path(folder) / f"network_{i}.keras"

@@ -10,6 +10,7 @@ from imblearn.pipeline import Pipeline
 from imblearn.under_sampling import RandomUnderSampler
 from sklearn.base import clone
 from sklearn.ensemble import VotingClassifier
+from sklearn.utils import Bunch
 from sklearn.pipeline import _final_estimator_has
 from sklearn.utils._indexing import _safe_indexing
 from sklearn.utils.metaestimators import available_if
@@ -17,6 +18,7 @@ from sklearn.utils.validation import _num_samples
 from tqdm.auto import tqdm
 
 from ._classifier import CNNClassifier
+from ._ensemble import PneumoEnsemble
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader, ImageLoadError
 
@@ -156,6 +158,10 @@ class PneumoPipeline(Pipeline):
             failures += chunk_failures.items()
         if failures:
             raise ImageLoadError(failures)
+        if isinstance(results[0], Bunch):
+            return Bunch(
+                **{key: np.concatenate([r[key] for r in results]) for key in results[0]}
+            )
         return np.concatenate(results)
 
     def _should_overlap(self, X, params):
@@ -182,6 +188,42 @@ class PneumoPipeline(Pipeline):
         if self._should_overlap(X, params):
             return self._overlapped("predict_proba", X)
         return super().predict_proba(X, **params)
+
+    @available_if(_final_estimator_has("assess"))
+    def assess(self, X):
+        """Probabilities, typicality, outlier flags and uncertainty of each sample.
+
+        The final step's ``assess`` (:meth:`CNNClassifier.assess`,
+        :meth:`PneumoEnsemble.assess`) on the transformed samples, from the
+        same forward pass as the probabilities; chunked like
+        :meth:`predict_proba` on large inputs.
+
+        Returns
+        -------
+        Bunch
+            ``proba``, ``typicality``, ``outlier`` and ``uncertainty``.
+        """
+        if self._should_overlap(X, {}):
+            return self._overlapped("assess", X)
+        for _, _, step in self._iter(with_final=False):
+            X = step.transform(X)
+        return self._final_estimator.assess(X)
+
+    @available_if(_final_estimator_has("assess"))
+    def score_samples(self, X):
+        """How typical each sample is of the training X-rays; higher is more typical.
+
+        See :meth:`CNNClassifier.score_samples`.
+        """
+        return self.assess(X).typicality
+
+    @available_if(_final_estimator_has("assess"))
+    def is_outlier(self, X):
+        """Flag samples unlike the training X-rays, at the rate set at fit.
+
+        See :meth:`CNNClassifier.is_outlier`.
+        """
+        return self.assess(X).outlier
 
     def fit(self, X, y=None, **params):
         """Fit every step, after the ``resize`` step's size has reached every step.
@@ -449,6 +491,6 @@ def make_pneumo_ensemble(
     ]
     return PneumoPipeline(
         _preprocessing(image_size, input, n_jobs, progress)
-        + [("ensemble", VotingClassifier(members, voting="soft"))],
+        + [("ensemble", PneumoEnsemble(members, voting="soft"))],
         memory=memory,
     )

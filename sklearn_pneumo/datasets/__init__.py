@@ -12,6 +12,7 @@ from ._folder import (
     load_image_folder,
     patient_groups,
 )
+from ._outliers import make_outlier_corpus
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -21,5 +22,6 @@ __all__ = [
     "load_chest_xray_sample",
     "load_image_folder",
     "load_pneumoniamnist",
+    "make_outlier_corpus",
     "patient_groups",
 ]

@@ -1,0 +1,54 @@
+"""Test-time views of X-rays: the same image exposed and framed differently."""
+
+import numpy as np
+from keras import ops
+
+#: The views scored with ``test_time_augmentation``: the image itself, two
+#: exposures (gamma curves on the [0, 1] intensities) and two framings (a
+#: tenth cut off at the top and bottom, or at each side, stretched back).
+VIEWS = (
+    ("plain", None),
+    ("gamma_0.8", 0.8),
+    ("gamma_1.25", 1.25),
+    ("height_cropped", (0.1, 0.0)),
+    ("width_cropped", (0.0, 0.1)),
+)
+
+
+def _cropped(images, cut):
+    """Cut a share of each side off (height, width), then resize back."""
+    height, width = images.shape[1:3]
+    top, left = round(height * cut[0]), round(width * cut[1])
+    inner = images[:, top : height - top, left : width - left]
+    resized = ops.image.resize(inner, (height, width), interpolation="bilinear")
+    return np.clip(ops.convert_to_numpy(resized), 0.0, 1.0)
+
+
+def augmented_views(images):
+    """Yield ``(name, images)`` for each view in :data:`VIEWS`.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, height, width, 1)
+        Intensities in [0, 1].
+
+    Yields
+    ------
+    name : str
+    view : ndarray of float32, the shape of ``images``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> images = np.full((2, 10, 10, 1), 0.5, dtype=np.float32)
+    >>> [(name, view.shape) for name, view in augmented_views(images)][1]
+    ('gamma_0.8', (2, 10, 10, 1))
+    """
+    images = np.asarray(images, dtype=np.float32)
+    for name, change in VIEWS:
+        if change is None:
+            yield name, images
+        elif isinstance(change, float):
+            yield name, np.power(images, np.float32(change))
+        else:
+            yield name, _cropped(images, change).astype(np.float32)
