@@ -10,8 +10,8 @@ from imblearn.pipeline import Pipeline
 from imblearn.under_sampling import RandomUnderSampler
 from sklearn.base import clone
 from sklearn.ensemble import VotingClassifier
-from sklearn.utils import Bunch
 from sklearn.pipeline import _final_estimator_has
+from sklearn.utils import Bunch
 from sklearn.utils._indexing import _safe_indexing
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples
