@@ -1,63 +1,81 @@
 """Score many image files in batches, writing results as they come."""
 
 import csv
-import os
 from pathlib import Path
 
 import numpy as np
+from sklearn.utils import Bunch
 from tqdm.auto import tqdm
 
 from ._loader import ImageLoadError, check_paths
+from ._writing import atomic_write
 from .datasets._folder import class_display_names
 
 
-def _scored_batches(model, paths, batch_size):
-    """Yield ``(batch, proba, failures)`` for consecutive batches of ``paths``.
+def _scoring_model(model):
+    """What scores: a fitted search's best estimator, else the model."""
+    return getattr(model, "best_estimator_", model)
 
+
+def _scored_batches(model, paths, batch_size):
+    """Yield ``(batch, result, failures)`` for consecutive batches of ``paths``.
+
+    ``result`` is the model's ``assess`` (probabilities, typicality,
+    outlier flags, uncertainty) where it has one, else its ``predict_proba``.
     A pipeline that can decode the next batch while its network scores this
     one (:class:`~sklearn_pneumo.PneumoPipeline`) does so.
     """
+    model = _scoring_model(model)
+    method = "assess" if hasattr(model, "assess") else "predict_proba"
     overlapped = getattr(model, "_iter_overlapped", None)
     if overlapped is not None:
-        yield from overlapped("predict_proba", paths, batch_size, keep_going=True)
+        yield from overlapped(method, paths, batch_size, keep_going=True)
         return
+    score = getattr(model, method)
     for start in range(0, len(paths), batch_size):
         batch = paths[start : start + batch_size]
-        yield batch, *_score_batch(model, batch)
+        yield batch, *_score_batch(score, batch)
 
 
-def _score_batch(model, paths):
-    """Probabilities for ``paths``, with unreadable files reported, not dropped."""
+def _score_batch(score, paths):
+    """``score(paths)``, with unreadable files reported, not dropped."""
     try:
-        return model.predict_proba(paths), {}
+        return score(paths), []
     except ImageLoadError as error:
-        failures = dict(error.failures)
-    readable = [p for p in paths if p not in failures]
-    proba = model.predict_proba(readable) if readable else np.empty((0, 0))
-    return proba, failures
+        failures = error.failures
+    failing = {path for path, _ in failures}
+    readable = [p for p in paths if p not in failing]
+    return (score(readable) if readable else None), failures
 
 
 def predict_files(model, paths, output, *, batch_size=256, progress=False):
-    """Write a CSV of class probabilities for image files, one batch at a time.
+    """Write a CSV of predictions for image files, one batch at a time.
 
     Peak memory is bounded by ``batch_size``, not by the number of files; a
     :class:`~sklearn_pneumo.PneumoPipeline` decodes the next batch while its
-    network scores this one (two batches in memory). A
-    file that cannot be read gets a row with its error instead of
-    probabilities, so every input path appears in the output, in order.
+    network scores this one (two batches in memory). Every input gets a
+    row, in order: an input that cannot be used (missing, unreadable, not a
+    regular file, pixels out of range) gets a row with its error instead of
+    predictions, and the other files are still scored.
 
     Parameters
     ----------
     model : fitted pipeline
-        Takes image paths, e.g. from :func:`make_pneumo_pipeline`.
+        Takes image paths, e.g. from :func:`make_pneumo_pipeline`, or a
+        fitted search over one (its ``best_estimator_`` scores).
     paths : list, 1-D array or pandas Series
         Image file paths.
     output : str, os.PathLike or file object
-        Where the CSV goes: columns ``path``, ``prediction``, one
-        ``proba_<class>`` per class, and ``error``. Classes are shown by
-        name: as the model has them, or NORMAL/PNEUMONIA for 0/1. A path is written as
-        ``<output>.partial`` and renamed to ``output`` once every file is
-        scored: an interrupted run leaves the rows it wrote in the
+        Where the CSV goes. Columns: ``path``, ``prediction``, one
+        ``proba_<class>`` per class; for a model of this package also
+        ``typicality`` (its ``score_samples``: higher is more like the
+        training X-rays), ``outlier`` (1 where the input is unlike them, 0
+        otherwise) and ``uncertainty`` (the spread of the ensemble members'
+        or test-time views' probabilities; empty for a single network
+        without test-time augmentation); and ``error``. Classes are shown by
+        name: as the model has them, or NORMAL/PNEUMONIA for 0/1. A path is
+        written as ``<output>.partial`` and renamed to ``output`` once every
+        file is scored: an interrupted run leaves the rows it wrote in the
         ``.partial`` file and never a truncated file under the final name.
     batch_size : int, default=256
         Files decoded and scored at once.
@@ -66,38 +84,64 @@ def predict_files(model, paths, output, *, batch_size=256, progress=False):
 
     Returns
     -------
-    n_errors : int
-        Number of files that could not be read.
+    Bunch
+        ``n_files``, ``n_errors`` (inputs with an error row) and
+        ``n_outliers`` (rows flagged as outliers).
     """
     paths = check_paths(paths)
     if hasattr(output, "write"):
         return _write_rows(model, paths, output, batch_size, progress)
-    partial = Path(f"{os.fspath(output)}.partial")
-    with open(partial, "w", newline="") as handle:
-        n_errors = _write_rows(model, paths, handle, batch_size, progress)
-    os.replace(partial, output)
-    return n_errors
+    output = Path(output)
+    if output.is_dir():
+        raise IsADirectoryError(f"output {output} is a directory, not a file")
+    with atomic_write(output, "w", keep_partial=True, newline="") as handle:
+        return _write_rows(model, paths, handle, batch_size, progress)
 
 
 def _write_rows(model, paths, handle, batch_size, progress):
     classes = class_display_names(model.classes_)
-    header = ["path", "prediction", *[f"proba_{c}" for c in classes], "error"]
-    n_errors = 0
+    assessed = hasattr(_scoring_model(model), "assess")
+    extra = ["typicality", "outlier", "uncertainty"] if assessed else []
+    header = ["path", "prediction", *[f"proba_{c}" for c in classes], *extra, "error"]
+    summary = Bunch(n_files=len(paths), n_errors=0, n_outliers=0)
     writer = csv.writer(handle)
     writer.writerow(header)
     batches = _scored_batches(model, paths, batch_size)
     n_batches = -(-len(paths) // batch_size)
-    for batch, proba, failures in tqdm(
+    for batch, result, failures in tqdm(
         batches, total=n_batches, desc="Scoring batches", disable=not progress
     ):
-        rows = iter(() if proba is None else proba)
+        reasons = dict(failures)
+        rows = iter(_rows(result, assessed))
         for path in batch:
-            if path in failures:
-                n_errors += 1
-                writer.writerow([path, "", *[""] * len(classes), failures[path]])
+            if path in reasons:
+                summary.n_errors += 1
+                blank = [""] * (len(classes) + len(extra))
+                writer.writerow([path, "", *blank, reasons[path]])
                 continue
-            row = next(rows)
-            label = classes[int(np.argmax(row))]
-            writer.writerow([path, label, *[f"{p:.6f}" for p in row], ""])
+            proba, checks = next(rows)
+            label = classes[int(np.argmax(proba))]
+            if checks:
+                summary.n_outliers += checks[1]
+                checks = [
+                    f"{checks[0]:.4f}",
+                    checks[1],
+                    "" if np.isnan(checks[2]) else f"{checks[2]:.4f}",
+                ]
+            writer.writerow([path, label, *[f"{p:.6f}" for p in proba], *checks, ""])
         handle.flush()
-    return n_errors
+    return summary
+
+
+def _rows(result, assessed):
+    """``(proba, [typicality, outlier, uncertainty])`` per scored row."""
+    if result is None:
+        return
+    if not assessed:
+        for proba in result:
+            yield proba, []
+        return
+    for proba, typicality, outlier, uncertainty in zip(
+        result.proba, result.typicality, result.outlier, result.uncertainty
+    ):
+        yield proba, [float(typicality), int(outlier), float(uncertainty)]

@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import Bunch, ClassifierTags
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ._network import build_cnn, with_dtype_policy
@@ -48,6 +49,36 @@ def rows_to_images(X, image_size):
     (2, 2, 3, 1)
     """
     return np.asarray(X, dtype=np.float32).reshape(-1, *image_size, 1)
+
+
+def check_labels(y):
+    """Refuse class labels that are missing (None, NaN) or of mixed types.
+
+    Examples
+    --------
+    >>> check_labels(["normal", None])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: y holds 1 missing label(s) (None or NaN), at rows [1]: ...
+    """
+    y = np.asarray(y, dtype=object).reshape(-1)
+    missing = [
+        i
+        for i, label in enumerate(y)
+        if label is None or (label != label)  # NaN
+    ]
+    if missing:
+        raise ValueError(
+            f"y holds {len(missing)} missing label(s) (None or NaN), at rows "
+            f"{missing[:10]}{' ...' if len(missing) > 10 else ''}: every sample "
+            "needs a class; labels are ints or strings, one type for all."
+        )
+    kinds = {type(label).__name__ for label in y if not isinstance(label, str)}
+    if kinds and any(isinstance(label, str) for label in y):
+        raise ValueError(
+            f"y mixes strings with {', '.join(sorted(kinds))} labels: labels are "
+            "ints or strings, one type for all."
+        )
 
 
 def holdout_indices(y, fraction, random_state=None, groups=None):
@@ -385,6 +416,8 @@ class CNNClassifier(KerasClassifier):
     def _validate_data(self, X=None, y=None, reset=False, y_numeric=False):
         if X is not None:
             X = self._check_flat_images(X, reset)
+        if reset and y is not None:
+            check_labels(y)
         X, y = super()._validate_data(X, y, reset=reset, y_numeric=y_numeric)
         if reset and y is not None and len(np.unique(y)) < 2:
             raise ValueError(
@@ -510,6 +543,11 @@ class CNNClassifier(KerasClassifier):
                 features = view_features
         return np.stack(probas), features
 
+    def _has_outlier_model(self):
+        # Classifiers fitted by versions without outlier scores lack it.
+        return not self.__sklearn_is_fitted__() or "outlier_model_" in vars(self)
+
+    @available_if(_has_outlier_model)
     def assess(self, X):
         """Probabilities, typicality, outlier flags and uncertainty, in one pass.
 
@@ -569,6 +607,7 @@ class CNNClassifier(KerasClassifier):
             views=probas,
         )
 
+    @available_if(_has_outlier_model)
     def score_samples(self, X):
         """How typical each input is of the training X-rays; higher is more typical.
 
@@ -586,6 +625,7 @@ class CNNClassifier(KerasClassifier):
         """
         return self.assess(X).typicality
 
+    @available_if(_has_outlier_model)
     def is_outlier(self, X):
         """Flag inputs unlike the training X-rays: ``score_samples(X) < offset_``.
 

@@ -14,10 +14,10 @@ from ._batch import predict_files
 from ._evaluation import evaluate_binary, format_report
 from ._loader import ImageLoader
 from .datasets import (
-    IMAGE_SUFFIXES,
     TARGET_NAMES,
     load_image_folder,
     load_pneumoniamnist,
+    scan_images,
 )
 
 
@@ -247,22 +247,27 @@ def _train(args):
 
 
 def _expand_inputs(inputs):
+    """Image paths of the inputs: folders by ``scan_images``, files as given.
+
+    A file that is missing or cannot be read stays in the list, to get an
+    error row of its own.
+    """
     paths = []
     for entry in inputs:
-        if not entry.exists():
-            raise FileNotFoundError(f"no such file or folder: {entry}")
-        if entry.is_dir():
-            paths += sorted(
-                str(p)
-                for p in entry.rglob("*")
-                if p.suffix.lower() in IMAGE_SUFFIXES
-                and not any(part.startswith(".") for part in p.relative_to(entry).parts)
-            )
-        else:
-            paths.append(str(entry))
+        paths += scan_images(entry) if entry.is_dir() else [str(entry)]
     if not paths:
-        raise ValueError("no image files found in the given inputs")
+        raise ValueError("no image files found in the given folders")
     return paths
+
+
+def _check_output(out):
+    """Refuse an output path that cannot be written, before any scoring."""
+    if out is None:
+        return
+    if out.is_dir():
+        raise IsADirectoryError(f"--out {out} is a directory; give a file name")
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"--out {out}: folder {out.parent} does not exist")
 
 
 def _plural(count, noun):
@@ -280,9 +285,12 @@ def _predict(args):
             "give a model file and image files or folders, or --pretrained "
             "and image files or folders"
         )
+    _check_output(args.out)
     paths = _expand_inputs(inputs)
     if model_file is None:
         model = load_pretrained()
+    elif model_file.is_dir():
+        raise IsADirectoryError(f"model file {model_file} is a directory")
     elif not model_file.is_file():
         raise FileNotFoundError(f"model file {model_file} does not exist")
     else:
@@ -293,16 +301,25 @@ def _predict(args):
     _log(f"Predicting {_plural(len(paths), 'image')}")
     # A progress bar on the terminal would interleave with CSV rows there.
     to_terminal = args.out is None and sys.stdout.isatty()
-    n_errors = predict_files(
+    summary = predict_files(
         model,
         paths,
         args.out or sys.stdout,
         batch_size=args.batch_size,
         progress=not to_terminal,
     )
-    if n_errors:
-        _log(f"{_plural(n_errors, 'file')} could not be read; see the error column")
-    return 1 if n_errors else 0
+    if summary.n_outliers:
+        _log(
+            f"{_plural(summary.n_outliers, 'image')} of {summary.n_files} flagged "
+            "as unlike the training X-rays (outlier column): their predictions "
+            "are not to be trusted"
+        )
+    if summary.n_errors:
+        _log(
+            f"{_plural(summary.n_errors, 'file')} could not be read; see the "
+            "error column"
+        )
+    return 1 if summary.n_errors else 0
 
 
 @contextmanager

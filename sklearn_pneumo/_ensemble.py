@@ -3,6 +3,7 @@
 import numpy as np
 from sklearn.ensemble import VotingClassifier
 from sklearn.utils import Bunch
+from sklearn.utils.metaestimators import available_if
 
 
 class PneumoEnsemble(VotingClassifier):
@@ -15,6 +16,11 @@ class PneumoEnsemble(VotingClassifier):
     :func:`make_pneumo_ensemble`.
     """
 
+    def _members_assess(self):
+        members = getattr(self, "estimators_", None)
+        return members is None or all(hasattr(m[-1], "assess") for m in members)
+
+    @available_if(_members_assess)
     def assess(self, X):
         """Probabilities, typicality, outlier flags and uncertainty of the members.
 
@@ -32,16 +38,11 @@ class PneumoEnsemble(VotingClassifier):
             their test-time views) of the probabilities of the class where
             it is largest.
         """
-        results = [_assess_member(member, X) for member in self.estimators_]
-        views = np.concatenate([r.views for r in results])
-        typicality = np.mean([r.typicality - r.offset for r in results], axis=0)
-        return Bunch(
-            proba=np.mean([r.proba for r in results], axis=0),
-            typicality=typicality,
-            outlier=typicality < 0,
-            uncertainty=views.std(axis=0).max(axis=1),
+        return combine_assessments(
+            [_assess_member(member, X) for member in self.estimators_]
         )
 
+    @available_if(_members_assess)
     def score_samples(self, X):
         """How typical each input is of the members' training X-rays.
 
@@ -49,9 +50,26 @@ class PneumoEnsemble(VotingClassifier):
         """
         return self.assess(X).typicality
 
+    @available_if(_members_assess)
     def is_outlier(self, X):
         """Flag inputs unlike the training X-rays (``score_samples(X) < 0``)."""
         return self.assess(X).outlier
+
+
+def combine_assessments(results):
+    """One assessment from those of several networks (``CNNClassifier._assess``).
+
+    Each result carries its views' probabilities (``views``) and its
+    network's ``offset``.
+    """
+    views = np.concatenate([r.views for r in results])
+    typicality = np.mean([r.typicality - r.offset for r in results], axis=0)
+    return Bunch(
+        proba=np.mean([r.proba for r in results], axis=0),
+        typicality=typicality,
+        outlier=typicality < 0,
+        uncertainty=views.std(axis=0).max(axis=1),
+    )
 
 
 def _assess_member(member, X):

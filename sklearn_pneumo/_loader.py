@@ -1,6 +1,8 @@
 """Decode image files into arrays: the first step of the pipeline."""
 
 import os
+import stat
+import struct
 import warnings
 from numbers import Integral
 
@@ -107,11 +109,32 @@ def _draft_request(image, decode_size):
     return width, height
 
 
+#: Pillow modes that ``Image.reduce`` takes as they are.
+_REDUCIBLE_MODES = {"L", "LA", "RGB", "RGBA", "I", "F", "La", "RGBa"}
+
+
+def _reducible(image):
+    """The same pixels in a mode ``Image.reduce`` takes.
+
+    16-bit images become 32-bit integers (``I``, same values), 1-bit images
+    8-bit gray, palette images RGB (RGBA with transparency), others RGB.
+    """
+    if image.mode in _REDUCIBLE_MODES:
+        return image
+    if image.mode.startswith("I;16"):
+        return image.convert("I")
+    if image.mode == "1":
+        return image.convert("L")
+    if image.mode in ("PA",) or "transparency" in image.info:
+        return image.convert("RGBA")
+    return image.convert("RGB")
+
+
 def _reduce(image, decode_size):
     """Shrink by the largest integer factor that still covers ``decode_size``."""
     height, width = decode_size
     factor = min(image.height // height, image.width // width)
-    return image.reduce(factor) if factor >= 2 else image
+    return _reducible(image).reduce(factor) if factor >= 2 else image
 
 
 def _reduce_array(image, decode_size):
@@ -124,17 +147,65 @@ def _reduce_array(image, decode_size):
     return np.asarray(_reduce(Image.fromarray(image), decode_size))
 
 
-def _to_array(image):
-    """Convert a decoded Pillow image to a 2-D or 3-D numpy array."""
-    if image.mode in ("I;16", "I;16B", "I;16L"):
-        return np.asarray(image, dtype=np.uint16)
-    if image.mode == "I":
+def _png_significant_bits(path):
+    """The bits per sample a PNG's ``sBIT`` chunk declares, or None.
+
+    Pillow keeps the chunk only for writing, so it is read here: the
+    chunks before the image data, at most 64 of them.
+    """
+    with open(path, "rb") as file:
+        if file.read(8) != b"\x89PNG\r\n\x1a\n":
+            return None
+        for _ in range(64):
+            head = file.read(8)
+            if len(head) < 8:
+                return None
+            length, kind = struct.unpack(">I4s", head)
+            if kind == b"sBIT":
+                bits = file.read(length)
+                return max(bits) if bits else None
+            if kind == b"IDAT":
+                return None
+            file.seek(length + 4, os.SEEK_CUR)
+    return None
+
+
+def significant_bits(image, path):
+    """How many bits of each sample hold data, as the file states it; or None.
+
+    TIFF ``BitsPerSample`` (a 12-bit TIFF is read into 16 bits) and PNG
+    ``sBIT``. Detector exports often store 10 to 14 bits in 16.
+    """
+    if image.format == "TIFF":
+        bits = image.tag_v2.get(258)
+        return max(bits) if isinstance(bits, tuple) and bits else bits
+    if image.format == "PNG" and image.mode.startswith("I"):
+        return _png_significant_bits(path)
+    return None
+
+
+def _to_array(image, bits=None):
+    """Convert a decoded Pillow image to a 2-D or 3-D numpy array.
+
+    16-bit data stays ``uint16``; with ``bits`` (fewer significant bits than
+    16, from the file) it is scaled to the full 16-bit range.
+    """
+    if image.mode.startswith("I"):
         pixels = np.asarray(image)
         if pixels.min() < 0 or pixels.max() > np.iinfo(np.uint16).max:
-            raise ValueError("32-bit integer pixels outside the 16-bit range")
+            raise ValueError(
+                f"integer pixels outside the 16-bit range "
+                f"([{pixels.min()}, {pixels.max()}])"
+            )
+        if bits is not None and 1 < bits < 16:
+            scale = 65535 / (2**bits - 1)
+            return np.round(np.minimum(pixels, 2**bits - 1) * scale).astype(np.uint16)
         return pixels.astype(np.uint16)
     if image.mode == "F":
-        return np.asarray(image, dtype=np.float32)
+        pixels = np.asarray(image, dtype=np.float32)
+        if not np.isfinite(pixels).all():
+            raise ValueError("float pixels include NaN or infinity")
+        return pixels
     if image.mode in ("1", "L", "RGB"):
         return np.asarray(image.convert("L" if image.mode == "1" else image.mode))
     if image.mode in ("LA", "PA", "RGBA") or "transparency" in image.info:
@@ -184,6 +255,9 @@ def decode_image(path, *, decode_size=None, max_pixels=100_000_000):
     >>> decode_image(paths[0], decode_size=(150, 150)).dtype
     dtype('uint8')
     """
+    special = _special_file_reason(path)
+    if special is not None:
+        raise OSError(f"{special}: {os.fspath(path)}")
     if is_dicom(path):
         image = decode_dicom(path, max_pixels=max_pixels)
         return image if decode_size is None else _reduce_array(image, decode_size)
@@ -199,16 +273,81 @@ def decode_image(path, *, decode_size=None, max_pixels=100_000_000):
             if decode_size is not None and image.format == "JPEG":
                 image.draft(image.mode, _draft_request(image, decode_size))
             image.load()
+            bits = significant_bits(image, path)
             image = ImageOps.exif_transpose(image)
             if decode_size is not None:
                 image = _reduce(image, decode_size)
-            return _to_array(image)
+            return _to_array(image, bits)
 
 
-def _try_decode(path, decode_size, max_pixels):
-    """Decode ``path``; return the array, or the reason it failed as str."""
+#: An image whose largest value is below this share of its pixel type's range
+#: looks nearly black under the container rule: it is warned about.
+_DIM_SHARE = 1 / 16
+
+
+def scale_intensity(pixels, intensity="container"):
+    """Apply an intensity rule to decoded pixels (see :class:`ImageLoader`).
+
+    ``"container"`` keeps integers as they are (their dtype's range is full
+    scale later) and requires floats to lie in [0, 1]; ``"image"`` scales
+    the image by its own range to float32 in [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> scale_intensity(np.array([[100, 300]], dtype=np.uint16), "image")
+    array([[0., 1.]], dtype=float32)
+    """
+    if intensity == "image":
+        pixels = pixels.astype(np.float32)
+        low, high = float(pixels.min()), float(pixels.max())
+        return (pixels - low) / np.float32((high - low) or 1.0)
+    if pixels.dtype.kind == "f":
+        low, high = float(pixels.min()), float(pixels.max())
+        if low < -1e-6 or high > 1 + 1e-6:
+            raise ValueError(
+                f"float pixels span [{low:g}, {high:g}], outside [0, 1]; pass "
+                "intensity='image' to scale each image by its own range"
+            )
+        return np.clip(pixels, 0.0, 1.0)
+    return pixels
+
+
+def _is_dim(pixels):
+    """Whether 16-bit pixels use less than 1/16 of their range."""
+    return pixels.dtype == np.uint16 and pixels.max() < 65535 * _DIM_SHARE
+
+
+def _special_file_reason(path):
+    """Why ``path`` cannot be opened for reading safely, or None.
+
+    FIFOs, sockets and devices would block or never end when read: they
+    are refused from their ``stat``, without being opened.
+    """
     try:
-        return decode_image(path, decode_size=decode_size, max_pixels=max_pixels)
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # missing or unreadable: reported when opened
+    if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+        return None
+    kind = (
+        "a FIFO (named pipe)"
+        if stat.S_ISFIFO(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a device"
+    )
+    return f"not a regular file: {kind}"
+
+
+def _try_decode(path, decode_size, max_pixels, intensity="container"):
+    """Decode ``path``; return the array, or the reason it failed as str."""
+    special = _special_file_reason(path)
+    if special is not None:
+        return special
+    try:
+        pixels = decode_image(path, decode_size=decode_size, max_pixels=max_pixels)
+        return scale_intensity(pixels, intensity)
     except FileNotFoundError:
         return "file not found"
     except IsADirectoryError:
@@ -224,26 +363,51 @@ def _try_decode(path, decode_size, max_pixels):
 
 
 def decode_all(
-    paths, *, decode_size=None, max_pixels=100_000_000, n_jobs=None, progress=False
+    paths,
+    *,
+    decode_size=None,
+    max_pixels=100_000_000,
+    intensity="container",
+    n_jobs=None,
+    progress=False,
 ):
     """Decode every path in parallel threads, keeping going past failures.
+
+    Warns once, naming the files, about 16-bit images that use less than
+    1/16 of their range (under ``intensity="container"``).
 
     Returns
     -------
     results : list
         One array per path, or the reason (str) it could not be decoded.
     failures : list of (str, str)
-        ``(path, reason)`` for every file that could not be decoded.
+        ``(path, reason)`` for every input that could not be decoded, one
+        entry per input (a path given twice fails twice).
     """
     paths = check_paths(paths)
     n_jobs = image_threads(n_jobs, len(paths))
     jobs = Parallel(n_jobs=n_jobs, require="sharedmem", return_as="generator")(
-        delayed(_try_decode)(path, decode_size, max_pixels) for path in paths
+        delayed(_try_decode)(path, decode_size, max_pixels, intensity) for path in paths
     )
     results = list(
         tqdm(jobs, total=len(paths), desc="Decoding images", disable=not progress)
     )
     failures = [(p, r) for p, r in zip(paths, results) if isinstance(r, str)]
+    dim = sorted(
+        {p for p, r in zip(paths, results) if not isinstance(r, str) and _is_dim(r)}
+    )
+    if dim:
+        shown = ", ".join(dim[:5]) + (
+            f" and {len(dim) - 5} more" if len(dim) > 5 else ""
+        )
+        warnings.warn(
+            f"{len(dim)} 16-bit image file(s) use less than 1/16 of the 16-bit "
+            f"range and will look nearly black: {shown}. If they hold fewer "
+            "bits (a 12-bit detector export, say) and the file does not say "
+            "so, pass intensity='image' to scale each image by its own range.",
+            UserWarning,
+            stacklevel=3,
+        )
     return results, failures
 
 
@@ -275,6 +439,15 @@ class ImageLoader(TransformerMixin, BaseEstimator):
     max_pixels : int or None, default=100_000_000
         Images with more pixels are refused before they are allocated
         (decompression bombs). ``None`` disables the check.
+    intensity : {"container", "image"}, default="container"
+        What full scale is. ``"container"``: the pixel type's range (8-bit
+        data 0-255, 16-bit data 0-65535), or the bits the file says it holds
+        (TIFF ``BitsPerSample``, PNG ``sBIT``, DICOM ``BitsStored``: a 12-bit
+        export is scaled by 4095); float images must lie in [0, 1]. A 16-bit
+        image that uses less than 1/16 of its range is warned about, naming
+        the file. ``"image"``: each image is scaled by its own range (min to
+        max) to float32 in [0, 1], for exports whose bit depth is unknown or
+        float files in other units.
     n_jobs : int, None or "auto", default="auto"
         Number of threads that decode in parallel. ``"auto"`` uses every
         core from 16 images on and one thread below; an int or ``None`` has
@@ -327,15 +500,23 @@ class ImageLoader(TransformerMixin, BaseEstimator):
     _parameter_constraints = {
         "decode_size": [tuple, None],
         "max_pixels": [Interval(Integral, 1, None, closed="left"), None],
+        "intensity": [StrOptions({"container", "image"})],
         "n_jobs": [Integral, None, StrOptions({"auto"})],
         "progress": ["boolean"],
     }
 
     def __init__(
-        self, *, decode_size=None, max_pixels=100_000_000, n_jobs="auto", progress=False
+        self,
+        *,
+        decode_size=None,
+        max_pixels=100_000_000,
+        intensity="container",
+        n_jobs="auto",
+        progress=False,
     ):
         self.decode_size = decode_size
         self.max_pixels = max_pixels
+        self.intensity = intensity
         self.n_jobs = n_jobs
         self.progress = progress
 
@@ -381,6 +562,7 @@ class ImageLoader(TransformerMixin, BaseEstimator):
             X,
             decode_size=self.decode_size,
             max_pixels=self.max_pixels,
+            intensity=self.intensity,
             n_jobs=self.n_jobs,
             progress=self.progress,
         )

@@ -3,11 +3,9 @@
 import hashlib
 import io
 import json
-import os
 import tempfile
 import warnings
 import zipfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import keras
@@ -30,6 +28,7 @@ from ._loader import ImageLoader
 from ._network import build_cnn
 from ._outliers import FeatureGaussians
 from ._pipeline import PneumoPipeline
+from ._writing import atomic_write
 
 FORMAT = "sklearn_pneumo.model"
 #: Format written; version 1 (no checksums, no Keras version) is still read.
@@ -125,43 +124,6 @@ def _resolve(obj, path):
     for step in path:
         obj = obj[step] if isinstance(step, int) else vars(obj)[step]
     return obj
-
-
-@contextmanager
-def atomic_write(path, mode="wb", **open_kwargs):
-    """Open a temporary file beside ``path`` that replaces it only on success.
-
-    The file is written in the same folder (so the final rename is atomic)
-    under a hidden name; when the block ends normally it replaces ``path``
-    in one step. On any error the temporary file is removed and whatever was
-    at ``path`` before is left intact.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "out.txt")
-    >>> with atomic_write(path, "w") as file:
-    ...     _ = file.write("whole")
-    >>> open(path).read()
-    'whole'
-    """
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        # mkstemp makes the file private; give it the mode a new file gets.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        with os.fdopen(handle, mode, **open_kwargs) as file:
-            yield file
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _keras_major():

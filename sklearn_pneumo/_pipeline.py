@@ -17,7 +17,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples
 from tqdm.auto import tqdm
 
-from ._classifier import CNNClassifier
+from ._classifier import CNNClassifier, check_labels
 from ._ensemble import PneumoEnsemble
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader, ImageLoadError
@@ -108,11 +108,11 @@ class PneumoPipeline(Pipeline):
         """Yield ``(chunk, result, failures)`` chunk by chunk, decoding ahead.
 
         ``result`` is ``method`` of the final step on the chunk's rows, and
-        ``failures`` maps each unreadable path of the chunk to its reason.
-        With ``keep_going``, a chunk with unreadable files is scored on its
-        readable ones; otherwise nothing is scored after the first failure
-        (``result`` is None), but every chunk is still read, to name every
-        unreadable file.
+        ``failures`` lists ``(path, reason)`` for each input of the chunk
+        that could not be used, one entry per input. With ``keep_going``, a
+        chunk with failures is scored on its other inputs; otherwise nothing
+        is scored after the first failure (``result`` is None), but every
+        chunk is still read, to name every failing input.
         """
         steps, progress = self._preprocessing_steps()
         size = chunk_size or self._chunk_size()
@@ -121,12 +121,7 @@ class PneumoPipeline(Pipeline):
         final = getattr(self._final_estimator, method)
 
         def transform(chunk):
-            try:
-                for step in steps:
-                    chunk = step.transform(chunk)
-            except ImageLoadError as error:
-                return error
-            return chunk
+            return _transform_naming_failures(steps, chunk)
 
         failed = False
         with (
@@ -141,10 +136,11 @@ class PneumoPipeline(Pipeline):
                 bar.update(_num_samples(chunk))
                 if not isinstance(rows, ImageLoadError):
                     scored = keep_going or not failed
-                    yield chunk, final(rows) if scored else None, {}
+                    yield chunk, final(rows) if scored else None, []
                     continue
-                failed, failures = True, dict(rows.failures)
-                readable = [path for path in chunk if path not in failures]
+                failed, failures = True, rows.failures
+                failing = {path for path, _ in failures}
+                readable = [path for path in chunk if path not in failing]
                 result = None
                 if keep_going and readable:
                     result = final(transform(readable))
@@ -155,7 +151,7 @@ class PneumoPipeline(Pipeline):
         results, failures = [], []
         for _, result, chunk_failures in self._iter_overlapped(method, X):
             results.append(result)
-            failures += chunk_failures.items()
+            failures += chunk_failures
         if failures:
             raise ImageLoadError(failures)
         if isinstance(results[0], Bunch):
@@ -225,12 +221,51 @@ class PneumoPipeline(Pipeline):
         """
         return self.assess(X).outlier
 
+    def _check_fit_input(self, X, y, params):
+        """Check what every step will see, before any step runs.
+
+        Samples and labels of equal number, labels present and of 2 classes
+        (this pipeline tells pneumonia from normal), and no per-sample
+        weights sent past a sampler that changes the samples.
+        """
+        if y is None:
+            raise ValueError("y is required: the class of each X-ray.")
+        n_samples, n_labels = _num_samples(X), _num_samples(y)
+        if n_samples != n_labels:
+            raise ValueError(
+                f"X has {n_samples} samples but y has {n_labels} labels: give "
+                "one label per X-ray."
+            )
+        check_labels(y)
+        classes = np.unique(np.asarray(y, dtype=object).reshape(-1).astype(str))
+        if len(classes) > 2:
+            raise ValueError(
+                f"y has {len(classes)} classes ({', '.join(classes)}); this "
+                "pipeline tells pneumonia from normal, 2 classes, and its "
+                "reports, plots and command line assume so. For more classes "
+                "use CNNClassifier in a pipeline of your own."
+            )
+        resamplers = [
+            name for name, step in self.steps[:-1] if hasattr(step, "fit_resample")
+        ]
+        weighted = [key for key in params if key.endswith("sample_weight")]
+        if resamplers and weighted:
+            raise ValueError(
+                f"{weighted[0]} cannot reach the classifier: the sampler step "
+                f"{resamplers[0]!r} changes the samples before it, so the "
+                "weights would no longer match them. Balance with weights "
+                "instead of a sampler (sampler=None; class_weight='balanced'), "
+                "or leave sample_weight out."
+            )
+
     def fit(self, X, y=None, **params):
         """Fit every step, after the ``resize`` step's size has reached every step.
 
         As imblearn's ``Pipeline.fit``: ``params`` are routed to the steps
-        (``cnn__groups=...``, or by metadata routing).
+        (``cnn__groups=...``, or by metadata routing). ``X`` and ``y`` are
+        checked first (:meth:`_check_fit_input`).
         """
+        self._check_fit_input(X, y, params)
         self._follow_image_size()
         return super().fit(X, y, **params)
 
@@ -258,8 +293,37 @@ class PneumoPipeline(Pipeline):
         As imblearn's ``Pipeline.fit_predict``: ``params`` are routed to the steps
         (``cnn__groups=...``, or by metadata routing).
         """
+        self._check_fit_input(X, y, params)
         self._follow_image_size()
         return super().fit_predict(X, y, **params)
+
+
+def _transform_naming_failures(steps, chunk):
+    """``chunk`` through ``steps``, or an ImageLoadError naming what failed.
+
+    A step after the loader that refuses one decoded file (a ``ValueError``)
+    is retried file by file, so that the error names the file and the
+    others still go through.
+    """
+    try:
+        for step in steps:
+            chunk = step.transform(chunk)
+    except ImageLoadError as error:
+        return error
+    except ValueError as error:
+        if not all(isinstance(path, str) for path in chunk):
+            raise
+        if len(chunk) == 1:
+            return ImageLoadError([(chunk[0], f"{type(error).__name__}: {error}")])
+        failures = []
+        for path in chunk:
+            result = _transform_naming_failures(steps, [path])
+            if isinstance(result, ImageLoadError):
+                failures += result.failures
+        if not failures:
+            raise
+        return ImageLoadError(failures)
+    return chunk
 
 
 def _make_sampler(sampler, random_state):

@@ -172,7 +172,10 @@ def test_bundled_training_saves_a_model_that_predicts_files(xray_dir, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Predicting 1 image\n" in result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "path,prediction,proba_NORMAL,proba_PNEUMONIA,error"
+    assert lines[0] == (
+        "path,prediction,proba_NORMAL,proba_PNEUMONIA,typicality,outlier,"
+        "uncertainty,error"
+    )
     assert len(lines) == 2 and lines[1].startswith(str(one))
     for line in result.stderr.splitlines():
         assert not any(word in line for word in TENSORFLOW_START_UP), line
@@ -183,10 +186,18 @@ def test_bundled_training_saves_a_model_that_predicts_files(xray_dir, tmp_path):
     assert len(list(csv.DictReader((tmp_path / "all.csv").open()))) == 16
 
 
-def test_predicting_a_path_that_does_not_exist(tmp_path, xray_dir):
-    result = run_cli("predict", "--pretrained", xray_dir, tmp_path / "absent.jpeg")
+def test_a_missing_input_gets_an_error_row_and_the_others_are_scored(
+    tmp_path, xray_dir
+):
+    out = tmp_path / "out.csv"
+    absent = tmp_path / "absent.jpeg"
+    result = run_cli("predict", "--pretrained", xray_dir, absent, "--out", out)
     assert result.returncode == 1
-    assert f"no such file or folder: {tmp_path / 'absent.jpeg'}" in result.stderr
+    assert "1 file could not be read" in result.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 17
+    assert rows[-1]["path"] == str(absent) and rows[-1]["error"] == "file not found"
+    assert all(row["prediction"] and not row["error"] for row in rows[:16])
 
 
 def test_predict_with_the_pretrained_model(xray_dir, tmp_path):

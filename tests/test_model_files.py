@@ -310,7 +310,7 @@ class _FailsOnSecondBatch:
 
 def test_predictions_csv_appears_whole_or_as_a_partial_file(fitted, xrays, tmp_path):
     out = tmp_path / "predictions.csv"
-    assert predict_files(fitted, xrays[0], out, batch_size=16) == 0
+    assert predict_files(fitted, xrays[0], out, batch_size=16).n_errors == 0
     assert len(out.read_text().splitlines()) == 41
     assert not (tmp_path / "predictions.csv.partial").exists()
     out.unlink()

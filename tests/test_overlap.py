@@ -94,7 +94,7 @@ def test_predict_files_overlaps_and_keeps_every_row(
     pipe, _ = fitted_and_paths
     paths = paths_with_two_bad_files
     out = tmp_path / "scores.csv"
-    assert predict_files(pipe, paths, out, batch_size=8) == 2
+    assert predict_files(pipe, paths, out, batch_size=8).n_errors == 2
     with open(out, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["path"] for row in rows] == paths

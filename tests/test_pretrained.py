@@ -90,7 +90,7 @@ def test_reuse_gradcam_csv_and_calibration(loaded, tmp_path):
     paths, y = load_chest_xray_sample()
     heatmaps = gradcam_heatmaps(model, paths[:2])
     assert heatmaps.shape[0] == 2 and 0 <= heatmaps.min() <= heatmaps.max() <= 1
-    assert predict_files(model, paths, tmp_path / "out.csv") == 0
+    assert predict_files(model, paths, tmp_path / "out.csv").n_errors == 0
     assert len((tmp_path / "out.csv").read_text().splitlines()) == 17
     more_paths, more_y = load_chest_xray_224()
     calibrated = CalibratedClassifierCV(FrozenEstimator(model), method="sigmoid")

@@ -11,6 +11,7 @@ from ._folder import (
     find_unreadable_images,
     load_image_folder,
     patient_groups,
+    scan_images,
 )
 from ._outliers import make_outlier_corpus
 
@@ -24,4 +25,5 @@ __all__ = [
     "load_pneumoniamnist",
     "make_outlier_corpus",
     "patient_groups",
+    "scan_images",
 ]

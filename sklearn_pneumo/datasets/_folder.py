@@ -1,6 +1,7 @@
 """Read the paper's folder layout: one subfolder of images per class."""
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,74 @@ def _is_hidden(path):
     return path.name.startswith(".")
 
 
+def scan_images(folder):
+    """Every image file under ``folder``, in its subfolders too, sorted.
+
+    The one rule for finding images in a folder, used by
+    :func:`load_image_folder` and the command line: an entry is an image by
+    its ending (:data:`IMAGE_SUFFIXES`, any case), at any depth; hidden
+    entries (starting with ``.``) and whatever is inside hidden folders are
+    skipped. An entry with an image ending is listed even if it cannot be
+    read (a broken link, a FIFO): reading it then gives an error that names
+    it, so no image file is left out unseen.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> (folder / "batch2").mkdir()
+    >>> for name in ("a.jpeg", "batch2/b.PNG", ".hidden.png", "notes.txt"):
+    ...     (folder / name).touch()
+    >>> [Path(p).relative_to(folder).as_posix() for p in scan_images(folder)]
+    ['a.jpeg', 'batch2/b.PNG']
+    """
+    folder = Path(folder)
+    found = []
+    for entry in folder.rglob("*"):
+        if any(part.startswith(".") for part in entry.relative_to(folder).parts):
+            continue
+        if entry.suffix.lower() in IMAGE_SUFFIXES and not entry.is_dir():
+            found.append(str(entry))
+    return sorted(found)
+
+
+def _warn_left_out(root, default, found):
+    """Warn about images directly in ``root`` and default classes with no folder."""
+    loose = sorted(
+        entry.name
+        for entry in root.iterdir()
+        if not _is_hidden(entry)
+        and not entry.is_dir()
+        and entry.suffix.lower() in IMAGE_SUFFIXES
+    )
+    if loose:
+        warnings.warn(
+            f"{len(loose)} image file(s) directly in {str(root)!r} belong to no "
+            f"class folder and are left out: {', '.join(loose[:5])}"
+            + (" ..." if len(loose) > 5 else ""),
+            UserWarning,
+            stacklevel=3,
+        )
+    missing = sorted(set(DEFAULT_CLASS_NAMES.values()) - found) if default else []
+    if missing and found:
+        names = ", ".join(TARGET_NAMES[label] for label in missing)
+        warnings.warn(
+            f"{str(root)!r} has no {names} folder: the data set holds one class "
+            "only, which can be scored but not trained on.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def find_unreadable_images(paths, *, n_jobs="auto", max_pixels=100_000_000):
     """Find every image file that cannot be decoded, with the reason.
 
@@ -168,10 +237,14 @@ def load_image_folder(
     """List the images of a folder with one subfolder per class.
 
     The paper's layout: ``root/NORMAL/*.jpeg`` and ``root/PNEUMONIA/*.jpeg``
-    (``NEUMONIA`` too, in any case). Hidden entries (starting with ``.``),
-    files that are not images by their ending (``.jpg``, ``.jpeg``, ``.png``,
-    ``.bmp``, ``.tif``, ``.tiff``, ``.gif``, ``.webp``) and files directly in
-    ``root`` are skipped.
+    (``NEUMONIA`` too, in any case). Each class folder is searched by
+    :func:`scan_images`, the rule the command line uses: images at any
+    depth (``NORMAL/batch2/*.jpeg`` are normal too), by their ending
+    (``.jpg``, ``.jpeg``, ``.png``, ``.bmp``, ``.tif``, ``.tiff``, ``.gif``,
+    ``.webp``, ``.dcm``, ``.dicom``), hidden entries skipped, and entries
+    that cannot be read (a broken link) listed, to fail by name when read.
+    Image files directly in ``root`` belong to no class: they are left out
+    with a warning naming them, and so is a default class with no folder.
 
     Parameters
     ----------
@@ -206,7 +279,9 @@ def load_image_folder(
     Raises
     ------
     FileNotFoundError
-        If ``root`` is not a folder.
+        If ``root`` does not exist.
+    NotADirectoryError
+        If ``root`` is a file.
     ValueError
         If a subfolder is not a known class, no image is found, or
         (``validate=True``) some files cannot be decoded.
@@ -222,25 +297,24 @@ def load_image_folder(
     (True, ['NORMAL2-IM-1427', 'NORMAL2-IM-1430'])
     """
     root = Path(root)
-    if not root.is_dir():
+    if not root.exists():
         raise FileNotFoundError(f"Image folder {str(root)!r} does not exist.")
+    if not root.is_dir():
+        raise NotADirectoryError(f"{str(root)!r} is a file, not a folder of images.")
     if labels not in ("index", "name"):
         raise ValueError(f"labels must be 'index' or 'name', got {labels!r}.")
     default = class_names is None
     class_names = DEFAULT_CLASS_NAMES if default else class_names
-    paths, targets = [], []
+    paths, targets, found = [], [], set()
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not _is_hidden(p)):
         label = _class_label(folder, class_names)
+        found.add(label)
         if labels == "name":
             label = TARGET_NAMES[label] if default else folder.name
-        for file in sorted(folder.iterdir()):
-            if (
-                file.is_file()
-                and not _is_hidden(file)
-                and (file.suffix.lower() in IMAGE_SUFFIXES)
-            ):
-                paths.append(str(file))
-                targets.append(label)
+        images = scan_images(folder)
+        paths += images
+        targets += [label] * len(images)
+    _warn_left_out(root, default, found)
     if not paths:
         raise ValueError(
             f"No images found in {str(root)!r}: expected class subfolders "

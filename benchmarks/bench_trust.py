@@ -1,0 +1,147 @@
+"""Trust: outlier flags, uncertainty and test-time augmentation, on validation.
+
+Scores networks saved by ``bench_accuracy.py --save-dir`` (trained on the
+training part of its patient-grouped split, same ``--random-state``) on the
+validation part and its shifted copies (``shifted_copies``), the 16 bundled
+sample X-rays, and inputs that are not pediatric chest X-rays
+(``make_outlier_corpus``, with validation X-rays turned and inverted). For
+each network alone and for all of them averaged (as ``PneumoEnsemble``
+does), with and without test-time augmentation, it reports:
+
+- ROC AUC and accuracy at 0.5 on every copy;
+- the share flagged (``outlier``) of validation, of the samples and of each
+  kind of outlier;
+- the error rate among the 10 % most uncertain predictions on validation
+  against the other 90 % (uncertainty is the spread over views and members).
+
+``--fit-outliers`` first fits each network's outlier model as its ``fit``
+would (the training part; the threshold on the hold-out its
+``validation_split`` kept), for networks saved before outlier scores
+existed.
+
+    python benchmarks/bench_trust.py --train-dir chest_xray/train \\
+        --models results/stretch_exposure_0.pneumo results/stretch_exposure_1.pneumo \\
+        --out trust.json
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from bench_accuracy import SHIFTED, patient_split, shifted_copies
+from sklearn.metrics import roc_auc_score
+from sklearn.utils import Bunch
+
+from sklearn_pneumo import ImageLoader, load_model
+from sklearn_pneumo._classifier import holdout_indices
+from sklearn_pneumo._ensemble import combine_assessments
+from sklearn_pneumo.datasets import (
+    load_chest_xray_sample,
+    make_outlier_corpus,
+)
+
+#: Validation X-rays turned and inverted for the outlier corpus.
+TURNED = 200
+
+
+def fit_outliers(pipe, paths, y, groups):
+    """Fit the network's outlier model on ``paths`` as its ``fit`` would."""
+    cnn = pipe[-1]
+    labels = np.searchsorted(cnn.classes_, y)
+    rows = pipe[:-1].transform(paths)
+    images = cnn.feature_encoder_.transform(rows)
+    train, held_out = holdout_indices(
+        labels, cnn.validation_split, cnn.random_state, groups
+    )
+    cnn._fit_outlier_model(images[train], labels[train], images[held_out])
+
+
+def assess_all(pipe, copies, tta):
+    """``CNNClassifier._assess`` on every copy's rows, with or without TTA."""
+    cnn = pipe[-1].set_params(test_time_augmentation=tta)
+    return {
+        name: Bunch(**cnn._assess(rows), offset=cnn.offset_)
+        for name, rows in copies.items()
+    }
+
+
+def summarise(results, y):
+    """The figures of one model (or ensemble) on every copy."""
+    report = {}
+    for name in ("val", *SHIFTED, "samples"):
+        proba = results[name]["proba"][:, 1]
+        truth = y[name]
+        report[name] = {
+            "roc_auc": float(roc_auc_score(truth, proba)),
+            "accuracy": float(((proba >= 0.5) == truth).mean()),
+            "flagged": float(results[name]["outlier"].mean()),
+        }
+    corpus = results["corpus"]
+    report["outliers"] = {
+        kind: float(corpus["outlier"][y["kinds"] == kind].mean())
+        for kind in np.unique(y["kinds"])
+    }
+    report["outliers"]["all"] = float(corpus["outlier"].mean())
+    uncertainty = results["val"]["uncertainty"]
+    if not np.isnan(uncertainty).all():
+        wrong = (results["val"]["proba"][:, 1] >= 0.5) != y["val"]
+        top = uncertainty >= np.quantile(uncertainty, 0.9)
+        report["uncertainty"] = {
+            "error_rate_most_uncertain_10pct": float(wrong[top].mean()),
+            "error_rate_other_90pct": float(wrong[~top].mean()),
+            "uncertainty_90th_percentile": float(np.quantile(uncertainty, 0.9)),
+        }
+    return report
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train-dir", type=Path, required=True)
+    parser.add_argument("--models", type=Path, nargs="+", required=True)
+    parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--fit-outliers", action="store_true")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+
+    splits, train_groups = patient_split(args.train_dir, args.random_state)
+    val_paths, val_y = splits["val"]
+    sample_paths, sample_y = load_chest_xray_sample()
+    decoded = ImageLoader().transform(val_paths[:: len(val_paths) // TURNED])
+    corpus, kinds = make_outlier_corpus(decoded)
+    pipes = [load_model(path) for path in args.models]
+    y = {"val": val_y, **dict.fromkeys(SHIFTED, val_y), "samples": sample_y}
+    y["kinds"] = kinds
+    resize = pipes[0][1]
+    copies = {
+        "val": resize.transform(ImageLoader().transform(val_paths)),
+        **{
+            name: resize.transform(images)
+            for name, images in shifted_copies(val_paths, val_y).items()
+        },
+        "samples": resize.transform(ImageLoader().transform(sample_paths)),
+        "corpus": resize.transform(corpus),
+    }
+    report = {}
+    for tta in (False, True):
+        members = []
+        for path, pipe in zip(args.models, pipes):
+            if args.fit_outliers and not tta:
+                fit_outliers(pipe, *splits["train"], train_groups)
+            results = assess_all(pipe, copies, tta)
+            members.append(results)
+            report[f"{path.stem}{'+tta' if tta else ''}"] = summarise(results, y)
+        if len(members) > 1:
+            ensemble = {
+                name: combine_assessments([member[name] for member in members])
+                for name in copies
+            }
+            name = f"ensemble_of_{len(members)}{'+tta' if tta else ''}"
+            report[name] = summarise(ensemble, y)
+        print(json.dumps(report, indent=1), flush=True)
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
