@@ -517,15 +517,17 @@ class CNNClassifier(KerasClassifier):
     def _fit_outlier_model(self, images, y, held_out=None):
         """Fit the feature Gaussians on training images; set ``offset_``.
 
-        The threshold is the ``outlier_rate`` quantile of the typicality of
-        ``held_out`` images (of the training images when None).
+        The units of each depth and the threshold come from the typicality
+        of ``held_out`` images (of the training images when None): the
+        threshold is its ``outlier_rate`` quantile.
         """
         _, *features = self._forward(images)
         y = np.asarray(y).reshape(len(y), -1)[:, 0]
-        self.outlier_model_ = FeatureGaussians().fit(features, y)
+        held_features = None
         if held_out is not None and len(held_out):
-            _, *features = self._forward(held_out)
-        typicality = self.outlier_model_.score(features)
+            _, *held_features = self._forward(held_out)
+        self.outlier_model_ = FeatureGaussians().fit(features, y, held_features)
+        typicality = self.outlier_model_.score(held_features or features)
         self.offset_ = float(np.quantile(typicality, self.outlier_rate))
 
     def _views(self, images):
@@ -612,8 +614,11 @@ class CNNClassifier(KerasClassifier):
         """How typical each input is of the training X-rays; higher is more typical.
 
         Minus the largest distance of the input's features to the nearest
-        class mean of the training X-rays, over the network's depths, in
-        units of the training X-rays' median distance (``FeatureGaussians``).
+        class mean of the training X-rays, over three depths (the image
+        shrunk to 4x4, the first and the last convolution block), each in
+        units of the 99th percentile of held-out X-rays' distances
+        (``FeatureGaussians``): about -1 or above for X-rays like those of
+        training, far below for what is not a chest X-ray.
 
         Parameters
         ----------

@@ -520,6 +520,10 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.progress = progress
 
+    def __setstate__(self, state):
+        # Loaders saved before ``intensity`` existed take its default.
+        super().__setstate__({"intensity": "container", **state})
+
     def fit(self, X, y=None):
         """Check parameters and inputs; nothing is learned.
 

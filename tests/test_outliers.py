@@ -1,0 +1,172 @@
+"""Outlier scores, flags and uncertainty: on small models and on the shipped one."""
+
+import csv
+import pickle
+
+import numpy as np
+import pytest
+
+from sklearn_pneumo import (
+    CNNClassifier,
+    ImageLoader,
+    load_model,
+    load_pretrained,
+    make_pneumo_ensemble,
+    make_pneumo_pipeline,
+    predict_files,
+    save_model,
+)
+from sklearn_pneumo._outliers import FeatureGaussians
+from sklearn_pneumo.datasets import (
+    load_chest_xray_224,
+    load_chest_xray_sample,
+    make_outlier_corpus,
+)
+
+SMALL = dict(
+    epochs=3,
+    model__filters=8,
+    model__conv_blocks=3,
+    validation_split=0.2,
+    random_state=0,
+)
+
+
+@pytest.fixture(scope="module")
+def xrays():
+    return load_chest_xray_224()
+
+
+@pytest.fixture(scope="module")
+def fitted(xrays):
+    return make_pneumo_pipeline((32, 32), **SMALL).fit(*xrays)
+
+
+def test_offset_flags_the_stated_share_of_the_hold_out():
+    rng = np.random.default_rng(0)
+    X = rng.random((200, 64), dtype=np.float32)
+    y = np.repeat([0, 1], 100)
+    clf = CNNClassifier(
+        epochs=1,
+        model__filters=2,
+        validation_split=0.5,
+        outlier_rate=0.1,
+        random_state=0,
+    ).fit(X, y)
+    # Recompute the hold-out's typicality: offset_ is its 10 % quantile.
+    from sklearn_pneumo._classifier import holdout_indices
+
+    _, held_out = holdout_indices(y, 0.5, 0)
+    flagged = clf.is_outlier(X[held_out]).mean()
+    assert flagged == pytest.approx(0.1, abs=0.02)
+    assert np.array_equal(clf.score_samples(X) < clf.offset_, clf.is_outlier(X))
+
+
+def test_assess_agrees_with_predict_proba(fitted, xrays):
+    result = fitted.assess(xrays[0][:40])
+    np.testing.assert_allclose(result.proba, fitted.predict_proba(xrays[0][:40]))
+    assert result.outlier.dtype == bool and np.isnan(result.uncertainty).all()
+    np.testing.assert_array_equal(
+        fitted.score_samples(xrays[0][:40]), result.typicality
+    )
+
+
+def test_blank_and_noise_images_are_flagged_real_xrays_mostly_not(fitted, xrays):
+    rng = np.random.default_rng(1)
+    odd = [np.zeros((64, 64)), np.ones((64, 64)), rng.random((64, 64))]
+    assert fitted[1:].is_outlier(odd).all()
+    assert fitted.is_outlier(xrays[0]).mean() <= 0.2
+
+
+def test_flags_survive_saving_and_pickling(fitted, xrays, tmp_path):
+    expected = fitted.assess(xrays[0][:20])
+    save_model(fitted, tmp_path / "m.pneumo")
+    for copy in (load_model(tmp_path / "m.pneumo"), pickle.loads(pickle.dumps(fitted))):
+        result = copy.assess(xrays[0][:20])
+        np.testing.assert_allclose(result.typicality, expected.typicality, rtol=1e-5)
+        np.testing.assert_array_equal(result.outlier, expected.outlier)
+
+
+def test_test_time_augmentation_averages_views_and_gives_uncertainty(fitted, xrays):
+    cnn = fitted[-1]
+    rows = fitted[:2].transform(xrays[0][:20])
+    try:
+        cnn.set_params(test_time_augmentation=True)
+        result = cnn._assess(rows)
+        np.testing.assert_allclose(cnn.predict_proba(rows), result.views.mean(axis=0))
+        spread = result.views.std(axis=0).max(axis=1)
+        np.testing.assert_allclose(result.uncertainty, spread)
+        assert len(result.views) == 5 and (result.uncertainty > 0).all()
+    finally:
+        cnn.set_params(test_time_augmentation=False)
+
+
+def test_ensemble_uncertainty_is_the_members_spread(xrays):
+    pipe = make_pneumo_ensemble(2, (24, 24), preset="paper", **SMALL)
+    pipe.fit(xrays[0][::2], xrays[1][::2])
+    result = pipe.assess(xrays[0][:10])
+    members = [
+        m[-1].predict_proba(pipe[:-1].transform(xrays[0][:10]))
+        for m in pipe[-1].estimators_
+    ]
+    np.testing.assert_allclose(result.proba, np.mean(members, axis=0), rtol=1e-5)
+    np.testing.assert_allclose(
+        result.uncertainty, np.std(members, axis=0).max(axis=1), rtol=1e-4
+    )
+    assert np.array_equal(result.outlier, result.typicality < 0)
+
+
+def test_csv_has_outlier_typicality_and_uncertainty_columns(fitted, xrays, tmp_path):
+    paths = list(xrays[0][:5]) + [str(tmp_path / "absent.png")]
+    summary = predict_files(fitted, paths, tmp_path / "out.csv")
+    rows = list(csv.DictReader((tmp_path / "out.csv").open()))
+    assert summary.n_files == 6 and summary.n_errors == 1
+    assert [row["outlier"] for row in rows[:5]] == [
+        str(int(flag)) for flag in fitted.is_outlier(paths[:5])
+    ]
+    assert summary.n_outliers == sum(row["outlier"] == "1" for row in rows)
+    assert all(row["typicality"] and row["uncertainty"] == "" for row in rows[:5])
+    assert rows[5]["error"] == "file not found" and rows[5]["outlier"] == ""
+
+
+def test_feature_gaussians_score_far_points_lowest():
+    rng = np.random.default_rng(0)
+    features = [rng.normal(size=(300, 4))]
+    y = np.repeat([0, 1], 150)
+    gaussians = FeatureGaussians().fit(features, y)
+    near, far = (
+        gaussians.score([np.zeros((1, 4))]),
+        gaussians.score([np.full((1, 4), 8.0)]),
+    )
+    assert far[0] < near[0]
+    assert np.quantile(gaussians.distances(features), 0.99) == pytest.approx(1.0)
+
+
+def test_outlier_corpus_covers_every_kind():
+    paths, _ = load_chest_xray_sample()
+    images, kinds = make_outlier_corpus(ImageLoader().transform(paths[:2]))
+    assert len(images) == len(kinds)
+    counts = {kind: int((kinds == kind).sum()) for kind in set(kinds.tolist())}
+    assert counts["turned_xray"] == 4
+    assert all(counts[k] >= 3 for k in ("photograph", "document", "scan", "synthetic"))
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_pretrained(), load_pretrained(input="images")
+
+
+def test_shipped_model_flags_what_is_not_a_chest_xray(shipped):
+    paths, _ = load_chest_xray_sample()
+    xrays = ImageLoader().transform(paths)
+    images, kinds = make_outlier_corpus(xrays)
+    flagged = shipped[1].is_outlier(images)
+    assert flagged.mean() >= 0.95, {
+        k: float(flagged[kinds == k].mean()) for k in set(kinds.tolist())
+    }
+    assert shipped[0].is_outlier(paths).sum() == 0
+
+
+def test_shipped_model_flags_few_real_xrays(shipped):
+    paths, _ = load_chest_xray_224()
+    assert shipped[0].is_outlier(paths).mean() <= 0.03
