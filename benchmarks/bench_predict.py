@@ -10,7 +10,13 @@ A pipeline from :func:`make_pneumo_pipeline` (the paper's network at
   the other (how the pipeline scored before decoding overlapped scoring);
 - ``predict_proba``: the pipeline with default settings;
 - ``predict_proba bfloat16``: with ``cnn__inference_dtype_policy="mixed_bfloat16"``;
-- ``predict_files``: default settings, writing the CSV.
+- ``assess``: the probabilities with outlier scores and flags, from the
+  same forward pass (what ``predict_files`` writes);
+- ``predict_files``: default settings, writing the CSV (with the outlier
+  columns);
+- the shipped model (``load_pretrained``) with ``predict_files``, as it
+  ships (test-time augmentation over its views) and as a single network
+  scoring each image once.
 
 And the latency of one image per call (median of 20).
 
@@ -45,7 +51,7 @@ def main():
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
-    from sklearn_pneumo import make_pneumo_pipeline, predict_files
+    from sklearn_pneumo import load_pretrained, make_pneumo_pipeline, predict_files
     from sklearn_pneumo.datasets import load_image_folder
 
     paths, y = load_image_folder(args.source)
@@ -53,11 +59,14 @@ def main():
     bf16 = make_pneumo_pipeline(epochs=1, random_state=0).fit(paths, y)
     bf16.set_params(cnn__inference_dtype_policy="mixed_bfloat16")
     network = pipe["cnn"].model_
+    shipped = load_pretrained()
+    single_view = load_pretrained().set_params(cnn__test_time_augmentation=False)
     with tempfile.TemporaryDirectory() as folder:
         files = repeat_files(paths, args.n, folder)
         images = pipe[:2].transform(files).reshape(-1, 150, 150, 1)
-        for model in (pipe, bf16):
+        for model in (pipe, bf16, shipped, single_view):
             model.predict_proba(files[:300])  # warm-up: graph tracing
+            model.assess(files[:300])
         network.predict(images[:64], verbose=0)
         csv = Path(folder) / "scores.csv"
         variants = {
@@ -69,8 +78,11 @@ def main():
             ),
             "predict_proba": lambda: pipe.predict_proba(files),
             "predict_proba bfloat16": lambda: bf16.predict_proba(files),
+            "assess (with outlier scores)": lambda: pipe.assess(files),
             "predict_files": lambda: predict_files(pipe, files, csv),
             "predict_files bfloat16": lambda: predict_files(bf16, files, csv),
+            "shipped model, predict_files": lambda: predict_files(shipped, files, csv),
+            "shipped network, one view": lambda: predict_files(single_view, files, csv),
         }
         seconds = {name: [] for name in variants}
         for _ in range(args.repeat):
@@ -91,6 +103,10 @@ def main():
     results = {"n": args.n, "variants": {}, "single_image_latency_ms": single}
     print(f"{args.n} full-size JPEG paths at 150x150 (medians of {args.repeat})")
     print(f"{'variant':<34}{'images/s':>10}{'x keras':>9}")
+    outlier_cost = statistics.median(seconds["assess (with outlier scores)"])
+    results["outlier_score_cost"] = (
+        outlier_cost / statistics.median(seconds["predict_proba"]) - 1
+    )
     for name, times in seconds.items():
         rate = args.n / statistics.median(times)
         results["variants"][name] = {
@@ -98,6 +114,10 @@ def main():
             "ratio_to_keras": rate / base,
         }
         print(f"{name:<34}{rate:>10.1f}{rate / base:>9.2f}")
+    print(
+        "outlier scores add "
+        f"{100 * results['outlier_score_cost']:.1f} % to predict_proba's time"
+    )
     print(
         f"one image per call: {single['float32']:.1f} ms float32, "
         f"{single['bfloat16']:.1f} ms bfloat16 (median of 20)"

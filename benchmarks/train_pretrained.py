@@ -19,6 +19,19 @@ to compare).
 
     python benchmarks/train_pretrained.py --train-dir chest_xray/train \\
         --accuracy accuracy_150.json [accuracy_150_more.json ...] [--epochs 40]
+
+``--random-state`` seeds the network, the sampler and the hold-out; several
+runs with different seeds (``--out-dir`` apart) train ensemble members,
+which ``--members FILE ...`` then joins (with the records written beside
+them) into one model, as ``make_pneumo_ensemble`` would have built it, and
+saves it in place of training. A member saved before outlier scores
+existed gets its outlier model fitted as its ``fit`` would have (on
+``--train-dir``, threshold on the hold-out its ``validation_split`` kept,
+with its own seed). ``--test-time-augmentation`` turns the classifiers'
+option on in the saved model, as ``bench_trust.py`` chose on validation.
+The record gains the validation figures of every shifted copy and, with
+``--trust trust.json``, what ``bench_trust.py`` measured of outlier flags
+and uncertainty.
 """
 
 import argparse
@@ -28,9 +41,13 @@ from pathlib import Path
 
 import keras
 import tensorflow as tf
-from bench_accuracy import FILE_CONFIGS, fit_config, validation_rank
+from bench_accuracy import FILE_CONFIGS, SHIFTED, fit_config, validation_rank
+from bench_trust import fit_outliers
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import Bunch
 
-from sklearn_pneumo import preset_settings, save_model
+from sklearn_pneumo import load_model, make_pneumo_ensemble, preset_settings, save_model
 from sklearn_pneumo.datasets import load_chest_xray_sample, load_image_folder
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sklearn_pneumo"
@@ -59,6 +76,33 @@ def fixed_epochs(config, epochs):
     }
 
 
+def join_members(files, paths, y, groups):
+    """One ensemble pipeline from whole-folder pipelines of different seeds."""
+    members = []
+    for file in files:
+        pipe = load_model(file)
+        if not hasattr(pipe, "assess"):
+            fit_outliers(pipe, paths, y, groups)
+        members.append(pipe)
+    first = members[0]
+    if len(members) == 1:
+        return first
+    ensemble = make_pneumo_ensemble(
+        len(members), first["resize"].size, preset="tuned", sampler=None
+    )
+    ensemble.steps[:2] = first.steps[:2]
+    voting = ensemble[-1]
+    voting.estimators = [
+        (name, Pipeline(pipe.steps[2:]))
+        for (name, _), pipe in zip(voting.estimators, members)
+    ]
+    voting.estimators_ = [estimator for _, estimator in voting.estimators]
+    voting.named_estimators_ = Bunch(**dict(voting.estimators))
+    voting.le_ = LabelEncoder().fit(first.classes_)
+    voting.classes_ = voting.le_.classes_
+    return ensemble
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-dir", type=Path, required=True)
@@ -71,6 +115,12 @@ def main():
     )
     parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument("--out-dir", type=Path, default=PACKAGE / "pretrained")
+    parser.add_argument(
+        "--members", type=Path, nargs="+", help="join these trained pipelines"
+    )
+    parser.add_argument("--test-time-augmentation", action="store_true")
+    parser.add_argument("--trust", type=Path, help="a bench_trust.py JSON file")
+    parser.add_argument("--trust-entry", help="its entry for this model")
     args = parser.parse_args()
 
     configs = {}
@@ -84,9 +134,20 @@ def main():
     config = FILE_CONFIGS[name]
     if args.epochs is not None:
         config = fixed_epochs(config, args.epochs)
-    pipe, fit_seconds = fit_config(
-        config, paths, y, size, args.random_state, "paths", groups
-    )
+    if args.members:
+        records = [
+            json.loads(file.with_suffix(".json").read_text()) for file in args.members
+        ]
+        pipe = join_members(args.members, paths, y, groups)
+        fit_seconds = sum(record["fit_seconds"] for record in records)
+    else:
+        pipe, fit_seconds = fit_config(
+            config, paths, y, size, args.random_state, "paths", groups
+        )
+    if args.test_time_augmentation:
+        for key in pipe.get_params():
+            if key.endswith("test_time_augmentation"):
+                pipe.set_params(**{key: True})
     sample_paths, sample_y = load_chest_xray_sample()
     sample_proba = pipe.predict_proba(sample_paths)[:, 1]
     sample_accuracy = float(((sample_proba >= 0.5) == sample_y).mean())
@@ -107,19 +168,34 @@ def main():
         "preset": config["preset"],
         "sampler": config.get("sampler", preset_settings(config["preset"])[0]),
         "image_size": list(size),
-        "random_state": args.random_state,
+        "random_state": (
+            [record["random_state"] for record in records]
+            if args.members
+            else args.random_state
+        ),
+        "members": len(args.members) if args.members else 1,
+        "test_time_augmentation": args.test_time_augmentation,
         "training_data": {
             "files": len(y),
             "normal": int((y == 0).sum()),
             "pneumonia": int((y == 1).sum()),
             "patients": len(set(groups)),
         },
-        "epochs_run": len(pipe[-1].history_["loss"]),
+        "epochs_run": (
+            [record["epochs_run"] for record in records]
+            if args.members
+            else len(pipe[-1].history_["loss"])
+        ),
         "early_stopping": args.epochs is None,
         "fit_seconds": round(fit_seconds, 1),
         "threshold": configs[best]["threshold"],
         "validation": configs[best]["val"],
-        "validation_aspect_swapped": configs[best].get("val_aspect"),
+        "validation_shifted": {
+            split: configs[best][split] for split in SHIFTED if split in configs[best]
+        },
+        "trust": (
+            json.loads(args.trust.read_text())[args.trust_entry] if args.trust else None
+        ),
         "validation_note": (
             "trained on 80 % of the folder's patients, scored on the other "
             "20 % (patient-grouped); the shipped model then trained on all"

@@ -19,6 +19,7 @@ from sklearn.utils import Bunch, ClassifierTags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from ._image_size import image_size_hint
 from ._network import build_cnn, with_dtype_policy
 from ._outliers import FeatureGaussians, feature_network
 from ._views import augmented_views
@@ -195,9 +196,11 @@ class CNNClassifier(KerasClassifier):
         Builds the Keras model; receives scikeras' ``meta`` (with
         ``image_size_`` and ``n_classes_``) and the ``model__*`` parameters.
     image_size : tuple of (int, int) or None, default=None
-        ``(height, width)`` of the images the rows hold. ``None`` takes square
-        images (``height = width = sqrt(n_features)``); other feature counts
-        are read as 1-pixel-high images, with a warning.
+        ``(height, width)`` of the images the rows hold. ``None`` takes the
+        size of the ``resize`` step when fitted inside a
+        :class:`PneumoPipeline`, else square images (``height = width =
+        sqrt(n_features)``); other feature counts are read as 1-pixel-high
+        images, with a warning. The size used is ``image_size_``.
     optimizer : str or keras optimizer, default="adam"
     loss : str or keras loss, default="sparse_categorical_crossentropy"
     metrics : str, list or None, default="accuracy"
@@ -379,6 +382,9 @@ class CNNClassifier(KerasClassifier):
                     f"pixels per image, but X has {n_features} features."
                 )
             return (int(height), int(width))
+        hint = image_size_hint()
+        if hint is not None and hint[0] * hint[1] == n_features:
+            return hint
         side = math.isqrt(n_features)
         if side * side == n_features:
             return (side, side)

@@ -1,14 +1,16 @@
 """The whole chain, from image files to the CNN, as one imbalanced-learn Pipeline."""
 
+import copy
 import math
+import warnings
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import keras
 import numpy as np
 from imblearn.over_sampling import RandomOverSampler
 from imblearn.pipeline import Pipeline
 from imblearn.under_sampling import RandomUnderSampler
-from sklearn.base import clone
 from sklearn.ensemble import VotingClassifier
 from sklearn.pipeline import _final_estimator_has
 from sklearn.utils import Bunch
@@ -20,6 +22,7 @@ from tqdm.auto import tqdm
 from ._classifier import CNNClassifier, check_labels
 from ._ensemble import PneumoEnsemble
 from ._grayscale import GrayscaleResize
+from ._image_size import fitting_image_size
 from ._loader import ImageLoader, ImageLoadError
 
 #: Images per chunk when decoding overlaps scoring (rounded up to a
@@ -43,11 +46,12 @@ class PneumoPipeline(Pipeline):
     """An imbalanced-learn ``Pipeline`` whose image size is set in one place.
 
     The ``size`` of its ``resize`` step is the image size of the whole
-    chain: when fitting starts, every :class:`CNNClassifier` in it takes
-    that ``image_size``, and the ``load`` step's ``decode_size`` is raised
-    to cover it if it is smaller (decoding below the size asked for would
-    lose detail). So ``set_params(resize__size=(64, 64))`` and
-    ``GridSearchCV`` over ``resize__size`` just work. Otherwise it is the
+    chain: every :class:`CNNClassifier` in it whose ``image_size`` is None
+    learns that size at fit (its ``image_size_``); no parameter is changed,
+    so ``get_params()`` is the same before and after ``fit``. So
+    ``set_params(resize__size=(64, 64))`` and ``GridSearchCV`` over
+    ``resize__size`` just work. A ``load`` step that decodes below that size
+    (its ``decode_size``) is warned about: set both. Otherwise it is the
     imblearn ``Pipeline``, built by :func:`make_pneumo_pipeline` and
     :func:`make_pneumo_ensemble`.
 
@@ -70,19 +74,28 @@ class PneumoPipeline(Pipeline):
     ((32, 32), (150, 150))
     """
 
-    def _follow_image_size(self):
+    @contextmanager
+    def _fitting(self):
+        """Hand the ``resize`` step's size to the classifiers being fitted.
+
+        Warns when the ``load`` step decodes below that size, which loses
+        detail; nothing is changed.
+        """
         resize = self.named_steps.get("resize")
-        if not isinstance(resize, GrayscaleResize):
-            return
-        size = tuple(int(side) for side in resize.size)
+        size = tuple(resize.size) if isinstance(resize, GrayscaleResize) else None
         load = self.named_steps.get("load")
-        if isinstance(load, ImageLoader) and load.decode_size is not None:
-            covering = tuple(max(a, b) for a, b in zip(load.decode_size, size))
-            if covering != tuple(load.decode_size):
-                load.set_params(decode_size=covering)
-        for classifier in _classifiers(self):
-            if classifier.image_size is None or tuple(classifier.image_size) != size:
-                classifier.set_params(image_size=size)
+        decode = getattr(load, "decode_size", None) if size else None
+        if decode is not None and any(d < s for d, s in zip(decode, size)):
+            warnings.warn(
+                f"load__decode_size={tuple(decode)} is smaller than "
+                f"resize__size={size}: images are decoded below the size they "
+                "are resized to, losing detail. Set load__decode_size too (in a "
+                "grid search, search both together).",
+                UserWarning,
+                stacklevel=3,
+            )
+        with fitting_image_size(size):
+            yield
 
     def _chunk_size(self):
         classifier = next(_classifiers(self), None)
@@ -100,7 +113,7 @@ class PneumoPipeline(Pipeline):
             if step is None or step == "passthrough" or hasattr(step, "fit_resample"):
                 continue
             if isinstance(step, ImageLoader) and step.progress:
-                step, progress = clone(step).set_params(progress=False), True
+                step, progress = copy.copy(step).set_params(progress=False), True
             steps.append(step)
         return steps, progress
 
@@ -259,43 +272,43 @@ class PneumoPipeline(Pipeline):
             )
 
     def fit(self, X, y=None, **params):
-        """Fit every step, after the ``resize`` step's size has reached every step.
+        """Fit every step, with the ``resize`` step's size reaching the classifiers.
 
         As imblearn's ``Pipeline.fit``: ``params`` are routed to the steps
         (``cnn__groups=...``, or by metadata routing). ``X`` and ``y`` are
         checked first (:meth:`_check_fit_input`).
         """
         self._check_fit_input(X, y, params)
-        self._follow_image_size()
-        return super().fit(X, y, **params)
+        with self._fitting():
+            return super().fit(X, y, **params)
 
     def fit_transform(self, X, y=None, **params):
-        """Fit, then transform, after the ``resize`` step's size has reached every step.
+        """Fit, then transform, the ``resize`` step's size reaching the classifiers.
 
         As imblearn's ``Pipeline.fit_transform``: ``params`` are routed to the steps
         (``cnn__groups=...``, or by metadata routing).
         """
-        self._follow_image_size()
-        return super().fit_transform(X, y, **params)
+        with self._fitting():
+            return super().fit_transform(X, y, **params)
 
     def fit_resample(self, X, y=None, **params):
-        """Fit, then resample, after the ``resize`` step's size has reached every step.
+        """Fit, then resample, with the ``resize`` step's size reaching the classifiers.
 
         As imblearn's ``Pipeline.fit_resample``: ``params`` are routed to the steps
         (``cnn__groups=...``, or by metadata routing).
         """
-        self._follow_image_size()
-        return super().fit_resample(X, y, **params)
+        with self._fitting():
+            return super().fit_resample(X, y, **params)
 
     def fit_predict(self, X, y=None, **params):
-        """Fit, then predict, after the ``resize`` step's size has reached every step.
+        """Fit, then predict, with the ``resize`` step's size reaching the classifiers.
 
         As imblearn's ``Pipeline.fit_predict``: ``params`` are routed to the steps
         (``cnn__groups=...``, or by metadata routing).
         """
         self._check_fit_input(X, y, params)
-        self._follow_image_size()
-        return super().fit_predict(X, y, **params)
+        with self._fitting():
+            return super().fit_predict(X, y, **params)
 
 
 def _transform_naming_failures(steps, chunk):
@@ -447,15 +460,13 @@ def make_pneumo_pipeline(
     >>> pipe = make_pneumo_pipeline(image_size=(64, 64), epochs=5)
     >>> list(pipe.named_steps)
     ['load', 'resize', 'sample', 'cnn']
-    >>> pipe.get_params()["cnn__image_size"]
-    (64, 64)
+    >>> pipe.get_params()["resize__size"], pipe.get_params()["load__decode_size"]
+    ((64, 64), (64, 64))
     """
     image_size = tuple(image_size)
     return PneumoPipeline(
         _preprocessing(image_size, input, n_jobs, progress)
-        + _rebalance_and_classify(
-            image_size, sampler, preset, random_state, classifier_params
-        ),
+        + _rebalance_and_classify(sampler, preset, random_state, classifier_params),
         memory=memory,
     )
 
@@ -475,13 +486,11 @@ def _preprocessing(image_size, input, n_jobs, progress):
     ]
 
 
-def _rebalance_and_classify(image_size, sampler, preset, random_state, params):
+def _rebalance_and_classify(sampler, preset, random_state, params):
     """The ``sample`` and ``cnn`` steps, with the preset's settings under ``params``."""
     preset_sampler, preset_params = preset_settings(preset)
     sampler = preset_sampler if sampler == "auto" else sampler
-    classifier = CNNClassifier(
-        image_size=image_size, random_state=random_state, **{**preset_params, **params}
-    )
+    classifier = CNNClassifier(random_state=random_state, **{**preset_params, **params})
     return [("sample", _make_sampler(sampler, random_state)), ("cnn", classifier)]
 
 
@@ -543,7 +552,6 @@ def make_pneumo_ensemble(
             f"member_{i}",
             Pipeline(
                 _rebalance_and_classify(
-                    image_size,
                     sampler,
                     preset,
                     None if random_state is None else random_state + i,

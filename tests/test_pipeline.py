@@ -38,7 +38,7 @@ def test_steps_and_classifier_tags():
     assert list(pipe.named_steps) == ["load", "resize", "sample", "cnn"]
     assert is_classifier(pipe)
     assert pipe.get_params()["load__decode_size"] == (32, 32)
-    assert pipe.get_params()["cnn__image_size"] == (32, 32)
+    assert pipe.get_params()["resize__size"] == (32, 32)
 
 
 def test_fit_predict_on_real_jpegs(fitted_on_jpegs, xray_paths):
@@ -141,7 +141,7 @@ def test_clear_errors_through_the_pipeline(xray_paths):
     pipe = make_pneumo_pipeline((32, 32), random_state=0, **FAST)
     with pytest.raises(ValueError, match="class"):
         pipe.fit(paths, np.zeros(len(paths)))
-    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+    with pytest.raises(ValueError, match="16 samples but y has 15 labels"):
         pipe.fit(paths, y[:-1])
     with pytest.raises(NotFittedError):
         pipe.predict(paths)
@@ -169,8 +169,10 @@ def test_image_size_is_set_in_one_place(xray_paths):
     assert pipe["cnn"].image_size_ == (24, 40)
     assert pipe.predict_proba(paths).shape == (16, 2)
     pipe.set_params(resize__size=(200, 180), cnn__model__conv_blocks=2)
-    pipe.fit(paths, y)
-    assert pipe["load"].decode_size == (200, 180)  # decoding covers the size
+    with pytest.warns(UserWarning, match="decoded below the size"):
+        pipe.fit(paths, y)
+    assert pipe["load"].decode_size == (150, 150)  # nothing the user gave changes
+    assert pipe["cnn"].image_size_ == (200, 180)
     search = GridSearchCV(
         make_pneumo_pipeline(epochs=1, model__filters=4, random_state=0),
         {"resize__size": [(16, 16), (28, 20)]},
@@ -192,3 +194,30 @@ def test_the_wrong_kind_of_input_is_named(xray_paths):
     on_paths = make_pneumo_pipeline((32, 32), epochs=1)
     with pytest.raises(ValueError, match="got decoded images.*input='images'"):
         on_paths.fit(images, y)
+
+
+@pytest.mark.parametrize("build", ["pipeline", "ensemble", "classifier"])
+def test_fit_changes_no_parameter(build, xray_paths):
+    from sklearn_pneumo import CNNClassifier, make_pneumo_ensemble
+
+    paths, y = xray_paths
+    small = dict(epochs=1, model__filters=2, model__conv_blocks=2, random_state=0)
+    if build == "pipeline":
+        model, X = make_pneumo_pipeline((24, 32), **small), paths
+    elif build == "ensemble":
+        model, X = make_pneumo_ensemble(2, (24, 32), **small), paths
+    else:
+        model = CNNClassifier(**small)
+        X = np.random.default_rng(0).random((16, 24 * 24), dtype=np.float32)
+    before = {key: repr(value) for key, value in model.get_params(deep=True).items()}
+    model.fit(X, y)
+    after = {key: repr(value) for key, value in model.get_params(deep=True).items()}
+    assert [key for key in before if before[key] != after.get(key)] == []
+    if build != "classifier":
+        assert next(iter_classifiers(model)).image_size_ == (24, 32)
+
+
+def iter_classifiers(model):
+    from sklearn_pneumo._pipeline import _classifiers
+
+    return _classifiers(model)
