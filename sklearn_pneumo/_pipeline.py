@@ -31,14 +31,23 @@ OVERLAP_CHUNK = 256
 
 
 def _classifiers(estimator):
-    """Every CNNClassifier in a pipeline, a VotingClassifier or nested ones."""
+    """Every CNNClassifier that predicts for ``estimator``, fitted ones first.
+
+    Walks pipelines, ensembles (their fitted members once fitted, their
+    templates before) and fitted searches (their ``best_estimator_``).
+    """
     if isinstance(estimator, CNNClassifier):
         yield estimator
+    elif hasattr(estimator, "best_estimator_"):
+        yield from _classifiers(estimator.best_estimator_)
     elif isinstance(estimator, Pipeline):
         for _, step in estimator.steps:
             yield from _classifiers(step)
     elif isinstance(estimator, VotingClassifier):
-        for _, member in estimator.estimators:
+        members = getattr(estimator, "estimators_", None)
+        if members is None:
+            members = [member for _, member in estimator.estimators]
+        for member in members:
             yield from _classifiers(member)
 
 
