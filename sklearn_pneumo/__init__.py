@@ -2,7 +2,9 @@
 
 The image transformers, the evaluation helpers and the datasets import
 without TensorFlow; the network, the classifier and everything that holds
-one (pipelines, persistence, Grad-CAM) import it on first use.
+one (pipelines, persistence, Grad-CAM) import it on first use, with its
+C++ start-up log hidden unless ``TF_CPP_MIN_LOG_LEVEL`` is set (set it to 0
+to see that log).
 """
 
 import importlib
@@ -56,6 +58,9 @@ __all__ = [
 
 def __getattr__(name):
     if name in _LAZY:
+        from ._tensorflow_log import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
         value = getattr(importlib.import_module(_LAZY[name], __name__), name)
         globals()[name] = value
         return value

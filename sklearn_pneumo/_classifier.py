@@ -242,9 +242,9 @@ class CNNClassifier(KerasClassifier):
         copy of the trained network with that policy and the same weights
         (its output layer stays float32). Training is unaffected. ``None``
         predicts with the network as trained. On CPUs with bfloat16
-        instructions (AVX-512 BF16, AMX) the paper's network scores about
-        1.35x faster in bfloat16; probabilities move by up to about 0.01 from
-        float32 (README, "Prediction"). Keras ``predict`` callbacks or keyword
+        instructions (AVX-512 BF16, AMX) the paper's network scores faster
+        in bfloat16; probabilities move by up to about 0.01 from float32
+        (the docs' benchmarks page). Keras ``predict`` callbacks or keyword
         arguments run the network as trained.
     outlier_rate : float, default=0.01
         Share of real X-rays :meth:`is_outlier` may flag: at fit, the flag's

@@ -4,7 +4,6 @@ import argparse
 import os
 import sys
 import time
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import numpy as np
 from ._batch import predict_files
 from ._evaluation import evaluate_binary, format_report
 from ._loader import ImageLoader
+from ._tensorflow_log import import_tensorflow_quietly
 from .datasets import (
     TARGET_NAMES,
     load_image_folder,
@@ -322,34 +322,13 @@ def _predict(args):
     return 1 if summary.n_errors else 0
 
 
-@contextmanager
-def _native_stderr_silenced():
-    """Send what native code writes to file descriptor 2 to the null device.
-
-    TensorFlow's libraries log while they load, before any log level applies
-    (oneDNN, CUDA, "before absl::InitializeLog"); only the descriptor can be
-    silenced. Python's own errors are printed after it is restored.
-    """
-    sys.stderr.flush()
-    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(null)
-
-
 def main(argv=None):
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
     if not args.tensorflow_log:
-        # Before TensorFlow is first imported: its C++ start-up lines (oneDNN,
-        # CUDA, cuInit "E" lines on machines without a GPU) are not errors.
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        with _native_stderr_silenced():
-            import tensorflow  # noqa: F401
+        import_tensorflow_quietly()
+    else:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
     try:
         return (_train if args.command == "train" else _predict)(args) or 0
     except (OSError, ValueError) as error:

@@ -11,9 +11,9 @@ where it lies). An input is scored at each by its distance to the nearest
 class mean, in units of the 99th percentile of held-out X-rays' distances
 there, and its score is the largest of the three.
 
-Chosen by measurement (``benchmarks/bench_trust.py``, README): with the
-global averages of every block and the penultimate features instead, as
-Lee et al. do, 29 % of rotated or inverted X-rays went unflagged, since
+Chosen by measurement (``benchmarks/bench_trust.py``, the docs' benchmarks
+page): with the global averages of every block and the penultimate
+features instead, as Lee et al. do, 29 % of rotated or inverted X-rays went unflagged, since
 averages over positions cannot see that an image is upside down.
 """
 

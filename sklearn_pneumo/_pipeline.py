@@ -522,8 +522,8 @@ def make_pneumo_ensemble(
     ``VotingClassifier`` with soft voting averages the probabilities of
     ``n_members`` (sampler, network) pipelines that differ only in their seed.
     On PneumoniaMNIST, three members of the ``tuned`` preset give the best
-    validation ROC AUC and calibration of the configurations measured (README,
-    "Measured results").
+    validation ROC AUC and calibration of the configurations measured (the docs'
+    benchmarks page).
 
     Parameters
     ----------

@@ -1,0 +1,41 @@
+"""Import TensorFlow without its start-up log, unless the user asked for it."""
+
+import os
+import sys
+from contextlib import contextmanager
+
+
+@contextmanager
+def native_stderr_silenced():
+    """Send what native code writes to file descriptor 2 to the null device.
+
+    TensorFlow's libraries log while they load, before any log level applies
+    (oneDNN, CUDA, "before absl::InitializeLog"); only the descriptor can be
+    silenced. Python's own errors are printed after it is restored.
+    """
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow, hiding its C++ log if this is its first import.
+
+    Only when the user has not set ``TF_CPP_MIN_LOG_LEVEL``: then it is set
+    to 3, which hides the start-up lines (oneDNN notices, "failed call to
+    cuInit" on machines without a GPU) and TensorFlow's C++ warnings such as
+    "NodeDef mentions attribute use_unbounded_threadpool" on every fit, none
+    of them the user's. Errors still raise Python exceptions. Set
+    ``TF_CPP_MIN_LOG_LEVEL=0`` before importing to see the whole log.
+    """
+    if "tensorflow" in sys.modules or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    with native_stderr_silenced():
+        import tensorflow  # noqa: F401
