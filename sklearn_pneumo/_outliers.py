@@ -13,8 +13,9 @@ there, and its score is the largest of the three.
 
 Chosen by measurement (``benchmarks/bench_trust.py``, the docs' benchmarks
 page): with the global averages of every block and the penultimate
-features instead, as Lee et al. do, 29 % of rotated or inverted X-rays went unflagged, since
-averages over positions cannot see that an image is upside down.
+features instead, as Lee et al. do, 29 % of rotated or inverted X-rays
+went unflagged, since averages over positions cannot see that an image is
+upside down.
 """
 
 import keras
