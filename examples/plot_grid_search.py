@@ -45,3 +45,25 @@ for params, score in zip(
 ):
     print(params, f"ROC AUC {score:.3f}")
 print("best:", search.best_params_)
+
+# %%
+# Scores over the grid
+# --------------------
+import matplotlib.pyplot as plt
+
+results = search.cv_results_
+fig, ax = plt.subplots(figsize=(5, 3.5))
+for filters in (16, 32):
+    chosen = [p["cnn__model__filters"] == filters for p in results["params"]]
+    epochs = [p["cnn__epochs"] for p, c in zip(results["params"], chosen) if c]
+    ax.errorbar(
+        epochs,
+        results["mean_test_score"][chosen],
+        yerr=results["std_test_score"][chosen],
+        marker="o",
+        capsize=3,
+        label=f"{filters} filters",
+    )
+ax.set(xlabel="epochs", ylabel="ROC AUC (3 folds)", title="Grid search")
+ax.legend()
+fig.tight_layout()

@@ -48,3 +48,16 @@ for train, test in zip(scores["indices"]["train"], scores["indices"]["test"]):
     assert not set(groups[train]) & set(groups[test])  # no patient on both sides
 print(f"accuracy {np.mean(scores['test_accuracy']):.3f}")
 print(f"ROC AUC  {np.mean(scores['test_roc_auc']):.3f}")
+
+# %%
+# Scores of each fold
+# -------------------
+import matplotlib.pyplot as plt
+
+fig, ax = plt.subplots(figsize=(5, 3.5))
+folds = np.arange(1, len(scores["test_accuracy"]) + 1)
+ax.bar(folds - 0.2, scores["test_accuracy"], width=0.4, label="accuracy")
+ax.bar(folds + 0.2, scores["test_roc_auc"], width=0.4, label="ROC AUC")
+ax.set(xlabel="fold (no patient on both sides)", ylim=(0, 1), xticks=folds)
+ax.legend(loc="lower right")
+fig.tight_layout()

@@ -28,7 +28,12 @@ print(f"train: {len(y_train)} images, {np.bincount(y_train)} normal/pneumonia")
 # --------------------
 # The images are already decoded arrays, so the ``load`` step is skipped.
 pipe = make_pneumo_pipeline(
-    image_size=(28, 28), sampler="over", input="images", epochs=10, random_state=0
+    image_size=(28, 28),
+    sampler="over",
+    input="images",
+    epochs=10,
+    validation_split=0.1,  # for the training curves below
+    random_state=0,
 )
 pipe.fit(X_train, y_train)
 
@@ -37,3 +42,17 @@ pipe.fit(X_train, y_train)
 # -------------------
 scores = evaluate_binary(y_val, pipe.predict_proba(X_val)[:, 1])
 print(format_report(scores))
+
+# %%
+# Training curves and confusion matrix
+# ------------------------------------
+import matplotlib.pyplot as plt
+from sklearn.metrics import ConfusionMatrixDisplay
+
+from sklearn_pneumo.plot import plot_training_history
+
+plot_training_history(pipe)
+ConfusionMatrixDisplay.from_estimator(
+    pipe, X_val, y_val, display_labels=["NORMAL", "PNEUMONIA"]
+)
+plt.show()

@@ -24,6 +24,7 @@ from sklearn_pneumo.datasets import load_chest_xray_sample
 
 paths, y = load_chest_xray_sample()
 pipe = make_pneumo_pipeline((64, 64), epochs=2, random_state=0).fit(paths, y)
+before = pipe.predict_proba(paths)[:, 1]
 
 # %%
 # Round trip
@@ -48,3 +49,19 @@ with TemporaryDirectory() as folder:
     # -----------------------------------------------------
     predict_files(loaded, paths, Path(folder) / "predictions.csv", batch_size=2)
     print((Path(folder) / "predictions.csv").read_text())
+    after = loaded.predict_proba(paths)[:, 1]
+
+# %%
+# Predictions before and after the round trip
+# -------------------------------------------
+import matplotlib.pyplot as plt
+
+fig, ax = plt.subplots(figsize=(4, 4))
+ax.scatter(before, after)
+ax.plot([0, 1], [0, 1], color="gray", linestyle="--")
+ax.set(
+    xlabel="P(pneumonia), fitted",
+    ylabel="P(pneumonia), loaded",
+    title="The loaded model predicts the same",
+)
+fig.tight_layout()
