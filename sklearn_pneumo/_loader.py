@@ -27,7 +27,9 @@ class ImageLoadError(ValueError):
     Parameters
     ----------
     failures : list of (str, str)
-        Each unreadable file and the reason it could not be read.
+        Each failing input and the reason it could not be used: one entry
+        per input, in input order, so a path given twice that fails is
+        listed twice.
     """
 
     def __init__(self, failures):
@@ -538,10 +540,22 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         -------
         self : ImageLoader
         """
-        self._validate_params()
+        self._check_params()
         check_paths(X)
         self.n_features_in_ = 1
         return self
+
+    def _check_params(self):
+        """scikit-learn's parameter validation, and a positive ``decode_size``."""
+        self._validate_params()
+        size = self.decode_size
+        if size is not None and (
+            len(size) != 2 or not all(isinstance(s, Integral) and s >= 1 for s in size)
+        ):
+            raise ValueError(
+                f"decode_size must be None or (height, width) of positive ints, "
+                f"got {size!r}."
+            )
 
     def transform(self, X):
         """Decode every image file.
@@ -561,7 +575,7 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         ImageLoadError
             Listing every file that could not be read and why.
         """
-        self._validate_params()
+        self._check_params()
         return decode_images(
             X,
             decode_size=self.decode_size,

@@ -209,3 +209,24 @@ def test_predict_with_the_pretrained_model(xray_dir, tmp_path):
     truth = ["NORMAL" if "NORMAL" in row["path"] else "PNEUMONIA" for row in rows]
     correct = sum(row["prediction"] == t for row, t in zip(rows, truth))
     assert correct >= 12  # well above chance (8 of 16)
+
+
+def test_output_and_model_paths_are_checked_before_scoring(tmp_path, xray_dir):
+    result = run_cli("predict", "--pretrained", xray_dir, "--out", tmp_path)
+    assert result.returncode == 1
+    assert f"--out {tmp_path} is a directory" in result.stderr
+    assert "Predicting" not in result.stderr
+    assert not list(tmp_path.iterdir())  # no .partial file left
+    result = run_cli("predict", tmp_path, xray_dir)
+    assert result.returncode == 1
+    assert f"model file {tmp_path} is a directory" in result.stderr
+
+
+def test_a_fifo_among_inputs_gets_an_error_row_at_once(tmp_path):
+    fifo = tmp_path / "x.jpeg"
+    os.mkfifo(fifo)
+    out = tmp_path / "out.csv"
+    result = run_cli("predict", "--pretrained", tmp_path, "--out", out)
+    assert result.returncode == 1
+    rows = list(csv.DictReader(out.open()))
+    assert rows[0]["error"] == "not a regular file: a FIFO (named pipe)"
