@@ -159,7 +159,7 @@ def main():
         )
     args.out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"pneumo_{args.image_size}"  # the package loads pneumo_150
-    save_model(pipe, args.out_dir / f"{stem}.pneumo")
+    save_model(pipe, args.out_dir / f"{stem}.pneumo", optimizer=False)
     record = {
         "configuration": name,
         "settings": {

@@ -160,3 +160,28 @@ def test_callbacks_are_left_out_with_a_warning(xray_paths, tmp_path):
     np.testing.assert_array_equal(
         loaded.predict_proba(paths), pipe.predict_proba(paths)
     )
+
+
+def test_without_the_optimizer_the_file_is_smaller_and_predicts_the_same(
+    fitted, saved, xray_paths, tmp_path
+):
+    lean = tmp_path / "lean.pneumo"
+    save_model(fitted, lean, optimizer=False)
+    assert lean.stat().st_size < saved.stat().st_size
+    paths, _ = xray_paths
+    np.testing.assert_array_equal(
+        load_model(lean).predict_proba(paths), fitted.predict_proba(paths)
+    )
+
+
+def test_an_ensemble_with_callbacks_round_trips(xray_paths, tmp_path):
+    from sklearn_pneumo import make_pneumo_ensemble
+
+    paths, y = xray_paths
+    pipe = make_pneumo_ensemble(2, (24, 24), random_state=0, **FAST).fit(paths, y)
+    with pytest.warns(UserWarning, match="callbacks are not saved"):
+        save_model(pipe, tmp_path / "ensemble.pneumo")
+    loaded = load_model(tmp_path / "ensemble.pneumo")
+    expected, result = pipe.assess(paths), loaded.assess(paths)
+    np.testing.assert_array_equal(result.proba, expected.proba)
+    np.testing.assert_allclose(result.uncertainty, expected.uncertainty)
