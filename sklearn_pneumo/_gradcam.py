@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from skimage.transform import resize
+from sklearn.ensemble import VotingClassifier
 from sklearn.utils.validation import check_is_fitted
 
 from ._classifier import CNNClassifier, rows_to_images
@@ -97,9 +98,11 @@ def gradcam_heatmaps(estimator, X, *, target=None, layer=None):
 
     Parameters
     ----------
-    estimator : CNNClassifier or Pipeline ending in one
+    estimator : CNNClassifier, or Pipeline ending in one or in an ensemble
         Fitted. For a pipeline, ``X`` is what the pipeline takes (file
         paths, or images) and goes through its preprocessing steps first.
+        For an ensemble (:func:`make_pneumo_ensemble`), the members'
+        heatmaps of the same class are averaged.
     X : array-like
         Input of ``estimator.predict``.
     target : class label or None, default=None
@@ -132,8 +135,54 @@ def gradcam_heatmaps(estimator, X, *, target=None, layer=None):
     >>> gradcam_heatmaps(clf, X[:3]).shape
     (3, 16, 16)
     """
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    if isinstance(final, VotingClassifier):
+        return _ensemble_heatmaps(estimator, final, X, target, layer)
     preprocess, classifier = split_pipeline(estimator)
-    images = rows_to_images(preprocess(X), classifier.image_size_)
+    return _heatmaps(classifier, preprocess(X), _class_index(classifier, target), layer)
+
+
+def _class_index(classifier, target):
+    """The index of ``target`` among the classes, or None for the predicted one."""
+    if target is None:
+        return None
+    matches = np.flatnonzero(classifier.classes_ == target)
+    if matches.size == 0:
+        raise ValueError(
+            f"target {target!r} is not one of the classes "
+            f"{classifier.classes_.tolist()}."
+        )
+    return int(matches[0])
+
+
+def _ensemble_heatmaps(estimator, ensemble, X, target, layer):
+    """The members' heatmaps of one class per image, averaged and rescaled.
+
+    Without ``target``, the class the ensemble predicts is explained.
+    """
+    check_is_fitted(ensemble)
+    for _, step in estimator.steps[:-1] if hasattr(estimator, "steps") else []:
+        if step not in (None, "passthrough") and not hasattr(step, "fit_resample"):
+            X = step.transform(X)
+    if target is None:
+        index = np.searchsorted(ensemble.classes_, ensemble.predict(X))
+    else:
+        index = _class_index(ensemble, target)
+    maps = []
+    for member in ensemble.estimators_:
+        preprocess, classifier = split_pipeline(member)
+        maps.append(_heatmaps(classifier, preprocess(X), index, layer))
+    mean = np.mean(maps, axis=0)
+    peaks = mean.max(axis=(1, 2), keepdims=True)
+    return np.divide(mean, peaks, out=np.zeros_like(mean), where=peaks > 0)
+
+
+def _heatmaps(classifier, rows, index, layer):
+    """Grad-CAM of ``classifier`` on ``rows`` for class ``index`` (None: argmax).
+
+    ``index`` may also hold one class index per row.
+    """
+    images = rows_to_images(rows, classifier.image_size_)
     model = classifier.model_
     feature_layer = (
         _last_feature_map_layer(model) if layer is None else model.get_layer(layer)
@@ -145,17 +194,11 @@ def gradcam_heatmaps(estimator, X, *, target=None, layer=None):
             model, feature_layer, output_layer, inputs
         )
         scores = _class_scores(output_layer, hidden)
-        if target is None:
-            index = tf.argmax(scores, axis=1)
+        if index is None:
+            chosen = tf.argmax(scores, axis=1)
         else:
-            matches = np.flatnonzero(classifier.classes_ == target)
-            if matches.size == 0:
-                raise ValueError(
-                    f"target {target!r} is not one of the classes "
-                    f"{classifier.classes_.tolist()}."
-                )
-            index = tf.fill([len(images)], int(matches[0]))
-        score = tf.gather(scores, index, axis=1, batch_dims=1)
+            chosen = tf.constant(np.broadcast_to(index, (len(images),)), tf.int64)
+        score = tf.gather(scores, chosen, axis=1, batch_dims=1)
     gradients = tape.gradient(score, features)
     weights = tf.reduce_mean(tf.cast(gradients, tf.float32), axis=(1, 2), keepdims=True)
     cams = tf.nn.relu(tf.reduce_sum(weights * tf.cast(features, tf.float32), axis=-1))

@@ -285,9 +285,15 @@ def plot_gradcam(
     """
     from ._gradcam import gradcam_heatmaps, split_pipeline
 
-    preprocess, classifier = split_pipeline(estimator)
-    rows = preprocess(X)
-    heatmaps = gradcam_heatmaps(classifier, rows, target=target)
+    if hasattr(estimator, "steps") and hasattr(estimator.steps[-1][1], "estimators_"):
+        # An ensemble: the members' averaged heatmaps, the ensemble's answer.
+        rows = estimator[:-1].transform(X)
+        classifier = estimator.steps[-1][1]
+        heatmaps = gradcam_heatmaps(estimator, X, target=target)
+    else:
+        preprocess, classifier = split_pipeline(estimator)
+        rows = preprocess(X)
+        heatmaps = gradcam_heatmaps(classifier, rows, target=target)
     proba = classifier.predict_proba(rows)
     images = np.asarray(rows, dtype=np.float32).reshape(heatmaps.shape)
     names = class_display_names(classifier.classes_, class_names)

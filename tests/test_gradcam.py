@@ -113,3 +113,23 @@ def test_a_loaded_model_gives_the_same_heatmaps(tmp_path):
     np.testing.assert_array_equal(
         gradcam_heatmaps(loaded, X[:3]), gradcam_heatmaps(clf, X[:3])
     )
+
+
+def test_an_ensemble_averages_its_members_heatmaps(xray_paths):
+    from sklearn_pneumo import gradcam_heatmaps, make_pneumo_ensemble
+    from sklearn_pneumo.plot import plot_gradcam
+
+    paths, y = xray_paths
+    pipe = make_pneumo_ensemble(
+        2, (32, 32), preset="paper", epochs=1, model__filters=4, random_state=0
+    ).fit(paths, y)
+    heatmaps = gradcam_heatmaps(pipe, paths[:3], target=1)
+    assert heatmaps.shape == (3, 32, 32) and heatmaps.max() <= 1
+    members = [
+        gradcam_heatmaps(member[-1], pipe[:-1].transform(paths[:3]), target=1)
+        for member in pipe[-1].estimators_
+    ]
+    mean = np.mean(members, axis=0)
+    peaks = mean.max(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(heatmaps, mean / peaks, atol=1e-5)
+    assert len(plot_gradcam(pipe, paths[:2]).axes) >= 2
