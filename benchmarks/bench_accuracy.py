@@ -37,10 +37,16 @@ brightness +/-0.1, against the exposure; mixed bfloat16, batches of 64). The
 whole run takes about 50 minutes on 2 CPU cores. ``--configs NAME ...`` runs
 some of them.
 
-File mode also scores ``val_aspect``: the validation files cropped to the
-other class's aspect ratio (``aspect_swapped``), a check for the shortcut
-that stretching X-rays of class-dependent shapes to a square opens; the
-ranking takes the worse of ``val`` and ``val_aspect``. And it reports
+File mode also scores shifted copies of the validation files
+(``shifted_copies``): ``val_aspect``, cropped to the other class's aspect
+ratio (``aspect_swapped``), a check for the shortcut that stretching
+X-rays of class-dependent shapes to a square opens; ``val_gamma_0.8`` and
+``val_gamma_1.25``, exposed differently; ``val_rotated_5``, turned by 5
+degrees. The ranking takes the worst of ``val`` and these.
+``average_exposure`` is ``stretch_exposure`` with a global-average head
+(``model__head="average"``) and rotation 0.015, tried against the framing;
+``--save-dir`` keeps every fitted pipeline (for ``bench_trust.py``), and
+``--network-seed`` trains another seed on the same split. And it reports
 ``samples``: the 16 bundled full-size X-rays of the public ``val/`` folder,
 taken after every X-ray of the training folder (their file numbers follow
 the folder's last ones), too few to rank on.

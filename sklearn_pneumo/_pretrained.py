@@ -38,16 +38,18 @@ def pretrained_record():
 def load_pretrained(*, input="paths"):
     """The pipeline trained on the public dataset's whole ``train/`` folder.
 
-    A fitted :func:`~sklearn_pneumo.make_pneumo_pipeline` pipeline
-    (``load``, ``resize``, ``sample``, ``cnn``) at 150x150, trained on the
-    5,216 X-rays of Kermany et al.'s ``train/`` folder; see
+    A fitted :func:`~sklearn_pneumo.make_pneumo_ensemble` pipeline
+    (``load``, ``resize``, ``ensemble``: two networks from different seeds,
+    each averaging five test-time views) at 150x150, trained on the 5,216
+    X-rays of Kermany et al.'s ``train/`` folder; see
     ``docs/model_card.md`` and :func:`pretrained_record` for its settings,
     figures and limits. For research and teaching: it is not a medical
     device.
 
     It is loaded with :func:`~sklearn_pneumo.load_model` (no code from the
     file runs) and is used like any fitted pipeline: ``predict``,
-    ``predict_proba``, :func:`~sklearn_pneumo.predict_files`,
+    ``predict_proba``, ``assess`` (with outlier flags and uncertainty),
+    ``is_outlier``, :func:`~sklearn_pneumo.predict_files`,
     :func:`~sklearn_pneumo.gradcam_heatmaps`, or
     ``FixedThresholdClassifier(model, threshold=...)`` with the threshold
     of :func:`pretrained_record`.

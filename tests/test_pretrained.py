@@ -16,6 +16,7 @@ from sklearn_pneumo import (
     predict_files,
     pretrained_record,
 )
+from sklearn_pneumo._pipeline import _classifiers
 from sklearn_pneumo.datasets import load_chest_xray_224, load_chest_xray_sample
 
 
@@ -67,7 +68,10 @@ def test_predictions_match_the_record(loaded):
 def test_record_describes_the_model(loaded):
     model, _, _ = loaded
     record = pretrained_record()
-    assert record["image_size"] == list(model["cnn"].image_size_)
+    classifiers = list(_classifiers(model))
+    assert len(classifiers) == record["members"] == 2
+    assert all(list(c.image_size_) == record["image_size"] for c in classifiers)
+    assert all(c.test_time_augmentation for c in classifiers)
     assert record["training_data"]["files"] == 5216
     assert 0 < record["threshold"] < 1
     assert 0.5 < record["validation"]["roc_auc"] <= 1
@@ -102,9 +106,11 @@ def test_float32_copy_of_the_bfloat16_network_agrees():
     model = load_pretrained()  # its own copy: the module fixture stays as shipped
     paths, _ = load_chest_xray_sample()
     as_trained = model.predict_proba(paths)
-    model.set_params(cnn__inference_dtype_policy="float32")
+    for classifier in _classifiers(model):
+        classifier.set_params(inference_dtype_policy="float32")
     float32 = model.predict_proba(paths)
-    assert model["cnn"]._inference_model().layers[0].compute_dtype == "float32"
+    for classifier in _classifiers(model):
+        assert classifier._inference_model().layers[0].compute_dtype == "float32"
     assert not np.array_equal(float32, as_trained)
     # bfloat16 keeps 8 bits of mantissa; through four batch-normalised
     # convolutions the shipped network's probabilities move by up to 0.013.
