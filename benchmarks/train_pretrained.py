@@ -43,11 +43,13 @@ import keras
 import tensorflow as tf
 from bench_accuracy import FILE_CONFIGS, SHIFTED, fit_config, validation_rank
 from bench_trust import fit_outliers
-from sklearn.pipeline import Pipeline
+from imblearn.pipeline import Pipeline
+from sklearn.base import clone
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
 
 from sklearn_pneumo import load_model, make_pneumo_ensemble, preset_settings, save_model
+from sklearn_pneumo._pipeline import _classifiers
 from sklearn_pneumo.datasets import load_chest_xray_sample, load_image_folder
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sklearn_pneumo"
@@ -92,12 +94,15 @@ def join_members(files, paths, y, groups):
     )
     ensemble.steps[:2] = first.steps[:2]
     voting = ensemble[-1]
+    fitted = [Pipeline(pipe.steps[2:]) for pipe in members]
+    # As VotingClassifier.fit leaves them: unfitted templates, fitted members.
     voting.estimators = [
-        (name, Pipeline(pipe.steps[2:]))
-        for (name, _), pipe in zip(voting.estimators, members)
+        (name, clone(member)) for (name, _), member in zip(voting.estimators, fitted)
     ]
-    voting.estimators_ = [estimator for _, estimator in voting.estimators]
-    voting.named_estimators_ = Bunch(**dict(voting.estimators))
+    voting.estimators_ = fitted
+    voting.named_estimators_ = Bunch(
+        **{name: member for (name, _), member in zip(voting.estimators, fitted)}
+    )
     voting.le_ = LabelEncoder().fit(first.classes_)
     voting.classes_ = voting.le_.classes_
     return ensemble
@@ -145,9 +150,8 @@ def main():
             config, paths, y, size, args.random_state, "paths", groups
         )
     if args.test_time_augmentation:
-        for key in pipe.get_params():
-            if key.endswith("test_time_augmentation"):
-                pipe.set_params(**{key: True})
+        for classifier in _classifiers(pipe):  # the fitted ones
+            classifier.set_params(test_time_augmentation=True)
     sample_paths, sample_y = load_chest_xray_sample()
     sample_proba = pipe.predict_proba(sample_paths)[:, 1]
     sample_accuracy = float(((sample_proba >= 0.5) == sample_y).mean())

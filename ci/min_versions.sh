@@ -23,7 +23,7 @@ open(sys.argv[1], "w").write("\n".join(pins) + "\n")
 print("\n".join(pins))
 PY
 # The package at its minimums, then what the chosen tests use besides.
-pip install --quiet -c "$constraints" . pytest hypothesis pydicom matplotlib
+pip install --quiet -c "$constraints" . pytest hypothesis pydicom matplotlib pandas
 pip list 2>/dev/null | grep -i -E "^(scikit-learn|imbalanced-learn|scikeras|tensorflow|keras|numpy|scikit-image|scipy|pillow|joblib|tqdm|skops) "
 if [ "$#" -eq 0 ]; then
     set -- tests/test_loader.py tests/test_grayscale.py tests/test_real_files.py \

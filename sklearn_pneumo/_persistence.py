@@ -103,9 +103,14 @@ def _find_classifiers(obj, path=()):
 
 
 def _find_networks(obj):
-    """Yield (path, CNNClassifier) for every fitted network inside ``obj``."""
+    """Yield (path, CNNClassifier) for every fitted network inside ``obj``.
+
+    A network reachable by several paths is yielded once, at the first.
+    """
+    seen = set()
     for path, cnn in _find_classifiers(obj):
-        if "model_" in vars(cnn):
+        if "model_" in vars(cnn) and id(cnn) not in seen:
+            seen.add(id(cnn))
             yield path, cnn
 
 
@@ -180,7 +185,7 @@ def save_model(model, path, *, optimizer=True):
     networks = list(_find_networks(model))
     if not networks:
         raise ValueError("The model holds no fitted CNNClassifier; fit it first.")
-    classifiers = [cnn for _, cnn in _find_classifiers(model)]
+    classifiers = list({id(cnn): cnn for _, cnn in _find_classifiers(model)}.values())
     if any(cnn.callbacks for cnn in classifiers):
         warnings.warn(
             "Keras callbacks are not saved (they are code); the loaded model "

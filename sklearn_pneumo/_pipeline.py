@@ -12,6 +12,7 @@ from imblearn.over_sampling import RandomOverSampler
 from imblearn.pipeline import Pipeline
 from imblearn.under_sampling import RandomUnderSampler
 from sklearn.ensemble import VotingClassifier
+from sklearn.pipeline import Pipeline as SklearnPipeline
 from sklearn.pipeline import _final_estimator_has
 from sklearn.utils import Bunch
 from sklearn.utils._indexing import _safe_indexing
@@ -40,7 +41,7 @@ def _classifiers(estimator):
         yield estimator
     elif hasattr(estimator, "best_estimator_"):
         yield from _classifiers(estimator.best_estimator_)
-    elif isinstance(estimator, Pipeline):
+    elif isinstance(estimator, SklearnPipeline):  # imblearn's too
         for _, step in estimator.steps:
             yield from _classifiers(step)
     elif isinstance(estimator, VotingClassifier):
