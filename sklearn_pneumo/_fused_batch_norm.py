@@ -35,7 +35,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         return (
             keras.backend.backend() == "tensorflow"
             and mask is None
-            and not self.renorm
+            and not getattr(self, "renorm", False)  # not in Keras 3.8
             and len(inputs.shape) == 4
             and self.axis in (-1, 3)
         )
