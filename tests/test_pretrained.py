@@ -115,3 +115,20 @@ def test_float32_copy_of_the_bfloat16_network_agrees():
     # bfloat16 keeps 8 bits of mantissa; through four batch-normalised
     # convolutions the shipped network's probabilities move by up to 0.013.
     np.testing.assert_allclose(float32, as_trained, atol=0.02)
+
+
+def test_test_time_augmentation_can_be_turned_off(loaded):
+    model, _, _ = loaded
+    paths, _ = load_chest_xray_sample()
+    once = load_pretrained(test_time_augmentation=False)
+    assert not any(c.test_time_augmentation for c in _classifiers(once))
+    members = [
+        member[-1].predict_proba(once[:2].transform(paths[:4]))
+        for member in once[-1].estimators_
+    ]
+    np.testing.assert_allclose(
+        once.predict_proba(paths[:4]), np.mean(members, axis=0), rtol=1e-5
+    )
+    assert not np.allclose(
+        once.predict_proba(paths[:4]), model.predict_proba(paths[:4])
+    )
