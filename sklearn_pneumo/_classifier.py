@@ -1,43 +1,28 @@
 """The paper's CNN as a scikit-learn classifier (a scikeras KerasClassifier)."""
 
-import copy
-import logging
 import math
-import pickle
-import random
 import warnings
-from contextlib import contextmanager
+from numbers import Integral, Real
 
-import keras
 import numpy as np
 import scipy.sparse as sp
-from scikeras.wrappers import KerasClassifier
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import Bunch, ClassifierTags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from ._callbacks import detach_callbacks
+from ._holdout import holdout_indices
 from ._image_size import image_size_hint
 from ._network import build_cnn, with_dtype_policy
 from ._outliers import FeatureGaussians, feature_network
+from ._seeding import keras_seed
+from ._tensorflow_log import drop_retracing_warnings
+from ._upstream import Interval, ScikerasClassifier, StrOptions, fit_context
 from ._views import augmented_views
 
-
-class _RetracingNoise(logging.Filter):
-    """Drop TensorFlow's "triggered tf.function retracing" warnings.
-
-    Every fit builds a new network with new tf.functions, so cross-validation
-    and grid searches trace again by design; TensorFlow counts the traces
-    across networks and warns as if one function were retraced.
-    """
-
-    def filter(self, record):
-        return "triggered tf.function retracing" not in record.getMessage()
-
-
-logging.getLogger("tensorflow").addFilter(_RetracingNoise())
+drop_retracing_warnings()
 
 
 def rows_to_images(X, image_size):
@@ -82,100 +67,7 @@ def check_labels(y):
         )
 
 
-def holdout_indices(y, fraction, random_state=None, groups=None):
-    """Split sample indices into training and a stratified, shuffled hold-out.
-
-    Used for ``validation_split``: Keras alone holds out the *last* rows,
-    which are one class when the data are sorted by class (as
-    :func:`~sklearn_pneumo.datasets.load_image_folder` returns them). With
-    ``groups`` (e.g. the patient of each X-ray), each group falls wholly on
-    one side: the hold-out is one fold of a shuffled ``StratifiedGroupKFold``
-    with ``round(1 / fraction)`` folds, so its size is close to ``fraction``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> train, held_out = holdout_indices(np.repeat([0, 1], 10), 0.2, 0)
-    >>> len(train), sorted(np.repeat([0, 1], 10)[held_out].tolist())
-    (16, [0, 0, 1, 1])
-    >>> patients = np.arange(20) // 2
-    >>> train, held_out = holdout_indices(np.repeat([0, 1], 10), 0.2, 0, patients)
-    >>> set(patients[train]) & set(patients[held_out])
-    set()
-    """
-    y = np.asarray(y).reshape(len(y), -1)[:, 0]
-    indices = np.arange(len(y))
-    if groups is not None:
-        folds = StratifiedGroupKFold(
-            n_splits=max(2, round(1 / fraction)),
-            shuffle=True,
-            random_state=random_state,
-        )
-        return next(folds.split(indices, y, groups))
-    try:
-        return train_test_split(
-            indices, test_size=fraction, stratify=y, random_state=random_state
-        )
-    except ValueError:  # a class too small to stratify: plain shuffled split
-        return train_test_split(indices, test_size=fraction, random_state=random_state)
-
-
-#: Run-time attributes of Keras callbacks, and their values before any fit.
-_CALLBACK_RUNTIME_STATE = {"_model": None, "_summary_module": None, "_writers": {}}
-
-
-def _picklable(value):
-    try:
-        pickle.dumps(value)
-    except (TypeError, AttributeError, ValueError, pickle.PicklingError):
-        return False
-    return True
-
-
-def detach_callbacks(value, memo):
-    """Copy callbacks (possibly in lists or dicts) without their run-time state.
-
-    Keras sets the network, open files and log writers of a callback again
-    when a fit starts; the copy has them reset (to their value before any
-    fit, or None), so it pickles. ``memo`` maps ``id(original)`` to its copy,
-    so that a callback shared by several containers stays shared.
-    """
-    if isinstance(value, keras.callbacks.Callback):
-        if id(value) not in memo:
-            detached = copy.copy(value)
-            for name, attribute in vars(value).items():
-                if name in _CALLBACK_RUNTIME_STATE:
-                    setattr(detached, name, copy.copy(_CALLBACK_RUNTIME_STATE[name]))
-                elif not _picklable(attribute):
-                    setattr(detached, name, None)
-            memo[id(value)] = detached
-        return memo[id(value)]
-    if isinstance(value, (list, tuple)):
-        return type(value)(detach_callbacks(item, memo) for item in value)
-    if isinstance(value, dict):
-        return {key: detach_callbacks(item, memo) for key, item in value.items()}
-    return value
-
-
-@contextmanager
-def _keras_seed(seed):
-    """Seed Keras' own generators too, restoring Python's and NumPy's state.
-
-    ``None`` leaves every generator as it is.
-    """
-    if seed is None:
-        yield
-        return
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    keras.utils.set_random_seed(seed)
-    try:
-        yield
-    finally:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
-
-
-class CNNClassifier(KerasClassifier):
+class CNNClassifier(ScikerasClassifier):
     """The paper's convolutional network as a scikit-learn classifier.
 
     Takes flat rows of ``height * width`` grayscale pixels (the output of
@@ -339,16 +231,30 @@ class CNNClassifier(KerasClassifier):
             warm_start=warm_start,
             **kwargs,
         )
-        del self.build_fn  # scikeras' deprecated alias of ``model``: not a parameter
         self.image_size = image_size
         self.jit_compile = jit_compile
         self.inference_dtype_policy = inference_dtype_policy
         self.outlier_rate = outlier_rate
         self.test_time_augmentation = test_time_augmentation
 
-    build_fn = None
     __metadata_request__fit = {"groups": True}
-    _compile_kwargs = KerasClassifier._compile_kwargs | {"jit_compile"}
+    # The parameters this class adds or gives new defaults; scikeras checks
+    # the rest (model, optimizer, loss...) when it builds the network.
+    _parameter_constraints = {
+        "image_size": [tuple, list, None],
+        "epochs": [Interval(Integral, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "validation_split": [Interval(Real, 0, 1, closed="left")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "shuffle": ["boolean"],
+        "warm_start": ["boolean"],
+        "jit_compile": ["boolean", StrOptions({"auto"})],
+        "inference_dtype_policy": [str, None],
+        "outlier_rate": [Interval(Real, 0, 1, closed="neither")],
+        "test_time_augmentation": ["boolean"],
+    }
 
     def __repr__(self):
         return BaseEstimator.__repr__(self)
@@ -419,12 +325,12 @@ class CNNClassifier(KerasClassifier):
             )
         return X
 
-    def _validate_data(self, X=None, y=None, reset=False, y_numeric=False):
+    def _validate_rows(self, validate, X, y, reset, y_numeric):
         if X is not None:
             X = self._check_flat_images(X, reset)
         if reset and y is not None:
             check_labels(y)
-        X, y = super()._validate_data(X, y, reset=reset, y_numeric=y_numeric)
+        X, y = validate(X, y, reset=reset, y_numeric=y_numeric)
         if reset and y is not None and len(np.unique(y)) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes, got "
@@ -441,6 +347,7 @@ class CNNClassifier(KerasClassifier):
             rows_to_images, kw_args={"image_size": self.image_size_}
         )
 
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, groups=None, **kwargs):
         """Train a new network on flat images.
 
@@ -653,12 +560,12 @@ class CNNClassifier(KerasClassifier):
         """
         return self.assess(X).outlier
 
-    def _predict_raw(self, X, **kwargs):
+    def _predict_rows(self, predict, X, **kwargs):
         # Keras' predict builds a data pipeline on every call (about 60 ms for
         # one 150x150 image on 2 CPU cores); predict_on_batch over the same
         # batches gives the same result without it (about 3 ms).
-        if kwargs or not self.initialized_ or getattr(self, "_predict_callbacks", None):
-            return super()._predict_raw(X, **kwargs)
+        if kwargs or not self.initialized_ or self._has_predict_callbacks():
+            return predict(X, **kwargs)
         X, _ = self._validate_data(X=X, y=None)
         images = self.feature_encoder_.transform(X)
         if self.test_time_augmentation:
@@ -676,11 +583,11 @@ class CNNClassifier(KerasClassifier):
         """Rows per prediction step: ``predict__batch_size``, else ``batch_size``."""
         return getattr(self, "predict__batch_size", None) or self.batch_size or 32
 
-    def _build_keras_model(self):
-        with _keras_seed(self._random_state):
-            return super()._build_keras_model()
+    def _build_network(self, build):
+        with keras_seed(self._fit_seed):
+            return build()
 
-    def _fit_keras_model(self, X, y, sample_weight, *args, **kwargs):
+    def _train(self, keras_fit, X, y, sample_weight, **kwargs):
         held_out = None
         if self.validation_split and "validation_data" not in kwargs:
             groups = getattr(self, "_fit_groups", None)
@@ -692,7 +599,7 @@ class CNNClassifier(KerasClassifier):
                     "instead of a sampler (sampler=None) to hold out by group."
                 )
             train, held_out = holdout_indices(
-                y, self.validation_split, self._random_state, groups
+                y, self.validation_split, self._fit_seed, groups
             )
             validation = (X[held_out], y[held_out])
             if sample_weight is not None:
@@ -701,8 +608,8 @@ class CNNClassifier(KerasClassifier):
             X, y, kwargs["validation_data"] = X[train], y[train], validation
             held_out = validation[0]
         self.__dict__.pop("_inference_network", None)
-        with _keras_seed(self._random_state):
-            result = super()._fit_keras_model(X, y, sample_weight, *args, **kwargs)
+        with keras_seed(self._fit_seed):
+            result = keras_fit(X, y, sample_weight, **kwargs)
         self._fit_outlier_model(X, y, held_out)
         return result
 

@@ -5,6 +5,8 @@ from sklearn.ensemble import VotingClassifier
 from sklearn.utils import Bunch
 from sklearn.utils.metaestimators import available_if
 
+from ._steps import transform_for_prediction
+
 
 class PneumoEnsemble(VotingClassifier):
     """A soft-voting ``VotingClassifier`` of networks, with their spread.
@@ -74,8 +76,6 @@ def combine_assessments(results):
 
 def _assess_member(member, X):
     """A member pipeline's assessment, with its views' probabilities."""
-    for _, step in member.steps[:-1]:
-        if step not in (None, "passthrough") and not hasattr(step, "fit_resample"):
-            X = step.transform(X)
+    X = transform_for_prediction(member, X)
     classifier = member.steps[-1][1]
     return Bunch(**classifier._assess(X), offset=classifier.offset_)

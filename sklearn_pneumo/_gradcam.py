@@ -8,6 +8,7 @@ from sklearn.ensemble import VotingClassifier
 from sklearn.utils.validation import check_is_fitted
 
 from ._classifier import CNNClassifier, rows_to_images
+from ._steps import transform_for_prediction
 
 
 def split_pipeline(estimator):
@@ -35,14 +36,7 @@ def split_pipeline(estimator):
     check_is_fitted(classifier)
 
     def preprocess(X):
-        for _, step in steps[:-1] if steps else []:
-            if (
-                step is not None
-                and step != "passthrough"
-                and not hasattr(step, "fit_resample")
-            ):
-                X = step.transform(X)
-        return X
+        return transform_for_prediction(estimator, X)
 
     return preprocess, classifier
 
@@ -161,9 +155,7 @@ def _ensemble_heatmaps(estimator, ensemble, X, target, layer):
     Without ``target``, the class the ensemble predicts is explained.
     """
     check_is_fitted(ensemble)
-    for _, step in estimator.steps[:-1] if hasattr(estimator, "steps") else []:
-        if step not in (None, "passthrough") and not hasattr(step, "fit_resample"):
-            X = step.transform(X)
+    X = transform_for_prediction(estimator, X)
     if target is None:
         index = np.searchsorted(ensemble.classes_, ensemble.predict(X))
     else:

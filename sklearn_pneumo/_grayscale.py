@@ -9,9 +9,9 @@ from joblib import Parallel, delayed
 from scipy import sparse
 from skimage.color import rgb2gray, rgba2rgb
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import StrOptions
 
 from ._threads import image_threads
+from ._upstream import StrOptions, fit_context, validate_estimator_params
 
 #: Integer dtypes with a fixed full-scale value; other dtypes are refused.
 _FULL_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
@@ -279,8 +279,14 @@ class GrayscaleResize(TransformerMixin, BaseEstimator):
         self.size = size
         self.n_jobs = n_jobs
 
-    def _check_size(self):
-        self._validate_params()
+    def _check_size(self, validate=True):
+        """``size`` as (height, width) of two positive ints.
+
+        ``validate`` checks every parameter first, as :meth:`fit` does:
+        transforming needs no fit.
+        """
+        if validate:
+            validate_estimator_params(self)
         size = tuple(self.size)
         if len(size) != 2 or not all(isinstance(s, Integral) and s >= 1 for s in size):
             raise ValueError(
@@ -289,6 +295,7 @@ class GrayscaleResize(TransformerMixin, BaseEstimator):
             )
         return size
 
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Check parameters and inputs; nothing is learned.
 
@@ -303,7 +310,7 @@ class GrayscaleResize(TransformerMixin, BaseEstimator):
         -------
         self : GrayscaleResize
         """
-        self._check_size()
+        self._check_size(validate=False)
         _as_image_list(X)
         self.n_features_in_ = 1
         return self

@@ -10,11 +10,11 @@ import numpy as np
 from joblib import Parallel, delayed
 from PIL import Image, ImageOps
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval, StrOptions
 from tqdm.auto import tqdm
 
 from ._dicom import decode_dicom, is_dicom
 from ._threads import image_threads
+from ._upstream import Interval, StrOptions, fit_context, validate_estimator_params
 
 #: EXIF orientations that swap width and height.
 _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
@@ -526,6 +526,7 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         # Loaders saved before ``intensity`` existed take its default.
         super().__setstate__({"intensity": "container", **state})
 
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Check parameters and inputs; nothing is learned.
 
@@ -540,14 +541,13 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         -------
         self : ImageLoader
         """
-        self._check_params()
+        self._check_decode_size()
         check_paths(X)
         self.n_features_in_ = 1
         return self
 
-    def _check_params(self):
-        """scikit-learn's parameter validation, and a positive ``decode_size``."""
-        self._validate_params()
+    def _check_decode_size(self):
+        """``decode_size`` is None or two positive ints (no constraint type says so)."""
         size = self.decode_size
         if size is not None and (
             len(size) != 2 or not all(isinstance(s, Integral) and s >= 1 for s in size)
@@ -575,7 +575,8 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         ImageLoadError
             Listing every file that could not be read and why.
         """
-        self._check_params()
+        validate_estimator_params(self)  # transform needs no fit
+        self._check_decode_size()
         return decode_images(
             X,
             decode_size=self.decode_size,

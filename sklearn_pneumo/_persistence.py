@@ -17,7 +17,6 @@ from imblearn.under_sampling import RandomUnderSampler
 from scikeras.utils.transformers import ClassifierLabelEncoder, TargetReshaper
 from sklearn.base import BaseEstimator
 from sklearn.metrics import get_scorer, get_scorer_names
-from sklearn.metrics._scorer import _MultimetricScorer, _PassthroughScorer, _Scorer
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils import Bunch
 
@@ -28,6 +27,7 @@ from ._loader import ImageLoader
 from ._network import build_cnn
 from ._outliers import FeatureGaussians
 from ._pipeline import PneumoPipeline
+from ._upstream import SCIKERAS_CALLBACK_LISTS, SCORER_TYPES, score_function
 from ._writing import atomic_write
 
 FORMAT = "sklearn_pneumo.model"
@@ -71,17 +71,15 @@ TRUSTED_TYPES = sorted(
         np.dtype,
         KFold,
         StratifiedKFold,
-        _PassthroughScorer,
-        _Scorer,
-        _MultimetricScorer,
+        *SCORER_TYPES,
         Bunch,
     )
 ) + sorted(
     # The metric functions behind scikit-learn's named scorers ("roc_auc"...).
     {
-        _qualified_name(get_scorer(name)._score_func)
+        _qualified_name(score_function(get_scorer(name)))
         for name in get_scorer_names()
-        if hasattr(get_scorer(name), "_score_func")
+        if score_function(get_scorer(name)) is not None
     }
 )
 
@@ -118,7 +116,7 @@ def _detach(cnn):
     """Take the network and the callbacks out of a classifier, for skops."""
     state = {
         name: vars(cnn).pop(name)
-        for name in ("model_", "callbacks", "_fit_callbacks", "_predict_callbacks")
+        for name in ("model_", "callbacks", *SCIKERAS_CALLBACK_LISTS)
         if name in vars(cnn)
     }
     cnn.callbacks = None
@@ -405,7 +403,8 @@ def _load(path, archive, folder, trusted, safe_mode, max_size):
         network_file = Path(folder) / name
         network_file.write_bytes(network_data)
         cnn.model_ = _load_network(network_file, name, safe_mode, path)
-        cnn._fit_callbacks, cnn._predict_callbacks = [], []
+        for name in SCIKERAS_CALLBACK_LISTS:
+            setattr(cnn, name, [])
     return model
 
 

@@ -5,6 +5,7 @@ import math
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from numbers import Integral
 
 import keras
 import numpy as np
@@ -13,11 +14,8 @@ from imblearn.pipeline import Pipeline
 from imblearn.under_sampling import RandomUnderSampler
 from sklearn.ensemble import VotingClassifier
 from sklearn.pipeline import Pipeline as SklearnPipeline
-from sklearn.pipeline import _final_estimator_has
 from sklearn.utils import Bunch
-from sklearn.utils._indexing import _safe_indexing
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import _num_samples
 from tqdm.auto import tqdm
 
 from ._classifier import CNNClassifier, check_labels
@@ -25,6 +23,16 @@ from ._ensemble import PneumoEnsemble
 from ._grayscale import GrayscaleResize
 from ._image_size import fitting_image_size
 from ._loader import ImageLoader, ImageLoadError
+from ._steps import prediction_steps, transform_for_prediction
+from ._upstream import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    final_estimator_has,
+    num_samples,
+    safe_indexing,
+    validate_params,
+)
 
 #: Images per chunk when decoding overlaps scoring (rounded up to a
 #: multiple of the network's prediction batch, so batches stay the same).
@@ -119,9 +127,7 @@ class PneumoPipeline(Pipeline):
         bar over all chunks.
         """
         steps, progress = [], False
-        for _, step in self.steps[:-1]:
-            if step is None or step == "passthrough" or hasattr(step, "fit_resample"):
-                continue
+        for step in prediction_steps(self):
             if isinstance(step, ImageLoader) and step.progress:
                 step, progress = copy.copy(step).set_params(progress=False), True
             steps.append(step)
@@ -139,9 +145,9 @@ class PneumoPipeline(Pipeline):
         """
         steps, progress = self._preprocessing_steps()
         size = chunk_size or self._chunk_size()
-        n = _num_samples(X)
-        chunks = [_safe_indexing(X, slice(i, i + size)) for i in range(0, n, size)]
-        final = getattr(self._final_estimator, method)
+        n = num_samples(X)
+        chunks = [safe_indexing(X, slice(i, i + size)) for i in range(0, n, size)]
+        final = getattr(self.steps[-1][1], method)
 
         def transform(chunk):
             return _transform_naming_failures(steps, chunk)
@@ -156,7 +162,7 @@ class PneumoPipeline(Pipeline):
                 rows = ahead.result()
                 if i + 1 < len(chunks):
                     ahead = executor.submit(transform, chunks[i + 1])
-                bar.update(_num_samples(chunk))
+                bar.update(num_samples(chunk))
                 if not isinstance(rows, ImageLoadError):
                     scored = keep_going or not failed
                     yield chunk, final(rows) if scored else None, []
@@ -184,9 +190,9 @@ class PneumoPipeline(Pipeline):
         return np.concatenate(results)
 
     def _should_overlap(self, X, params):
-        return not params and _num_samples(X) > self._chunk_size()
+        return not params and num_samples(X) > self._chunk_size()
 
-    @available_if(_final_estimator_has("predict"))
+    @available_if(final_estimator_has("predict"))
     def predict(self, X, **params):
         """Predict the class of each sample, decoding ahead on large inputs.
 
@@ -197,7 +203,7 @@ class PneumoPipeline(Pipeline):
             return self._overlapped("predict", X)
         return super().predict(X, **params)
 
-    @available_if(_final_estimator_has("predict_proba"))
+    @available_if(final_estimator_has("predict_proba"))
     def predict_proba(self, X, **params):
         """Class probabilities of each sample, decoding ahead on large inputs.
 
@@ -208,7 +214,7 @@ class PneumoPipeline(Pipeline):
             return self._overlapped("predict_proba", X)
         return super().predict_proba(X, **params)
 
-    @available_if(_final_estimator_has("assess"))
+    @available_if(final_estimator_has("assess"))
     def assess(self, X):
         """Probabilities, typicality, outlier flags and uncertainty of each sample.
 
@@ -224,11 +230,9 @@ class PneumoPipeline(Pipeline):
         """
         if self._should_overlap(X, {}):
             return self._overlapped("assess", X)
-        for _, _, step in self._iter(with_final=False):
-            X = step.transform(X)
-        return self._final_estimator.assess(X)
+        return self.steps[-1][1].assess(transform_for_prediction(self, X))
 
-    @available_if(_final_estimator_has("assess"))
+    @available_if(final_estimator_has("assess"))
     def score_samples(self, X):
         """How typical each sample is of the training X-rays; higher is more typical.
 
@@ -236,7 +240,7 @@ class PneumoPipeline(Pipeline):
         """
         return self.assess(X).typicality
 
-    @available_if(_final_estimator_has("assess"))
+    @available_if(final_estimator_has("assess"))
     def is_outlier(self, X):
         """Flag samples unlike the training X-rays, at the rate set at fit.
 
@@ -253,7 +257,7 @@ class PneumoPipeline(Pipeline):
         """
         if y is None:
             raise ValueError("y is required: the class of each X-ray.")
-        n_samples, n_labels = _num_samples(X), _num_samples(y)
+        n_samples, n_labels = num_samples(X), num_samples(y)
         if n_samples != n_labels:
             raise ValueError(
                 f"X has {n_samples} samples but y has {n_labels} labels: give "
@@ -407,6 +411,24 @@ def preset_settings(preset):
     }
 
 
+#: The arguments both factories share, as scikit-learn validates them.
+_FACTORY_CONSTRAINTS = {
+    "image_size": [tuple, list],
+    "sampler": [
+        StrOptions({"auto", "over", "under"}),
+        HasMethods("fit_resample"),
+        None,
+    ],
+    "preset": [StrOptions({"paper", "tuned"})],
+    "input": [StrOptions({"paths", "images"})],
+    "memory": [str, HasMethods("cache"), None],
+    "n_jobs": [Integral, StrOptions({"auto"}), None],
+    "progress": ["boolean"],
+    "random_state": [Interval(Integral, 0, None, closed="left"), None],
+}
+
+
+@validate_params(_FACTORY_CONSTRAINTS, prefer_skip_nested_validation=True)
 def make_pneumo_pipeline(
     image_size=(150, 150),
     sampler="auto",
@@ -504,6 +526,10 @@ def _rebalance_and_classify(sampler, preset, random_state, params):
     return [("sample", _make_sampler(sampler, random_state)), ("cnn", classifier)]
 
 
+@validate_params(
+    {"n_members": [Interval(Integral, 1, None, closed="left")], **_FACTORY_CONSTRAINTS},
+    prefer_skip_nested_validation=True,
+)
 def make_pneumo_ensemble(
     n_members=3,
     image_size=(150, 150),
@@ -554,8 +580,6 @@ def make_pneumo_ensemble(
     >>> pipe.get_params()["ensemble__member_1__cnn__random_state"]
     1
     """
-    if not isinstance(n_members, int) or n_members < 1:
-        raise ValueError(f"n_members must be a positive int, got {n_members!r}.")
     image_size = tuple(image_size)
     members = [
         (

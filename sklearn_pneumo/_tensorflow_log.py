@@ -1,5 +1,6 @@
-"""Import TensorFlow without its start-up log, unless the user asked for it."""
+"""TensorFlow's log: quiet at start-up unless the user asked for it, no false alarms."""
 
+import logging
 import os
 import sys
 from contextlib import contextmanager
@@ -39,3 +40,22 @@ def import_tensorflow_quietly():
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     with native_stderr_silenced():
         import tensorflow  # noqa: F401
+
+
+class _RetracingNoise(logging.Filter):
+    """Drop TensorFlow's "triggered tf.function retracing" warnings.
+
+    Every fit builds a new network with new tf.functions, so cross-validation
+    and grid searches trace again by design; TensorFlow counts the traces
+    across networks and warns as if one function were retraced.
+    """
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def drop_retracing_warnings():
+    """Install :class:`_RetracingNoise` on TensorFlow's logger, once."""
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _RetracingNoise) for f in logger.filters):
+        logger.addFilter(_RetracingNoise())

@@ -10,7 +10,7 @@ from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_pneumo import CNNClassifier
-from sklearn_pneumo._classifier import holdout_indices
+from sklearn_pneumo._holdout import holdout_indices
 
 #: Tiny, fast, deterministic network for scikit-learn's checks.
 SMALL = dict(

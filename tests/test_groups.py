@@ -11,7 +11,7 @@ from sklearn.model_selection import (
 )
 
 from sklearn_pneumo import CNNClassifier, make_pneumo_pipeline
-from sklearn_pneumo._classifier import holdout_indices
+from sklearn_pneumo._holdout import holdout_indices
 from sklearn_pneumo.datasets import load_chest_xray_224, patient_groups
 
 

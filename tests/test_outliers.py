@@ -54,7 +54,7 @@ def test_offset_flags_the_stated_share_of_the_hold_out():
         random_state=0,
     ).fit(X, y)
     # Recompute the hold-out's typicality: offset_ is its 10 % quantile.
-    from sklearn_pneumo._classifier import holdout_indices
+    from sklearn_pneumo._holdout import holdout_indices
 
     _, held_out = holdout_indices(y, 0.5, 0)
     flagged = clf.is_outlier(X[held_out]).mean()

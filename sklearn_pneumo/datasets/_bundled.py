@@ -5,7 +5,7 @@ from importlib import resources
 import numpy as np
 from sklearn.utils import Bunch
 
-from ._folder import load_image_folder
+from ._folder import TARGET_NAMES, load_image_folder
 
 _DATA = resources.files("sklearn_pneumo.datasets") / "data"
 
@@ -53,7 +53,7 @@ def load_pneumoniamnist(split="train", *, return_X_y=False):
     return Bunch(
         images=images,
         target=target,
-        target_names=np.array(["normal", "pneumonia"]),
+        target_names=np.array(TARGET_NAMES),
         DESCR=_PNEUMONIAMNIST_DESCR,
     )
 
