@@ -34,8 +34,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.utils import Bunch
 
 from sklearn_pneumo import ImageLoader, load_model
-from sklearn_pneumo._holdout import holdout_indices
 from sklearn_pneumo._ensemble import combine_assessments
+from sklearn_pneumo._holdout import holdout_indices
 from sklearn_pneumo.datasets import (
     load_chest_xray_sample,
     make_outlier_corpus,

@@ -27,10 +27,10 @@ _LAZY = {
     "load_pretrained": "._pretrained",
     "pretrained_record": "._pretrained",
     "save_model": "._persistence",
-    "make_pneumo_ensemble": "._pipeline",
-    "make_pneumo_pipeline": "._pipeline",
+    "make_pneumo_ensemble": "._factories",
+    "make_pneumo_pipeline": "._factories",
     "PneumoPipeline": "._pipeline",
-    "preset_settings": "._pipeline",
+    "preset_settings": "._factories",
 }
 
 __all__ = [

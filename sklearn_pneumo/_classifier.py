@@ -152,9 +152,9 @@ class CNNClassifier(ScikerasClassifier):
         of the views is then each prediction's ``uncertainty``
         (:meth:`assess`). Scoring costs one forward pass per view.
     **kwargs
-        Any other scikeras or Keras ``fit`` parameter (``validation_split``,
-        ``callbacks``, ``class_weight``...) and routed ``model__*``,
-        ``optimizer__*``, ``fit__*`` parameters.
+        Any other scikeras parameter (``run_eagerly``,
+        ``validation_batch_size``...) and routed ``model__*``,
+        ``optimizer__*``, ``fit__*``, ``predict__*`` parameters.
 
     Attributes
     ----------

@@ -197,8 +197,8 @@ def _load_training_data(args):
 
 
 def _train(args):
+    from ._factories import make_pneumo_ensemble, make_pneumo_pipeline
     from ._persistence import save_model
-    from ._pipeline import make_pneumo_ensemble, make_pneumo_pipeline
 
     (X, y), (X_test, y_test), input_kind, default_size, held_out_name = (
         _load_training_data(args)

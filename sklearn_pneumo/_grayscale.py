@@ -151,7 +151,8 @@ def _resize_operator(n_in, n_out):
 def resize_like_skimage(gray, size):
     """Resize like skimage's ``resize(order=1, mode="constant", anti_aliasing=True)``.
 
-    The same result within float32 rounding, about 8x faster: the Gaussian
+    The same result within float32 rounding, and faster (the docs'
+    benchmarks page has the figures): the Gaussian
     anti-aliasing filter and the bilinear interpolation are both separable
     and linear, so each axis is one small sparse matrix (cached per size)
     and the whole resize is two sparse products, followed by skimage's
@@ -231,7 +232,7 @@ class GrayscaleResize(TransformerMixin, BaseEstimator):
     ``skimage.color.rgb2gray`` does, then are resized with anti-aliasing
     (``skimage.transform.resize``, bilinear, ``mode="constant"``; computed
     as two cached sparse products, equal to skimage's within float32
-    rounding and about 10x faster). The output
+    rounding and faster; see ``resize_like_skimage``). The output
     is the flat 2-D array scikit-learn and imbalanced-learn steps expect;
     :class:`~sklearn_pneumo.CNNClassifier` turns rows back into images.
 

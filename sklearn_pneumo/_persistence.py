@@ -259,7 +259,7 @@ def _is_path_step(step):
 
 
 def _check_manifest(manifest, path):
-    """Validate the manifest against its schema; return the network count."""
+    """Validate the manifest against its schema; return the names of its members."""
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise _refuse(path, "unknown format")
     version = manifest.get("version")

@@ -7,6 +7,10 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+#: The tiny network the tests train, a few seconds per fit. Modules add the
+#: epochs, batch size and seed their test needs: ``{**TINY_NETWORK, ...}``.
+TINY_NETWORK = {"model__filters": 4, "model__dense_units": 8}
+
 
 @pytest.fixture(autouse=True)
 def _seed():
@@ -42,3 +46,23 @@ def mnist():
     )
     rng.shuffle(rows)
     return images[rows], labels[rows].astype(int)
+
+
+@pytest.fixture(scope="session")
+def xrays_224():
+    """40 real 224x224 X-ray JPEGs (every fifth bundled one), both classes."""
+    from sklearn_pneumo.datasets import load_chest_xray_224
+
+    paths, y = load_chest_xray_224()
+    return paths[::5], y[::5]
+
+
+@pytest.fixture(scope="session")
+def fitted_pipeline(xrays_224):
+    """A 16x16 pipeline fitted for one epoch on ``xrays_224``; shared, so read-only."""
+    from sklearn_pneumo import make_pneumo_pipeline
+
+    pipe = make_pneumo_pipeline(
+        (16, 16), epochs=1, batch_size=32, random_state=0, **TINY_NETWORK
+    )
+    return pipe.fit(*xrays_224)

@@ -5,11 +5,12 @@ import pickle
 import keras
 import numpy as np
 import pytest
+from conftest import TINY_NETWORK
 from sklearn.model_selection import GridSearchCV
 
 from sklearn_pneumo import load_model, make_pneumo_pipeline, save_model
 
-FAST = dict(batch_size=8, model__filters=4, model__dense_units=8, random_state=0)
+FAST = {**TINY_NETWORK, "batch_size": 8, "random_state": 0}
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
+from conftest import TINY_NETWORK
 from sklearn.base import clone
 
 from sklearn_pneumo import load_model, make_pneumo_ensemble, save_model
 
-FAST = dict(epochs=2, batch_size=16, model__filters=4, model__dense_units=8)
+FAST = {**TINY_NETWORK, "epochs": 2, "batch_size": 16}
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,13 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import TINY_NETWORK
 
 import sklearn_pneumo._pipeline as pipeline_module
 from sklearn_pneumo import ImageLoadError, make_pneumo_pipeline, predict_files
 from sklearn_pneumo.datasets import load_chest_xray_224
 
-SMALL = dict(epochs=1, batch_size=8, model__filters=4, model__dense_units=8)
+SMALL = {**TINY_NETWORK, "epochs": 1, "batch_size": 8}
 
 
 @pytest.fixture(scope="module")

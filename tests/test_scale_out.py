@@ -7,9 +7,11 @@ from sklearn.model_selection import GridSearchCV
 
 distributed = pytest.importorskip("distributed")
 
+from conftest import TINY_NETWORK  # noqa: E402
+
 from sklearn_pneumo import make_pneumo_pipeline  # noqa: E402
 
-FAST = dict(batch_size=8, model__filters=4, model__dense_units=8, random_state=0)
+FAST = {**TINY_NETWORK, "batch_size": 8, "random_state": 0}
 
 
 @pytest.fixture(scope="module")

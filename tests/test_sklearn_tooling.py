@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import sklearn
+from conftest import TINY_NETWORK
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
 from sklearn.inspection import permutation_importance
@@ -18,7 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_pneumo import make_pneumo_pipeline
 
-FAST = dict(epochs=2, batch_size=8, model__filters=4, model__dense_units=8)
+FAST = {**TINY_NETWORK, "epochs": 2, "batch_size": 8}
 
 
 @pytest.fixture
