@@ -27,6 +27,7 @@ pip install --quiet -c "$constraints" . pytest hypothesis pydicom matplotlib pan
 pip list 2>/dev/null | grep -i -E "^(scikit-learn|imbalanced-learn|scikeras|tensorflow|keras|numpy|scikit-image|scipy|pillow|joblib|tqdm|skops) "
 if [ "$#" -eq 0 ]; then
     set -- tests/test_loader.py tests/test_grayscale.py tests/test_real_files.py \
-        tests/test_pipeline.py tests/test_persistence.py tests/test_network.py
+        tests/test_pipeline.py tests/test_persistence.py tests/test_network.py \
+        tests/test_upstream.py tests/test_memory.py tests/test_image_step_checks.py
 fi
 python -m pytest -x -q -p no:cacheprovider "$@"

@@ -1,4 +1,8 @@
-"""The paper's CNN as a scikit-learn classifier (a scikeras KerasClassifier)."""
+"""The paper's CNN as a scikit-learn classifier, on scikeras' KerasClassifier.
+
+What it changes in scikeras goes through the hooks of
+``_upstream.ScikerasClassifier``; this module names no private upstream name.
+"""
 
 import math
 import warnings

@@ -45,6 +45,7 @@ def test_estimator_api(step, check):
     getattr(checks, check)(type(step).__name__, clone(step))
 
 
+@pytest.mark.filterwarnings("ignore:Can't test estimator")
 def test_parametrize_with_checks_still_skips_non_tabular_input():
     # When scikit-learn learns to check estimators of other inputs, this
     # fails: then use parametrize_with_checks for the image steps.

@@ -32,7 +32,8 @@ def load_pneumoniamnist(split="train", *, return_X_y=False):
     -------
     data : Bunch
         ``images`` (n, 28, 28) uint8, ``target`` (n,) int with 0 normal and
-        1 pneumonia, ``target_names`` and ``DESCR``.
+        1 pneumonia, ``target_names`` (``TARGET_NAMES``, the names every
+        loader uses: ``NORMAL``, ``PNEUMONIA``) and ``DESCR``.
     (images, target) : tuple if ``return_X_y`` is True
 
     Examples
