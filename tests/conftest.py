@@ -59,10 +59,17 @@ def xrays_224():
 
 @pytest.fixture(scope="session")
 def fitted_pipeline(xrays_224):
-    """A 16x16 pipeline fitted for one epoch on ``xrays_224``; shared, so read-only."""
+    """A tiny 16x16 pipeline fitted for an epoch on ``xrays_224``; shared: read-only."""
     from sklearn_pneumo import make_pneumo_pipeline
 
+    # Two conv blocks: a small model file, which the file-attack tests load
+    # hundreds of times.
     pipe = make_pneumo_pipeline(
-        (16, 16), epochs=1, batch_size=32, random_state=0, **TINY_NETWORK
+        (16, 16),
+        epochs=1,
+        batch_size=32,
+        random_state=0,
+        model__conv_blocks=2,
+        **TINY_NETWORK,
     )
     return pipe.fit(*xrays_224)
