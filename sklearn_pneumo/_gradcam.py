@@ -62,7 +62,7 @@ def _features_and_hidden(model, feature_layer, output_layer, inputs):
     """
     if not isinstance(model, keras.Sequential):
         grad_model = keras.Model(
-            model.inputs, [feature_layer.output, output_layer.input]
+            model.inputs[0], [feature_layer.output, output_layer.input]
         )
         return grad_model(inputs, training=False)
     x, features = inputs, None

@@ -66,7 +66,9 @@ def feature_network(network):
     else:
         features.append(network.layers[-1].input)
     outputs = network.outputs[:1] + [keras.ops.cast(f, "float32") for f in features]
-    return keras.Model(network.inputs, outputs, name="pneumo_features")
+    # One input tensor, not a list of one: Keras 3.8 warns when a list-input
+    # model is called on an array.
+    return keras.Model(network.inputs[0], outputs, name="pneumo_features")
 
 
 def _nearest_class_distances(features, means, precision):
