@@ -20,14 +20,8 @@ def _make_sampler(sampler, random_state):
         return RandomOverSampler(random_state=random_state)
     if sampler == "under":
         return RandomUnderSampler(random_state=random_state)
-    if sampler is None:
-        return "passthrough"
-    if hasattr(sampler, "fit_resample"):
-        return sampler
-    raise ValueError(
-        f"sampler must be 'over', 'under', None or an imbalanced-learn sampler, "
-        f"got {sampler!r}."
-    )
+    # Anything else is None or a sampler: the factories validate ``sampler``.
+    return "passthrough" if sampler is None else sampler
 
 
 def preset_settings(preset):
@@ -167,8 +161,6 @@ def make_pneumo_pipeline(
 
 def _preprocessing(image_size, input, n_jobs, progress):
     """The ``load`` and ``resize`` steps."""
-    if input not in ("paths", "images"):
-        raise ValueError(f"input must be 'paths' or 'images', got {input!r}.")
     loader = (
         ImageLoader(decode_size=image_size, n_jobs=n_jobs, progress=progress)
         if input == "paths"
