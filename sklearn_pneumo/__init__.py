@@ -9,11 +9,12 @@ to see that log).
 
 import importlib
 
-from ._batch import predict_files
 from ._ensemble import PneumoEnsemble
 from ._evaluation import evaluate_binary, format_report
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader, ImageLoadError
+from ._walk import fitted_networks
+from ._predict_files import predict_files
 
 __version__ = "0.1.0"
 
@@ -43,6 +44,7 @@ __all__ = [
     "PneumoPipeline",
     "build_cnn",
     "evaluate_binary",
+    "fitted_networks",
     "format_report",
     "gradcam_heatmaps",
     "load_model",

@@ -12,17 +12,17 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils import Bunch, ClassifierTags
+from sklearn.utils import ClassifierTags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ._callbacks import detach_callbacks
+from ._feature_gaussians import FeatureGaussians, feature_network
 from ._holdout import holdout_indices
-from ._image_size import image_size_hint
 from ._network import build_cnn, with_dtype_policy
-from ._outliers import FeatureGaussians, feature_network
 from ._seeding import keras_seed
 from ._tensorflow_log import drop_retracing_warnings
+from ._typicality import TypicalityMixin, summarize_views
 from ._upstream import Interval, ScikerasClassifier, StrOptions, fit_context
 from ._views import augmented_views
 
@@ -71,7 +71,7 @@ def check_labels(y):
         )
 
 
-class CNNClassifier(ScikerasClassifier):
+class CNNClassifier(TypicalityMixin, ScikerasClassifier):
     """The paper's convolutional network as a scikit-learn classifier.
 
     Takes flat rows of ``height * width`` grayscale pixels (the output of
@@ -93,10 +93,11 @@ class CNNClassifier(ScikerasClassifier):
         ``image_size_`` and ``n_classes_``) and the ``model__*`` parameters.
     image_size : tuple of (int, int) or None, default=None
         ``(height, width)`` of the images the rows hold. ``None`` takes the
-        size of the ``resize`` step when fitted inside a
-        :class:`PneumoPipeline`, else square images (``height = width =
-        sqrt(n_features)``); other feature counts are read as 1-pixel-high
-        images, with a warning. The size used is ``image_size_``.
+        ``image_size`` given to :meth:`fit` (a :class:`PneumoPipeline` gives
+        its ``resize`` step's size there), else square images (``height =
+        width = sqrt(n_features)``); other feature counts are read as
+        1-pixel-high images, with a warning. The size used is
+        ``image_size_``.
     optimizer : str or keras optimizer, default="adam"
     loss : str or keras loss, default="sparse_categorical_crossentropy"
     metrics : str, list or None, default="accuracy"
@@ -142,13 +143,16 @@ class CNNClassifier(ScikerasClassifier):
         in bfloat16; probabilities move by up to about 0.01 from float32
         (the docs' benchmarks page). Keras ``predict`` callbacks or keyword
         arguments run the network as trained.
-    outlier_rate : float, default=0.01
+    outlier_rate : float or None, default=0.01
         Share of real X-rays :meth:`is_outlier` may flag: at fit, the flag's
         threshold ``offset_`` is set so that this share of the X-rays held
         out by ``validation_split`` is flagged (of the training X-rays
         themselves when nothing is held out, which flags fewer new X-rays
         than new inputs of the same source: hold some out to get the rate
-        stated).
+        stated). ``None`` fits no outlier model: ``fit`` saves its pass over
+        the training data (e.g. for the candidates of a grid search), and
+        :meth:`assess`, :meth:`score_samples` and :meth:`is_outlier` are not
+        available.
     test_time_augmentation : bool, default=False
         Predict from several views of each X-ray (``_views.VIEWS``: the
         image itself, gamma 0.8 and 1.25, a tenth cut off at the top and
@@ -241,7 +245,7 @@ class CNNClassifier(ScikerasClassifier):
         self.outlier_rate = outlier_rate
         self.test_time_augmentation = test_time_augmentation
 
-    __metadata_request__fit = {"groups": True}
+    __metadata_request__fit = {"groups": True, "image_size": True}
     # The parameters this class adds or gives new defaults; scikeras checks
     # the rest (model, optimizer, loss...) when it builds the network.
     _parameter_constraints = {
@@ -256,7 +260,7 @@ class CNNClassifier(ScikerasClassifier):
         "warm_start": ["boolean"],
         "jit_compile": ["boolean", StrOptions({"auto"})],
         "inference_dtype_policy": [str, None],
-        "outlier_rate": [Interval(Real, 0, 1, closed="neither")],
+        "outlier_rate": [Interval(Real, 0, 1, closed="neither"), None],
         "test_time_augmentation": ["boolean"],
     }
 
@@ -265,25 +269,14 @@ class CNNClassifier(ScikerasClassifier):
 
     def __getstate__(self):
         state = super().__getstate__()
-        state.pop("_inference_network", None)
-        state.pop("_feature_network", None)
+        state.pop("_prediction_networks", None)
         memo = {}
         for key, value in state.items():
             if "callbacks" in key:
                 state[key] = detach_callbacks(value, memo)
         return state
 
-    def __setstate__(self, state):
-        # Classifiers saved before these parameters existed take their default.
-        defaults = {
-            "inference_dtype_policy": None,
-            "outlier_rate": 0.01,
-            "test_time_augmentation": False,
-        }
-        state = {**defaults, **state}
-        super().__setstate__(state)
-
-    def _resolve_image_size(self, n_features):
+    def _resolve_image_size(self, n_features, fit_size):
         if self.image_size is not None:
             height, width = self.image_size
             if height * width != n_features:
@@ -292,9 +285,8 @@ class CNNClassifier(ScikerasClassifier):
                     f"pixels per image, but X has {n_features} features."
                 )
             return (int(height), int(width))
-        hint = image_size_hint()
-        if hint is not None and hint[0] * hint[1] == n_features:
-            return hint
+        if fit_size is not None and fit_size[0] * fit_size[1] == n_features:
+            return (int(fit_size[0]), int(fit_size[1]))
         side = math.isqrt(n_features)
         if side * side == n_features:
             return (side, side)
@@ -340,9 +332,13 @@ class CNNClassifier(ScikerasClassifier):
                 f"{type(self).__name__} needs samples of at least 2 classes, got "
                 f"only one class: {np.unique(y)[0].item()!r}."
             )
-        if reset and X is not None:
-            self.image_size_ = self._resolve_image_size(X.shape[1])
         return X, y
+
+    def _learn_image_size(self, X, image_size):
+        """Set ``image_size_`` from the parameter, ``fit``'s argument or ``X``."""
+        X = self._check_flat_images(X, reset=True)
+        self.image_size_ = self._resolve_image_size(X.shape[1], image_size)
+        return X
 
     @property
     def feature_encoder(self):
@@ -352,7 +348,7 @@ class CNNClassifier(ScikerasClassifier):
         )
 
     @fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, groups=None, **kwargs):
+    def fit(self, X, y, sample_weight=None, groups=None, image_size=None, **kwargs):
         """Train a new network on flat images.
 
         Parameters
@@ -368,6 +364,11 @@ class CNNClassifier(ScikerasClassifier):
             hold-out. Requested by default under scikit-learn's metadata
             routing, so ``GridSearchCV(...).fit(X, y, groups=groups)`` passes
             it on; without routing, pass ``cnn__groups=groups`` to a pipeline.
+        image_size : tuple of (int, int) or None, default=None
+            ``(height, width)`` of the images the rows hold, when the
+            ``image_size`` parameter is None: a :class:`PneumoPipeline`
+            passes its ``resize`` step's size here. Ignored where it does not
+            match the number of features (a step in between changed them).
         **kwargs
             Passed to Keras ``fit``.
 
@@ -379,11 +380,27 @@ class CNNClassifier(ScikerasClassifier):
             groups = np.asarray(groups).reshape(-1)
             if sample_weight is not None and len(groups) == len(sample_weight):
                 groups = groups[np.asarray(sample_weight) != 0]
-        self._fit_groups = groups
-        try:
-            return super().fit(X, y, sample_weight=sample_weight, **kwargs)
-        finally:
-            del self._fit_groups
+        if not (self.warm_start and self.initialized_):
+            X = self._learn_image_size(X, image_size)
+        return super().fit(X, y, sample_weight=sample_weight, groups=groups, **kwargs)
+
+    def partial_fit(self, X, y, sample_weight=None, image_size=None, **kwargs):
+        """Train the network for one more epoch, building it on the first call.
+
+        Parameters
+        ----------
+        X, y, sample_weight, image_size
+            As in :meth:`fit`; ``image_size`` is read on the first call only.
+        **kwargs
+            Passed to Keras ``fit``.
+
+        Returns
+        -------
+        self
+        """
+        if not self.initialized_:
+            X = self._learn_image_size(X, image_size)
+        return super().partial_fit(X, y, sample_weight=sample_weight, **kwargs)
 
     def predict_proba(self, X, **kwargs):
         """Class probabilities, shape (n_samples, n_classes).
@@ -402,34 +419,34 @@ class CNNClassifier(ScikerasClassifier):
         # scikeras squeezes the result of a single sample to 1-D.
         return np.asarray(proba).reshape(-1, len(self.classes_))
 
-    def _inference_model(self):
-        """The trained network, or its copy under ``inference_dtype_policy``."""
-        policy = self.inference_dtype_policy
-        if policy is None:
+    def _network(self, policy, features=False):
+        """The trained network under dtype ``policy`` (None: as trained).
+
+        With ``features``, a copy that also returns the features the outlier
+        model reads. Copies are kept until the next fit.
+        """
+        if policy is None and not features:
             return self.model_
-        cached = self.__dict__.get("_inference_network")
-        if cached is None or cached[0] is not self.model_ or cached[1] != policy:
-            cached = (self.model_, policy, with_dtype_policy(self.model_, policy))
-            self._inference_network = cached
-        return cached[2]
+        networks = self.__dict__.setdefault("_prediction_networks", {})
+        if (policy, features) not in networks:
+            if features:
+                network = feature_network(self._network(policy))
+            else:
+                network = with_dtype_policy(self.model_, policy)
+            networks[policy, features] = network
+        return networks[policy, features]
 
-    def _features_model(self):
-        """The inference network with its features as extra outputs."""
-        network = self._inference_model()
-        cached = self.__dict__.get("_feature_network")
-        if cached is None or cached[0] is not network:
-            cached = (network, feature_network(network))
-            self._feature_network = cached
-        return cached[1]
-
-    def _forward(self, images):
-        """Probabilities and features of images, in prediction batches."""
-        network, batch = self._features_model(), self._predict_batch_size()
+    def _forward(self, images, policy, features=False):
+        """Probabilities of images, and their features if asked (else None)."""
+        network, batch = self._network(policy, features), self._predict_batch_size()
         outputs = [
             network.predict_on_batch(images[start : start + batch])
             for start in range(0, len(images), batch)
         ]
-        return [np.concatenate(column) for column in zip(*outputs)]
+        if not features:
+            return np.concatenate(outputs), None
+        proba, *maps = [np.concatenate(column) for column in zip(*outputs)]
+        return proba, maps
 
     def _fit_outlier_model(self, images, y, held_out=None):
         """Fit the feature Gaussians on training images; set ``offset_``.
@@ -438,35 +455,45 @@ class CNNClassifier(ScikerasClassifier):
         of ``held_out`` images (of the training images when None): the
         threshold is its ``outlier_rate`` quantile.
         """
-        _, *features = self._forward(images)
+        policy = self.inference_dtype_policy
+        _, features = self._forward(images, policy, features=True)
         y = np.asarray(y).reshape(len(y), -1)[:, 0]
         held_features = None
         if held_out is not None and len(held_out):
-            _, *held_features = self._forward(held_out)
+            _, held_features = self._forward(held_out, policy, features=True)
         self.outlier_model_ = FeatureGaussians().fit(features, y, held_features)
         typicality = self.outlier_model_.score(held_features or features)
         self.offset_ = float(np.quantile(typicality, self.outlier_rate))
 
-    def _views(self, images):
-        """Probabilities of each view (views, n, classes), features of the plain one."""
+    def _scored_views(
+        self, X, *, test_time_augmentation, inference_dtype_policy, typicality
+    ):
+        """Probabilities of each view, (views, n, classes), and typicality or None.
+
+        What every prediction of this classifier (and of an ensemble of
+        them, which passes its own settings) is made of. Typicality is read
+        from the plain view's features, when asked.
+        """
+        check_is_fitted(self)
+        images = self.feature_encoder_.transform(self._checked_rows(X))
         views = (
-            augmented_views(images)
-            if self.test_time_augmentation
-            else [("plain", images)]
+            augmented_views(images) if test_time_augmentation else [("plain", images)]
         )
-        probas = []
+        probas, score = [], None
         for name, view in views:
-            proba, *view_features = self._forward(view)
+            features = typicality and name == "plain"
+            proba, maps = self._forward(view, inference_dtype_policy, features)
             probas.append(proba)
-            if name == "plain":
-                features = view_features
-        return np.stack(probas), features
+            if features:
+                score = self.outlier_model_.score(maps)
+        return np.stack(probas), score
 
-    def _has_outlier_model(self):
-        # Classifiers fitted by versions without outlier scores lack it.
-        return not self.__sklearn_is_fitted__() or "outlier_model_" in vars(self)
+    def _has_typicality(self):
+        if not self.__sklearn_is_fitted__():
+            return self.outlier_rate is not None
+        return "outlier_model_" in vars(self)
 
-    @available_if(_has_outlier_model)
+    @available_if(_has_typicality)
     def assess(self, X):
         """Probabilities, typicality, outlier flags and uncertainty, in one pass.
 
@@ -498,71 +525,21 @@ class CNNClassifier(ScikerasClassifier):
         >>> clf.set_params(test_time_augmentation=True).assess(X[:3]).uncertainty.shape
         (3,)
         """
-        result = self._assess(X)
-        del result["views"]
-        return result
-
-    def _assess(self, X):
-        """:meth:`assess`, with the probabilities of every view (``views``)."""
-        check_is_fitted(self)
-        if "outlier_model_" not in vars(self):
-            raise AttributeError(
-                f"This {type(self).__name__} was fitted by a version of "
-                "sklearn_pneumo without outlier scores: fit it again."
-            )
-        X, _ = self._validate_data(X=X, y=None)
-        probas, features = self._views(self.feature_encoder_.transform(X))
-        typicality = self.outlier_model_.score(features)
-        uncertainty = (
-            probas.std(axis=0).max(axis=1)
-            if len(probas) > 1
-            else np.full(len(X), np.nan)
+        views, typicality = self._scored_views(
+            X,
+            test_time_augmentation=self.test_time_augmentation,
+            inference_dtype_policy=self.inference_dtype_policy,
+            typicality=True,
         )
-        return Bunch(
-            proba=probas.mean(axis=0),
-            typicality=typicality,
-            outlier=typicality < self.offset_,
-            uncertainty=uncertainty,
-            views=probas,
-        )
+        return summarize_views(views, typicality, self.offset_)
 
-    @available_if(_has_outlier_model)
-    def score_samples(self, X):
-        """How typical each input is of the training X-rays; higher is more typical.
-
-        Minus the largest distance of the input's features to the nearest
-        class mean of the training X-rays, over three depths (the image
-        shrunk to 4x4, the first and the last convolution block), each in
-        units of the 99th percentile of held-out X-rays' distances
-        (``FeatureGaussians``): about -1 or above for X-rays like those of
-        training, far below for what is not a chest X-ray.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, height * width)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        return self.assess(X).typicality
-
-    @available_if(_has_outlier_model)
-    def is_outlier(self, X):
-        """Flag inputs unlike the training X-rays: ``score_samples(X) < offset_``.
-
-        At fit, ``offset_`` was set to flag ``outlier_rate`` of held-out
-        X-rays.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, height * width)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,) of bool
-        """
-        return self.assess(X).outlier
+    def _typicality(self, X):
+        return self._scored_views(
+            X,
+            test_time_augmentation=False,
+            inference_dtype_policy=self.inference_dtype_policy,
+            typicality=True,
+        )[1]
 
     def _predict_rows(self, predict, X, **kwargs):
         # Keras' predict builds a data pipeline on every call (about 60 ms for
@@ -570,18 +547,13 @@ class CNNClassifier(ScikerasClassifier):
         # batches gives the same result without it (about 3 ms).
         if kwargs or not self.initialized_ or self._has_predict_callbacks():
             return predict(X, **kwargs)
-        X, _ = self._validate_data(X=X, y=None)
-        images = self.feature_encoder_.transform(X)
-        if self.test_time_augmentation:
-            return self._views(images)[0].mean(axis=0)
-        network = self._inference_model()
-        batch = self._predict_batch_size()
-        return np.concatenate(
-            [
-                network.predict_on_batch(images[start : start + batch])
-                for start in range(0, len(images), batch)
-            ]
+        views, _ = self._scored_views(
+            X,
+            test_time_augmentation=self.test_time_augmentation,
+            inference_dtype_policy=self.inference_dtype_policy,
+            typicality=False,
         )
+        return views.mean(axis=0)
 
     def _predict_batch_size(self):
         """Rows per prediction step: ``predict__batch_size``, else ``batch_size``."""
@@ -591,10 +563,9 @@ class CNNClassifier(ScikerasClassifier):
         with keras_seed(self._fit_seed):
             return build()
 
-    def _train(self, keras_fit, X, y, sample_weight, **kwargs):
+    def _train(self, keras_fit, X, y, sample_weight, groups=None, **kwargs):
         held_out = None
         if self.validation_split and "validation_data" not in kwargs:
-            groups = getattr(self, "_fit_groups", None)
             if groups is not None and len(groups) != len(y):
                 raise ValueError(
                     f"groups has {len(groups)} entries but {type(self).__name__} "
@@ -611,10 +582,12 @@ class CNNClassifier(ScikerasClassifier):
                 sample_weight = sample_weight[train]
             X, y, kwargs["validation_data"] = X[train], y[train], validation
             held_out = validation[0]
-        self.__dict__.pop("_inference_network", None)
+        for fitted in ("_prediction_networks", "outlier_model_", "offset_"):
+            self.__dict__.pop(fitted, None)
         with keras_seed(self._fit_seed):
             result = keras_fit(X, y, sample_weight, **kwargs)
-        self._fit_outlier_model(X, y, held_out)
+        if self.outlier_rate is not None:
+            self._fit_outlier_model(X, y, held_out)
         return result
 
     def __sklearn_is_fitted__(self):

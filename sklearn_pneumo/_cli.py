@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ._batch import predict_files
 from ._evaluation import evaluate_binary, format_report
 from ._loader import ImageLoader
+from ._predict_files import predict_files
 from ._tensorflow_log import import_tensorflow_quietly
+from ._walk import scoring_model
 from .datasets import (
     TARGET_NAMES,
     load_image_folder,
@@ -276,7 +277,6 @@ def _plural(count, noun):
 
 def _predict(args):
     from ._persistence import load_model
-    from ._pipeline import _classifiers
     from ._pretrained import load_pretrained
 
     model_file, *inputs = [None, *args.arguments] if args.pretrained else args.arguments
@@ -296,8 +296,9 @@ def _predict(args):
     else:
         model = load_model(model_file)
     if args.bfloat16:
-        for classifier in _classifiers(model):
-            classifier.set_params(inference_dtype_policy="mixed_bfloat16")
+        scorer = scoring_model(model)  # a search scores with its best estimator
+        final = f"{scorer.steps[-1][0]}__" if hasattr(scorer, "steps") else ""
+        scorer.set_params(**{f"{final}inference_dtype_policy": "mixed_bfloat16"})
     _log(f"Predicting {_plural(len(paths), 'image')}")
     # A progress bar on the terminal would interleave with CSV rows there.
     to_terminal = args.out is None and sys.stdout.isatty()
@@ -315,9 +316,11 @@ def _predict(args):
             "are not to be trusted"
         )
     if summary.n_errors:
+        named = "; ".join(f"{path}: {reason}" for path, reason in summary.errors[:3])
+        more = summary.n_errors - min(3, summary.n_errors)
         _log(
-            f"{_plural(summary.n_errors, 'file')} could not be read; see the "
-            "error column"
+            f"{_plural(summary.n_errors, 'file')} could not be read ({named}"
+            f"{f'; and {more} more' if more else ''}); see the error column"
         )
     return 1 if summary.n_errors else 0
 

@@ -4,41 +4,22 @@ import keras
 import numpy as np
 import tensorflow as tf
 from skimage.transform import resize
-from sklearn.ensemble import VotingClassifier
 from sklearn.utils.validation import check_is_fitted
 
 from ._classifier import CNNClassifier, rows_to_images
 from ._steps import transform_for_prediction
+from ._walk import final_step, scoring_model
 
 
-def split_pipeline(estimator):
-    """Separate a fitted pipeline into its preprocessing and its CNNClassifier.
-
-    Parameters
-    ----------
-    estimator : CNNClassifier or Pipeline ending in one
-        Fitted.
-
-    Returns
-    -------
-    preprocess : callable
-        Maps the pipeline's input to the classifier's rows, through every
-        step but the last; samplers are skipped, as in ``predict``.
-    classifier : CNNClassifier
-    """
-    steps = getattr(estimator, "steps", None)
-    classifier = steps[-1][1] if steps else estimator
-    if not isinstance(classifier, CNNClassifier):
+def _fitted_network(final):
+    """``final`` itself, checked to be a fitted CNNClassifier."""
+    if not isinstance(final, CNNClassifier):
         raise TypeError(
-            "Expected a CNNClassifier or a pipeline ending in one, got "
-            f"{type(classifier).__name__}."
+            "Expected a CNNClassifier, a pipeline ending in one, or an ensemble "
+            f"of them, got {type(final).__name__}."
         )
-    check_is_fitted(classifier)
-
-    def preprocess(X):
-        return transform_for_prediction(estimator, X)
-
-    return preprocess, classifier
+    check_is_fitted(final)
+    return final
 
 
 def _last_feature_map_layer(model):
@@ -129,11 +110,12 @@ def gradcam_heatmaps(estimator, X, *, target=None, layer=None):
     >>> gradcam_heatmaps(clf, X[:3]).shape
     (3, 16, 16)
     """
-    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
-    if isinstance(final, VotingClassifier):
-        return _ensemble_heatmaps(estimator, final, X, target, layer)
-    preprocess, classifier = split_pipeline(estimator)
-    return _heatmaps(classifier, preprocess(X), _class_index(classifier, target), layer)
+    rows = transform_for_prediction(scoring_model(estimator), X)
+    final = final_step(estimator)
+    if hasattr(final, "estimators_"):
+        return _ensemble_heatmaps(final, rows, target, layer)
+    classifier = _fitted_network(final)
+    return _heatmaps(classifier, rows, _class_index(classifier, target), layer)
 
 
 def _class_index(classifier, target):
@@ -149,21 +131,20 @@ def _class_index(classifier, target):
     return int(matches[0])
 
 
-def _ensemble_heatmaps(estimator, ensemble, X, target, layer):
+def _ensemble_heatmaps(ensemble, X, target, layer):
     """The members' heatmaps of one class per image, averaged and rescaled.
 
     Without ``target``, the class the ensemble predicts is explained.
     """
-    check_is_fitted(ensemble)
-    X = transform_for_prediction(estimator, X)
     if target is None:
         index = np.searchsorted(ensemble.classes_, ensemble.predict(X))
     else:
         index = _class_index(ensemble, target)
     maps = []
     for member in ensemble.estimators_:
-        preprocess, classifier = split_pipeline(member)
-        maps.append(_heatmaps(classifier, preprocess(X), index, layer))
+        classifier = _fitted_network(final_step(member))
+        rows = transform_for_prediction(member, X)
+        maps.append(_heatmaps(classifier, rows, index, layer))
     mean = np.mean(maps, axis=0)
     peaks = mean.max(axis=(1, 2), keepdims=True)
     return np.divide(mean, peaks, out=np.zeros_like(mean), where=peaks > 0)

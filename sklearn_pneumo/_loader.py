@@ -40,6 +40,33 @@ class ImageLoadError(ValueError):
         )
 
 
+def apply_to_readable(function, inputs):
+    """``function(inputs)``, or ``function`` of the inputs it can read.
+
+    Returns ``(result, failures)``: when ``function`` raises
+    :class:`ImageLoadError`, it is called again on the inputs the error does
+    not name (``result`` is None if there are none), and ``failures`` lists
+    ``(input, reason)`` for the others; otherwise ``failures`` is empty.
+
+    Examples
+    --------
+    >>> def lengths(paths):
+    ...     bad = [(p, "empty") for p in paths if not p]
+    ...     if bad:
+    ...         raise ImageLoadError(bad)
+    ...     return [len(p) for p in paths]
+    >>> apply_to_readable(lengths, ["a.png", "", "bc.png"])
+    ([5, 6], [('', 'empty')])
+    """
+    try:
+        return function(inputs), []
+    except ImageLoadError as error:
+        failures = error.failures
+    failing = {path for path, _ in failures}
+    readable = [path for path in inputs if path not in failing]
+    return (function(readable) if readable else None), failures
+
+
 def check_paths(paths):
     """Validate a collection of image paths and return it as a list of str.
 
@@ -521,10 +548,6 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         self.intensity = intensity
         self.n_jobs = n_jobs
         self.progress = progress
-
-    def __setstate__(self, state):
-        # Loaders saved before ``intensity`` existed take its default.
-        super().__setstate__({"intensity": "container", **state})
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):

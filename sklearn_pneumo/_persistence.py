@@ -15,25 +15,24 @@ from imblearn.over_sampling import RandomOverSampler
 from imblearn.pipeline import Pipeline
 from imblearn.under_sampling import RandomUnderSampler
 from scikeras.utils.transformers import ClassifierLabelEncoder, TargetReshaper
-from sklearn.base import BaseEstimator
 from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils import Bunch
 
 from ._classifier import CNNClassifier, rows_to_images
 from ._ensemble import PneumoEnsemble
+from ._feature_gaussians import FeatureGaussians
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader
 from ._network import build_cnn
-from ._outliers import FeatureGaussians
 from ._pipeline import PneumoPipeline
 from ._upstream import SCIKERAS_CALLBACK_LISTS, SCORER_TYPES, score_function
+from ._walk import walk_classifiers
 from ._writing import atomic_write
 
 FORMAT = "sklearn_pneumo.model"
-#: Format written; version 1 (no checksums, no Keras version) is still read.
+#: Format written and read.
 VERSION = 2
-_READABLE_VERSIONS = (1, 2)
 _MANIFEST = "manifest.json"
 _ESTIMATOR = "estimator.skops"
 #: Default bound on what a model file may inflate to, all members and the
@@ -84,29 +83,13 @@ TRUSTED_TYPES = sorted(
 )
 
 
-def _find_classifiers(obj, path=()):
-    """Yield (path, CNNClassifier) for every classifier inside ``obj``.
-
-    Fitted or not: an ensemble's ``estimators`` parameter holds unfitted
-    templates of its fitted members.
-    """
-    if isinstance(obj, CNNClassifier):
-        yield path, obj
-    elif isinstance(obj, BaseEstimator):
-        for name, value in vars(obj).items():
-            yield from _find_classifiers(value, (*path, name))
-    elif isinstance(obj, (list, tuple)):
-        for i, value in enumerate(obj):
-            yield from _find_classifiers(value, (*path, i))
-
-
 def _find_networks(obj):
     """Yield (path, CNNClassifier) for every fitted network inside ``obj``.
 
     A network reachable by several paths is yielded once, at the first.
     """
     seen = set()
-    for path, cnn in _find_classifiers(obj):
+    for path, cnn in walk_classifiers(obj):
         if "model_" in vars(cnn) and id(cnn) not in seen:
             seen.add(id(cnn))
             yield path, cnn
@@ -183,7 +166,7 @@ def save_model(model, path, *, optimizer=True):
     networks = list(_find_networks(model))
     if not networks:
         raise ValueError("The model holds no fitted CNNClassifier; fit it first.")
-    classifiers = list({id(cnn): cnn for _, cnn in _find_classifiers(model)}.values())
+    classifiers = list({id(cnn): cnn for _, cnn in walk_classifiers(model)}.values())
     if any(cnn.callbacks for cnn in classifiers):
         warnings.warn(
             "Keras callbacks are not saved (they are code); the loaded model "
@@ -265,14 +248,14 @@ def _check_manifest(manifest, path):
     version = manifest.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise _refuse(path, f"invalid format version {version!r}")
-    if version not in _READABLE_VERSIONS:
+    if version != VERSION:
         from . import __version__
 
         raise _refuse(
             path,
             f"it is in format version {version}, and this sklearn-pneumo "
-            f"({__version__}) reads versions {_READABLE_VERSIONS[0]} to "
-            f"{_READABLE_VERSIONS[-1]}: upgrade sklearn-pneumo to load it",
+            f"({__version__}) reads version {VERSION}: load it with the "
+            "sklearn-pneumo that saved it",
         )
     networks = manifest.get("networks")
     if not (
@@ -287,25 +270,23 @@ def _check_manifest(manifest, path):
     expected = {_MANIFEST, _ESTIMATOR} | {
         f"network_{i}.keras" for i in range(len(networks))
     }
-    fields = {"format", "version", "networks"}
-    if version >= 2:
-        fields |= {"keras_version", "sha256"}
-        checksums, keras_version = manifest.get("sha256"), manifest.get("keras_version")
-        if not (
-            isinstance(checksums, dict)
-            and set(checksums) == expected - {_MANIFEST}
-            and all(isinstance(value, str) for value in checksums.values())
-        ):
-            raise _refuse(path, "manifest field 'sha256' does not list every member")
-        if not isinstance(keras_version, str):
-            raise _refuse(path, "manifest field 'keras_version' is not a string")
-        major = keras_version.split(".")[0]
-        if major != str(_keras_major()):
-            raise _refuse(
-                path,
-                f"it was saved with Keras {keras_version}, and this environment "
-                f"has Keras {keras.__version__}: load it with Keras {major}.x",
-            )
+    fields = {"format", "version", "networks", "keras_version", "sha256"}
+    checksums, keras_version = manifest.get("sha256"), manifest.get("keras_version")
+    if not (
+        isinstance(checksums, dict)
+        and set(checksums) == expected - {_MANIFEST}
+        and all(isinstance(value, str) for value in checksums.values())
+    ):
+        raise _refuse(path, "manifest field 'sha256' does not list every member")
+    if not isinstance(keras_version, str):
+        raise _refuse(path, "manifest field 'keras_version' is not a string")
+    major = keras_version.split(".")[0]
+    if major != str(_keras_major()):
+        raise _refuse(
+            path,
+            f"it was saved with Keras {keras_version}, and this environment "
+            f"has Keras {keras.__version__}: load it with Keras {major}.x",
+        )
     if set(manifest) != fields:
         raise _refuse(
             path, f"manifest fields {sorted(manifest)}, expected {sorted(fields)}"

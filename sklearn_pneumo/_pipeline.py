@@ -4,59 +4,42 @@ import copy
 import math
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from functools import partial
 
 import numpy as np
 from imblearn.pipeline import Pipeline
-from sklearn.ensemble import VotingClassifier
-from sklearn.pipeline import Pipeline as SklearnPipeline
+from sklearn import get_config
 from sklearn.utils import Bunch
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import has_fit_parameter
 from tqdm.auto import tqdm
 
-from ._classifier import CNNClassifier, check_labels
+from ._classifier import check_labels
 from ._grayscale import GrayscaleResize
-from ._image_size import fitting_image_size
-from ._loader import ImageLoader, ImageLoadError
+from ._loader import ImageLoader, ImageLoadError, apply_to_readable
 from ._steps import prediction_steps, transform_for_prediction
+from ._typicality import TypicalityMixin
 from ._upstream import (
     final_estimator_has,
     num_samples,
     safe_indexing,
 )
+from ._walk import fitted_networks
 
 #: Images per chunk when decoding overlaps scoring (rounded up to a
 #: multiple of the network's prediction batch, so batches stay the same).
 OVERLAP_CHUNK = 256
 
 
-def _classifiers(estimator):
-    """Every CNNClassifier that predicts for ``estimator``, fitted ones first.
-
-    Walks pipelines, ensembles (their fitted members once fitted, their
-    templates before) and fitted searches (their ``best_estimator_``).
-    """
-    if isinstance(estimator, CNNClassifier):
-        yield estimator
-    elif hasattr(estimator, "best_estimator_"):
-        yield from _classifiers(estimator.best_estimator_)
-    elif isinstance(estimator, SklearnPipeline):  # imblearn's too
-        for _, step in estimator.steps:
-            yield from _classifiers(step)
-    elif isinstance(estimator, VotingClassifier):
-        members = getattr(estimator, "estimators_", None)
-        if members is None:
-            members = [member for _, member in estimator.estimators]
-        for member in members:
-            yield from _classifiers(member)
-
-
-class PneumoPipeline(Pipeline):
+class PneumoPipeline(TypicalityMixin, Pipeline):
     """An imbalanced-learn ``Pipeline`` whose image size is set in one place.
 
     The ``size`` of its ``resize`` step is the image size of the whole
-    chain: every :class:`CNNClassifier` in it whose ``image_size`` is None
-    learns that size at fit (its ``image_size_``); no parameter is changed,
+    chain: ``fit`` passes it to the final step's ``fit`` as ``image_size``
+    (to a :class:`CNNClassifier`, or to a :class:`PneumoEnsemble`, which
+    passes it on to every member, in every joblib worker), and each
+    classifier whose ``image_size`` is None learns it (its ``image_size_``);
+    no parameter is changed,
     so ``get_params()`` is the same before and after ``fit``. So
     ``set_params(resize__size=(64, 64))`` and ``GridSearchCV`` over
     ``resize__size`` just work. A ``load`` step that decodes below that size
@@ -83,17 +66,17 @@ class PneumoPipeline(Pipeline):
     ((32, 32), (150, 150))
     """
 
-    @contextmanager
-    def _fitting(self):
-        """Hand the ``resize`` step's size to the classifiers being fitted.
+    def _with_image_size(self, params):
+        """``params`` with the ``resize`` step's size for the final step's fit.
 
         Warns when the ``load`` step decodes below that size, which loses
         detail; nothing is changed.
         """
         resize = self.named_steps.get("resize")
-        size = tuple(resize.size) if isinstance(resize, GrayscaleResize) else None
-        load = self.named_steps.get("load")
-        decode = getattr(load, "decode_size", None) if size else None
+        if not isinstance(resize, GrayscaleResize):
+            return params
+        size = tuple(resize.size)
+        decode = getattr(self.named_steps.get("load"), "decode_size", None)
         if decode is not None and any(d < s for d, s in zip(decode, size)):
             warnings.warn(
                 f"load__decode_size={tuple(decode)} is smaller than "
@@ -103,12 +86,15 @@ class PneumoPipeline(Pipeline):
                 UserWarning,
                 stacklevel=3,
             )
-        with fitting_image_size(size):
-            yield
+        name, final = self.steps[-1]
+        if final in (None, "passthrough") or not has_fit_parameter(final, "image_size"):
+            return params
+        routed = get_config()["enable_metadata_routing"]
+        return {"image_size" if routed else f"{name}__image_size": size, **params}
 
     def _chunk_size(self):
-        classifier = next(_classifiers(self), None)
-        batch = 32 if classifier is None else classifier._predict_batch_size()
+        networks = fitted_networks(self)
+        batch = networks[0]._predict_batch_size() if networks else 32
         return batch * math.ceil(OVERLAP_CHUNK / batch)
 
     def _preprocessing_steps(self):
@@ -141,7 +127,7 @@ class PneumoPipeline(Pipeline):
         final = getattr(self.steps[-1][1], method)
 
         def transform(chunk):
-            return _transform_naming_failures(steps, chunk)
+            return apply_to_readable(partial(_transform_naming_failures, steps), chunk)
 
         failed = False
         with (
@@ -150,21 +136,13 @@ class PneumoPipeline(Pipeline):
         ):
             ahead = executor.submit(transform, chunks[0]) if chunks else None
             for i, chunk in enumerate(chunks):
-                rows = ahead.result()
+                rows, failures = ahead.result()
                 if i + 1 < len(chunks):
                     ahead = executor.submit(transform, chunks[i + 1])
                 bar.update(num_samples(chunk))
-                if not isinstance(rows, ImageLoadError):
-                    scored = keep_going or not failed
-                    yield chunk, final(rows) if scored else None, []
-                    continue
-                failed, failures = True, rows.failures
-                failing = {path for path, _ in failures}
-                readable = [path for path in chunk if path not in failing]
-                result = None
-                if keep_going and readable:
-                    result = final(transform(readable))
-                yield chunk, result, failures
+                failed = failed or bool(failures)
+                scored = rows is not None and (keep_going or not failed)
+                yield chunk, final(rows) if scored else None, failures
 
     def _overlapped(self, method, X):
         """``method`` of the final step on ``X``, chunk by chunk, decoding ahead."""
@@ -223,21 +201,18 @@ class PneumoPipeline(Pipeline):
             return self._overlapped("assess", X)
         return self.steps[-1][1].assess(transform_for_prediction(self, X))
 
-    @available_if(final_estimator_has("assess"))
-    def score_samples(self, X):
-        """How typical each sample is of the training X-rays; higher is more typical.
+    def _has_typicality(self):
+        return hasattr(self._final_estimator, "score_samples")
 
-        See :meth:`CNNClassifier.score_samples`.
-        """
-        return self.assess(X).typicality
+    def _typicality(self, X):
+        if self._should_overlap(X, {}):
+            return self._overlapped("score_samples", X)
+        return self._final_estimator.score_samples(transform_for_prediction(self, X))
 
-    @available_if(final_estimator_has("assess"))
-    def is_outlier(self, X):
-        """Flag samples unlike the training X-rays, at the rate set at fit.
-
-        See :meth:`CNNClassifier.is_outlier`.
-        """
-        return self.assess(X).outlier
+    @property
+    def offset_(self):
+        """The final step's ``offset_``: typicality below it is an outlier."""
+        return self._final_estimator.offset_
 
     def _check_fit_input(self, X, y, params):
         """Check what every step will see, before any step runs.
@@ -277,68 +252,66 @@ class PneumoPipeline(Pipeline):
             )
 
     def fit(self, X, y=None, **params):
-        """Fit every step, with the ``resize`` step's size reaching the classifiers.
+        """Fit every step, with the ``resize`` step's size passed to the final step.
 
         As imblearn's ``Pipeline.fit``: ``params`` are routed to the steps
         (``cnn__groups=...``, or by metadata routing). ``X`` and ``y`` are
         checked first (:meth:`_check_fit_input`).
         """
         self._check_fit_input(X, y, params)
-        with self._fitting():
-            return super().fit(X, y, **params)
+        return super().fit(X, y, **self._with_image_size(params))
 
     def fit_transform(self, X, y=None, **params):
-        """Fit, then transform, the ``resize`` step's size reaching the classifiers.
+        """Fit, then transform, the ``resize`` step's size passed to the final step.
 
         As imblearn's ``Pipeline.fit_transform``: ``params`` are routed to the steps
         (``cnn__groups=...``, or by metadata routing).
         """
-        with self._fitting():
-            return super().fit_transform(X, y, **params)
+        return super().fit_transform(X, y, **self._with_image_size(params))
 
     def fit_resample(self, X, y=None, **params):
-        """Fit, then resample, with the ``resize`` step's size reaching the classifiers.
+        """Fit, then resample, with the ``resize`` step's size passed to the final step.
 
         As imblearn's ``Pipeline.fit_resample``: ``params`` are routed to the steps
         (``cnn__groups=...``, or by metadata routing).
         """
-        with self._fitting():
-            return super().fit_resample(X, y, **params)
+        return super().fit_resample(X, y, **self._with_image_size(params))
 
     def fit_predict(self, X, y=None, **params):
-        """Fit, then predict, with the ``resize`` step's size reaching the classifiers.
+        """Fit, then predict, with the ``resize`` step's size passed to the final step.
 
         As imblearn's ``Pipeline.fit_predict``: ``params`` are routed to the steps
         (``cnn__groups=...``, or by metadata routing).
         """
         self._check_fit_input(X, y, params)
-        with self._fitting():
-            return super().fit_predict(X, y, **params)
+        return super().fit_predict(X, y, **self._with_image_size(params))
 
 
 def _transform_naming_failures(steps, chunk):
-    """``chunk`` through ``steps``, or an ImageLoadError naming what failed.
+    """``chunk`` through ``steps``; an :class:`ImageLoadError` names what failed.
 
     A step after the loader that refuses one decoded file (a ``ValueError``)
-    is retried file by file, so that the error names the file and the
-    others still go through.
+    is retried file by file, so that the error names the file.
     """
     try:
         for step in steps:
             chunk = step.transform(chunk)
-    except ImageLoadError as error:
-        return error
+        return chunk
+    except ImageLoadError:
+        raise
     except ValueError as error:
         if not all(isinstance(path, str) for path in chunk):
             raise
         if len(chunk) == 1:
-            return ImageLoadError([(chunk[0], f"{type(error).__name__}: {error}")])
+            raise ImageLoadError(
+                [(chunk[0], f"{type(error).__name__}: {error}")]
+            ) from error
         failures = []
         for path in chunk:
-            result = _transform_naming_failures(steps, [path])
-            if isinstance(result, ImageLoadError):
-                failures += result.failures
+            try:
+                _transform_naming_failures(steps, [path])
+            except ImageLoadError as one:
+                failures += one.failures
         if not failures:
             raise
-        return ImageLoadError(failures)
-    return chunk
+        raise ImageLoadError(failures) from error

@@ -64,7 +64,9 @@ def load_pretrained(*, input="paths", test_time_augmentation=True):
         Score five views of each X-ray with each network, as validated
         (see the model card); ``False`` scores each X-ray once per network:
         about five times faster, less robust to exposure and framing, and
-        without the views' share of the ``uncertainty``.
+        without the views' share of the ``uncertainty``. It is the
+        returned pipeline's ``ensemble__test_time_augmentation``
+        parameter, which ``set_params`` changes later.
 
     Returns
     -------
@@ -86,8 +88,4 @@ def load_pretrained(*, input="paths", test_time_augmentation=True):
         model = load_model(path)
     if input == "images":
         model.set_params(load="passthrough")
-    from ._pipeline import _classifiers
-
-    for classifier in _classifiers(model):  # the fitted networks
-        classifier.set_params(test_time_augmentation=test_time_augmentation)
-    return model
+    return model.set_params(ensemble__test_time_augmentation=test_time_augmentation)

@@ -165,8 +165,10 @@ def _scikeras_classifier():
         Also: ``jit_compile`` reaches Keras' ``compile`` (scikeras passes
         only the names in ``_compile_kwargs``), ``build_fn`` (scikeras'
         deprecated alias of ``model``) is not a parameter, ``_fit_seed``
-        is the seed scikeras drew for this fit, and
-        ``_has_predict_callbacks()`` says whether predict callbacks are set.
+        is the seed scikeras drew for this fit,
+        ``_has_predict_callbacks()`` says whether predict callbacks are set,
+        and ``_checked_rows(X)`` is ``X`` as scikeras' input check of predict
+        returns it.
         """
 
         build_fn = None
@@ -182,6 +184,9 @@ def _scikeras_classifier():
 
         def _has_predict_callbacks(self):
             return bool(getattr(self, "_predict_callbacks", None))
+
+        def _checked_rows(self, X):
+            return self._validate_data(X=X, y=None)[0]
 
         def _validate_rows(self, validate, X, y, reset, y_numeric):
             return validate(X, y, reset=reset, y_numeric=y_numeric)

@@ -11,9 +11,9 @@ import os
 
 import numpy as np
 
+from ._class_names import class_display_names
 from ._grayscale import to_gray, to_unit_float
 from ._loader import decode_images
-from .datasets._folder import class_display_names
 
 __all__ = [
     "plot_class_counts",
@@ -96,10 +96,15 @@ def plot_training_history(estimator, *, metrics=("loss", "accuracy"), axes=None)
     >>> [ax.get_title() for ax in figure.axes]
     ['loss', 'accuracy']
     """
-    from ._gradcam import split_pipeline
+    from ._walk import fitted_networks
 
-    _, classifier = split_pipeline(estimator)
-    history = classifier.history_
+    networks = fitted_networks(estimator)
+    if len(networks) != 1:
+        raise ValueError(
+            f"{type(estimator).__name__} holds {len(networks)} fitted networks; "
+            "pass one of them (sklearn_pneumo.fitted_networks(model)[i])."
+        )
+    history = networks[0].history_
     missing = [m for m in metrics if m not in history]
     if missing:
         raise ValueError(f"history_ has no {missing}; it has {sorted(history)}.")
@@ -283,17 +288,13 @@ def plot_gradcam(
     >>> all(ax.get_title().split()[0] in ("NORMAL", "PNEUMONIA") for ax in figure.axes)
     True
     """
-    from ._gradcam import gradcam_heatmaps, split_pipeline
+    from ._gradcam import gradcam_heatmaps
+    from ._steps import transform_for_prediction
+    from ._walk import final_step, scoring_model
 
-    if hasattr(estimator, "steps") and hasattr(estimator.steps[-1][1], "estimators_"):
-        # An ensemble: the members' averaged heatmaps, the ensemble's answer.
-        rows = estimator[:-1].transform(X)
-        classifier = estimator.steps[-1][1]
-        heatmaps = gradcam_heatmaps(estimator, X, target=target)
-    else:
-        preprocess, classifier = split_pipeline(estimator)
-        rows = preprocess(X)
-        heatmaps = gradcam_heatmaps(classifier, rows, target=target)
+    heatmaps = gradcam_heatmaps(estimator, X, target=target)
+    rows = transform_for_prediction(scoring_model(estimator), X)
+    classifier = final_step(estimator)
     proba = classifier.predict_proba(rows)
     images = np.asarray(rows, dtype=np.float32).reshape(heatmaps.shape)
     names = class_display_names(classifier.classes_, class_names)

@@ -176,27 +176,14 @@ def test_bfloat16_inference_uses_a_copy_with_the_same_weights(data):
     float32 = clf.predict_proba(X)
     clf.set_params(inference_dtype_policy="mixed_bfloat16")
     bfloat16 = clf.predict_proba(X)
-    network = clf._inference_model()
+    network = clf._network("mixed_bfloat16")
     assert network is not clf.model_ and network.layers[0].compute_dtype == "bfloat16"
     assert clf.model_.layers[0].compute_dtype == "float32"
     assert not np.array_equal(bfloat16, float32)
     np.testing.assert_allclose(bfloat16, float32, atol=0.02)
-    assert clf._inference_model() is network  # built once
+    assert clf._network("mixed_bfloat16") is network  # built once
     restored = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(restored.predict_proba(X), bfloat16)
     clf.fit(X, y)  # new weights: a new copy
-    assert clf._inference_model() is not network
-    clf.set_params(inference_dtype_policy=None)
-    assert clf._inference_model() is clf.model_
-
-
-def test_classifiers_saved_before_inference_dtype_policy_still_work(data):
-    X, y = data
-    clf = CNNClassifier(**SMALL).fit(X, y)
-    expected = clf.predict_proba(X)
-    del clf.__dict__["inference_dtype_policy"]  # as saved by an older version
-    restored = pickle.loads(pickle.dumps(clf))
-    assert restored.get_params()["inference_dtype_policy"] is None
-    np.testing.assert_array_equal(restored.predict_proba(X), expected)
-    restored.set_params(inference_dtype_policy="mixed_bfloat16")
-    np.testing.assert_allclose(restored.predict_proba(X), expected, atol=0.02)
+    assert clf._network("mixed_bfloat16") is not network
+    assert clf._network(None) is clf.model_

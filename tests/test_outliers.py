@@ -16,7 +16,7 @@ from sklearn_pneumo import (
     predict_files,
     save_model,
 )
-from sklearn_pneumo._outliers import FeatureGaussians
+from sklearn_pneumo._feature_gaussians import FeatureGaussians
 from sklearn_pneumo.datasets import (
     load_chest_xray_224,
     load_chest_xray_sample,
@@ -92,11 +92,17 @@ def test_test_time_augmentation_averages_views_and_gives_uncertainty(fitted, xra
     rows = fitted[:2].transform(xrays[0][:20])
     try:
         cnn.set_params(test_time_augmentation=True)
-        result = cnn._assess(rows)
-        np.testing.assert_allclose(cnn.predict_proba(rows), result.views.mean(axis=0))
-        spread = result.views.std(axis=0).max(axis=1)
+        result = cnn.assess(rows)
+        views, _ = cnn._scored_views(
+            rows,
+            test_time_augmentation=True,
+            inference_dtype_policy=None,
+            typicality=False,
+        )
+        np.testing.assert_allclose(cnn.predict_proba(rows), views.mean(axis=0))
+        spread = views.std(axis=0).max(axis=1)
         np.testing.assert_allclose(result.uncertainty, spread)
-        assert len(result.views) == 5 and (result.uncertainty > 0).all()
+        assert len(views) == 5 and (result.uncertainty > 0).all()
     finally:
         cnn.set_params(test_time_augmentation=False)
 

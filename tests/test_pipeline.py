@@ -11,7 +11,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
 
-from sklearn_pneumo import ImageLoader, make_pneumo_pipeline
+from sklearn_pneumo import ImageLoader, fitted_networks, make_pneumo_pipeline
 
 FAST = dict(epochs=2, batch_size=16, model__filters=8, model__dense_units=16)
 
@@ -214,10 +214,4 @@ def test_fit_changes_no_parameter(build, xray_paths):
     after = {key: repr(value) for key, value in model.get_params(deep=True).items()}
     assert [key for key in before if before[key] != after.get(key)] == []
     if build != "classifier":
-        assert next(iter_classifiers(model)).image_size_ == (24, 32)
-
-
-def iter_classifiers(model):
-    from sklearn_pneumo._pipeline import _classifiers
-
-    return _classifiers(model)
+        assert fitted_networks(model)[0].image_size_ == (24, 32)

@@ -11,12 +11,12 @@ from sklearn.frozen import FrozenEstimator
 
 from sklearn_pneumo import (
     ImageLoader,
+    fitted_networks,
     gradcam_heatmaps,
     load_pretrained,
     predict_files,
     pretrained_record,
 )
-from sklearn_pneumo._pipeline import _classifiers
 from sklearn_pneumo.datasets import load_chest_xray_224, load_chest_xray_sample
 
 
@@ -68,7 +68,7 @@ def test_predictions_match_the_record(loaded):
 def test_record_describes_the_model(loaded):
     model, _, _ = loaded
     record = pretrained_record()
-    classifiers = list(_classifiers(model))
+    classifiers = fitted_networks(model)
     assert len(classifiers) == record["members"] == 2
     assert all(list(c.image_size_) == record["image_size"] for c in classifiers)
     assert all(c.test_time_augmentation for c in classifiers)
@@ -106,11 +106,11 @@ def test_float32_copy_of_the_bfloat16_network_agrees():
     model = load_pretrained()  # its own copy: the module fixture stays as shipped
     paths, _ = load_chest_xray_sample()
     as_trained = model.predict_proba(paths)
-    for classifier in _classifiers(model):
-        classifier.set_params(inference_dtype_policy="float32")
+    model.set_params(ensemble__inference_dtype_policy="float32")
     float32 = model.predict_proba(paths)
-    for classifier in _classifiers(model):
-        assert classifier._inference_model().layers[0].compute_dtype == "float32"
+    for classifier in fitted_networks(model):
+        network = classifier._network("float32")
+        assert network.layers[0].compute_dtype == "float32"
     assert not np.array_equal(float32, as_trained)
     # bfloat16 keeps 8 bits of mantissa; through four batch-normalised
     # convolutions the shipped network's probabilities move by up to 0.013.
@@ -121,9 +121,11 @@ def test_test_time_augmentation_can_be_turned_off(loaded):
     model, _, _ = loaded
     paths, _ = load_chest_xray_sample()
     once = load_pretrained(test_time_augmentation=False)
-    assert not any(c.test_time_augmentation for c in _classifiers(once))
+    assert once.get_params()["ensemble__test_time_augmentation"] is False
     members = [
-        member[-1].predict_proba(once[:2].transform(paths[:4]))
+        member[-1]
+        .set_params(test_time_augmentation=False)
+        .predict_proba(once[:2].transform(paths[:4]))
         for member in once[-1].estimators_
     ]
     np.testing.assert_allclose(

@@ -1,5 +1,6 @@
 """Data sets: the paper's folder layout and small bundled real X-rays."""
 
+from .._class_names import TARGET_NAMES
 from ._bundled import (
     load_chest_xray_224,
     load_chest_xray_sample,
@@ -7,13 +8,12 @@ from ._bundled import (
 )
 from ._folder import (
     IMAGE_SUFFIXES,
-    TARGET_NAMES,
     find_unreadable_images,
     load_image_folder,
     patient_groups,
     scan_images,
 )
-from ._outliers import make_outlier_corpus
+from ._outlier_corpus import make_outlier_corpus
 
 __all__ = [
     "IMAGE_SUFFIXES",

@@ -5,7 +5,8 @@ from importlib import resources
 import numpy as np
 from sklearn.utils import Bunch
 
-from ._folder import TARGET_NAMES, load_image_folder
+from .._class_names import TARGET_NAMES
+from ._folder import load_image_folder
 
 _DATA = resources.files("sklearn_pneumo.datasets") / "data"
 

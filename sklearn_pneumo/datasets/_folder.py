@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._class_names import TARGET_NAMES
 from .._dicom import DICOM_SUFFIXES
 from .._loader import ImageLoadError, decode_all
 
@@ -16,9 +17,6 @@ IMAGE_SUFFIXES = frozenset(
 )
 #: The paper's classes, by folder name in any case.
 DEFAULT_CLASS_NAMES = {"normal": 0, "pneumonia": 1, "neumonia": 1}
-#: The name of each label of ``DEFAULT_CLASS_NAMES``.
-TARGET_NAMES = ("NORMAL", "PNEUMONIA")
-
 
 #: File names of the public dataset (Kermany et al. 2018) and the patient they
 #: name: ``person1_bacteria_1.jpeg`` and ``person1_virus_6.jpeg`` are patient
@@ -80,33 +78,6 @@ def patient_groups(paths):
     return np.array(groups, dtype=str)
 
 
-def class_display_names(classes, class_names=None):
-    """How to show each of ``classes``: as given, as NORMAL/PNEUMONIA for 0/1, or as is.
-
-    The labels 0 and 1 mean normal and pneumonia throughout this package
-    (:func:`load_image_folder`, the bundled data sets), so they are shown by
-    name; any other labels (names already, or a mapping of your own) are
-    shown as they are.
-
-    Examples
-    --------
-    >>> class_display_names([0, 1])
-    ['NORMAL', 'PNEUMONIA']
-    >>> class_display_names(["healthy", "sick"])
-    ['healthy', 'sick']
-    """
-    if class_names is not None:
-        if len(class_names) != len(classes):
-            raise ValueError(
-                f"class_names has {len(class_names)} names for "
-                f"{len(classes)} classes {list(classes)}."
-            )
-        return [str(name) for name in class_names]
-    if [str(c) for c in classes] == ["0", "1"]:
-        return list(TARGET_NAMES)
-    return [str(c) for c in classes]
-
-
 def _class_label(folder, class_names):
     for name, label in class_names.items():
         if name.lower() == folder.name.lower():
@@ -163,7 +134,10 @@ def scan_images(folder):
 
 
 def _warn_left_out(root, default, found):
-    """Warn about images directly in ``root`` and default classes with no folder."""
+    """Warn about images directly in ``root`` and about a single class.
+
+    ``found`` holds the labels of the class folders that have images.
+    """
     loose = sorted(
         entry.name
         for entry in root.iterdir()
@@ -179,15 +153,19 @@ def _warn_left_out(root, default, found):
             UserWarning,
             stacklevel=3,
         )
+    if len(found) != 1:
+        return
     missing = sorted(set(DEFAULT_CLASS_NAMES.values()) - found) if default else []
-    if missing and found:
-        names = ", ".join(TARGET_NAMES[label] for label in missing)
-        warnings.warn(
-            f"{str(root)!r} has no {names} folder: the data set holds one class "
-            "only, which can be scored but not trained on.",
-            UserWarning,
-            stacklevel=3,
-        )
+    names = ", ".join(TARGET_NAMES[label] for label in missing)
+    (only,) = found
+    warnings.warn(
+        f"{str(root)!r} holds images of one class only "
+        f"({TARGET_NAMES[only] if default else only}"
+        f"{f'; no images of {names}' if names else ''}): they can be scored "
+        "but not trained on.",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def find_unreadable_images(paths, *, n_jobs="auto", max_pixels=100_000_000):
@@ -308,10 +286,11 @@ def load_image_folder(
     paths, targets, found = [], [], set()
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not _is_hidden(p)):
         label = _class_label(folder, class_names)
-        found.add(label)
+        images = scan_images(folder)
+        if images:
+            found.add(label)
         if labels == "name":
             label = TARGET_NAMES[label] if default else folder.name
-        images = scan_images(folder)
         paths += images
         targets += [label] * len(images)
     _warn_left_out(root, default, found)

@@ -1,51 +1,38 @@
 """Score many image files in batches, writing results as they come."""
 
 import csv
+import sys
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils import Bunch
 from tqdm.auto import tqdm
 
-from ._loader import ImageLoadError, check_paths
+from ._class_names import class_display_names
+from ._loader import apply_to_readable, check_paths
+from ._walk import scoring_model
 from ._writing import atomic_write
-from .datasets._folder import class_display_names
-
-
-def _scoring_model(model):
-    """What scores: a fitted search's best estimator, else the model."""
-    return getattr(model, "best_estimator_", model)
 
 
 def _scored_batches(model, paths, batch_size):
     """Yield ``(batch, result, failures)`` for consecutive batches of ``paths``.
 
     ``result`` is the model's ``assess`` (probabilities, typicality,
-    outlier flags, uncertainty) where it has one, else its ``predict_proba``.
-    A pipeline that can decode the next batch while its network scores this
-    one (:class:`~sklearn_pneumo.PneumoPipeline`) does so.
+    outlier flags, uncertainty) where it has one, else its ``predict_proba``,
+    of the batch's readable files. A :class:`~sklearn_pneumo.PneumoPipeline`
+    decodes the next batch while its network scores this one.
     """
-    model = _scoring_model(model)
+    model = scoring_model(model)
     method = "assess" if hasattr(model, "assess") else "predict_proba"
-    overlapped = getattr(model, "_iter_overlapped", None)
-    if overlapped is not None:
-        yield from overlapped(method, paths, batch_size, keep_going=True)
+    # No PneumoPipeline exists unless its module (and TensorFlow) was imported.
+    pipelines = sys.modules.get(f"{__package__}._pipeline")
+    if pipelines is not None and isinstance(model, pipelines.PneumoPipeline):
+        yield from model._iter_overlapped(method, paths, batch_size, keep_going=True)
         return
     score = getattr(model, method)
     for start in range(0, len(paths), batch_size):
         batch = paths[start : start + batch_size]
-        yield batch, *_score_batch(score, batch)
-
-
-def _score_batch(score, paths):
-    """``score(paths)``, with unreadable files reported, not dropped."""
-    try:
-        return score(paths), []
-    except ImageLoadError as error:
-        failures = error.failures
-    failing = {path for path, _ in failures}
-    readable = [p for p in paths if p not in failing]
-    return (score(readable) if readable else None), failures
+        yield batch, *apply_to_readable(score, batch)
 
 
 def predict_files(model, paths, output, *, batch_size=256, progress=False):
@@ -85,8 +72,9 @@ def predict_files(model, paths, output, *, batch_size=256, progress=False):
     Returns
     -------
     Bunch
-        ``n_files``, ``n_errors`` (inputs with an error row) and
-        ``n_outliers`` (rows flagged as outliers).
+        ``n_files``, ``n_errors`` (inputs with an error row),
+        ``n_outliers`` (rows flagged as outliers) and ``errors`` (the
+        ``(path, reason)`` of each error row, in order).
     """
     paths = check_paths(paths)
     if hasattr(output, "write"):
@@ -100,10 +88,10 @@ def predict_files(model, paths, output, *, batch_size=256, progress=False):
 
 def _write_rows(model, paths, handle, batch_size, progress):
     classes = class_display_names(model.classes_)
-    assessed = hasattr(_scoring_model(model), "assess")
+    assessed = hasattr(scoring_model(model), "assess")
     extra = ["typicality", "outlier", "uncertainty"] if assessed else []
     header = ["path", "prediction", *[f"proba_{c}" for c in classes], *extra, "error"]
-    summary = Bunch(n_files=len(paths), n_errors=0, n_outliers=0)
+    summary = Bunch(n_files=len(paths), n_errors=0, n_outliers=0, errors=[])
     writer = csv.writer(handle)
     writer.writerow(header)
     batches = _scored_batches(model, paths, batch_size)
@@ -116,6 +104,7 @@ def _write_rows(model, paths, handle, batch_size, progress):
         for path in batch:
             if path in reasons:
                 summary.n_errors += 1
+                summary.errors.append((path, reasons[path]))
                 blank = [""] * (len(classes) + len(extra))
                 writer.writerow([path, "", *blank, reasons[path]])
                 continue
