@@ -13,8 +13,8 @@ from ._ensemble import PneumoEnsemble
 from ._evaluation import evaluate_binary, format_report
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader, ImageLoadError
-from ._walk import fitted_networks
 from ._predict_files import predict_files
+from ._walk import fitted_networks
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,7 @@
+import logging
 import os
 import random
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +75,31 @@ def fitted_pipeline(xrays_224):
         **TINY_NETWORK,
     )
     return pipe.fit(*xrays_224)
+
+
+@pytest.fixture(scope="session")
+def pretrained_loading():
+    """The shipped model, loaded once, with every warning and TensorFlow log
+    record met on loading. Shared: tests that change it restore it."""
+    from sklearn_pneumo import load_pretrained
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    loggers = [logging.getLogger(name) for name in ("tensorflow", "keras", "absl")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = load_pretrained()
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+    return model, caught, records
+
+
+@pytest.fixture(scope="session")
+def pretrained(pretrained_loading):
+    """The shipped model as ``load_pretrained()`` gives it (shared, read-only)."""
+    return pretrained_loading[0]

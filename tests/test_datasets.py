@@ -103,3 +103,13 @@ def test_preprocessing_imports_without_tensorflow():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_folder_with_images_of_one_class_is_warned_about(folder):
+    for extra in (folder / "NEUMONIA").iterdir():
+        extra.unlink()
+    with pytest.warns(
+        UserWarning, match="one class only .NORMAL; no images of PNEUMONIA"
+    ):
+        paths, y = load_image_folder(folder)
+    assert set(y.tolist()) == {0}

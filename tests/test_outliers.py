@@ -10,7 +10,6 @@ from sklearn_pneumo import (
     CNNClassifier,
     ImageLoader,
     load_model,
-    load_pretrained,
     make_pneumo_ensemble,
     make_pneumo_pipeline,
     predict_files,
@@ -158,8 +157,9 @@ def test_outlier_corpus_covers_every_kind():
 
 
 @pytest.fixture(scope="module")
-def shipped():
-    return load_pretrained(), load_pretrained(input="images")
+def shipped(pretrained):
+    """The shipped model on paths, and without its load step, on images."""
+    return pretrained, pretrained[1:]
 
 
 def test_shipped_model_flags_what_is_not_a_chest_xray(shipped):
@@ -178,3 +178,33 @@ def test_shipped_model_flags_few_real_xrays(shipped):
     # 200 training-folder X-rays, 7 ordinary ones are flagged narrowly.
     paths, _ = load_chest_xray_224()
     assert shipped[0].is_outlier(paths).mean() <= 0.05
+
+
+def test_typicality_reads_the_plain_view_in_one_forward_pass(
+    fitted, xrays, monkeypatch
+):
+    cnn = fitted[-1]
+    rows = fitted[:2].transform(xrays[0][:8])
+    expected = cnn.score_samples(rows)
+    calls = []
+    forward = cnn._forward
+    monkeypatch.setattr(
+        cnn, "_forward", lambda *a, **k: calls.append(1) or forward(*a, **k)
+    )
+    try:
+        cnn.set_params(test_time_augmentation=True)
+        np.testing.assert_allclose(cnn.score_samples(rows), expected, rtol=1e-6)
+        assert len(calls) == 1
+        assert (cnn.is_outlier(rows) == (expected < cnn.offset_)).all()
+    finally:
+        cnn.set_params(test_time_augmentation=False)
+
+
+def test_outlier_rate_none_fits_no_outlier_model(xrays):
+    paths, y = xrays
+    pipe = make_pneumo_pipeline((16, 16), epochs=1, outlier_rate=None, random_state=0)
+    pipe.fit(paths[::4], y[::4])
+    assert "outlier_model_" not in vars(pipe[-1])
+    for method in ("assess", "score_samples", "is_outlier"):
+        assert not hasattr(pipe, method) and not hasattr(pipe[-1], method)
+    assert pipe.predict_proba(paths[:3]).shape == (3, 2)

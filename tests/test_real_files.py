@@ -121,7 +121,7 @@ def test_folder_rule_recurses_and_warns_about_what_it_leaves_out(tmp_path, gray)
     with pytest.warns(UserWarning) as caught:
         paths, y = load_image_folder(tmp_path)
     messages = " ".join(str(w.message) for w in caught)
-    assert "loose.jpeg" in messages and "no PNEUMONIA folder" in messages
+    assert "loose.jpeg" in messages and "no images of PNEUMONIA" in messages
     assert sorted(paths.tolist()) == sorted(scan_images(tmp_path / "NORMAL"))
     assert str(tmp_path / "NORMAL" / "dangling.jpeg") in paths  # fails by name later
     with pytest.raises(NotADirectoryError, match="is a file"):
@@ -142,3 +142,12 @@ def test_fit_checks_its_input_before_any_step(y, params, message):
     pipe = make_pneumo_pipeline((16, 16), epochs=1, model__filters=2)
     with pytest.raises(ValueError, match=message):
         pipe.fit(paths, np.array(y, dtype=object), **params)
+
+
+def test_a_32_bit_integer_tiff_of_small_values_is_warned_about(gray, tmp_path):
+    path = tmp_path / "thirty_two.tif"
+    Image.fromarray(gray.astype(np.int32), mode="I").save(path)
+    with pytest.warns(UserWarning, match="thirty_two.tif"):
+        ImageLoader().transform([path])
+    scaled = ImageLoader(intensity="image").transform([path])[0]
+    assert scaled.max() == 1
