@@ -58,17 +58,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from skimage.transform import rotate
-from sklearn.model_selection import StratifiedGroupKFold, TunedThresholdClassifierCV
+from _validation import SHIFTED, patient_split, shifted_copies
+from sklearn.model_selection import TunedThresholdClassifierCV
 
 from sklearn_pneumo import (
-    ImageLoader,
     evaluate_binary,
     make_pneumo_ensemble,
     make_pneumo_pipeline,
     save_model,
 )
-from sklearn_pneumo._grayscale import to_unit_float
 from sklearn_pneumo.datasets import load_chest_xray_sample, load_image_folder
 
 DEFAULT_DATA = (
@@ -131,9 +129,6 @@ FILE_CONFIGS = {
 PUBLISHED_FILES = {
     "Kermany et al. 2018, InceptionV3 (test)": (0.928, 0.968),
 }
-#: Validation copies that shift framing, exposure or orientation; the
-#: ranking takes the worst of them and the plain one.
-SHIFTED = ("val_aspect", "val_gamma_0.8", "val_gamma_1.25", "val_rotated_5")
 SPLITS = ("val", *SHIFTED, "samples", "test")
 METRICS = ("accuracy", "roc_auc", "sensitivity", "specificity", "ece")
 
@@ -148,50 +143,6 @@ def validation_threshold(pipe, images, y):
         pipe, scoring="balanced_accuracy", cv="prefit", refit=False, thresholds=200
     )
     return float(tuner.fit(images, y).best_threshold_)
-
-
-def aspect_swapped(images, y):
-    """Validation X-rays cropped to the other class's aspect ratio.
-
-    In the public dataset normal X-rays are about 1.2 times as wide as high
-    and pneumonia X-rays about 1.5 times, so after the stretch to a square
-    the width of the chest tells the classes apart; an X-ray machine or
-    collimation that frames differently breaks that shortcut. Here each
-    normal X-ray loses a tenth of its height at the top and at the bottom
-    (its ratio grows by 1.25, like a pneumonia X-ray) and each pneumonia
-    X-ray a tenth of its width at each side (like a normal one). Only
-    natural crops, nothing is padded. A network that reads the disease keeps
-    its figures; one that reads the shape loses them.
-    """
-    cropped = []
-    for image, label in zip(images, y):
-        height, width = image.shape[:2]
-        if label == 0:
-            cut = round(height * 0.1)
-            cropped.append(image[cut : height - cut])
-        else:
-            cut = round(width * 0.1)
-            cropped.append(image[:, cut : width - cut])
-    return cropped
-
-
-def shifted_copies(paths, y):
-    """Decoded validation X-rays, framed, exposed and turned differently.
-
-    ``val_aspect`` (``aspect_swapped``), the gamma curves 0.8 (brighter) and
-    1.25 (darker) on the [0, 1] intensities, and a rotation by 5 degrees
-    (black corners, as a scanner or an image editor leaves them).
-    """
-    images = [to_unit_float(image) for image in ImageLoader().transform(paths)]
-    return {
-        "val_aspect": aspect_swapped(images, y),
-        "val_gamma_0.8": [image**0.8 for image in images],
-        "val_gamma_1.25": [image**1.25 for image in images],
-        "val_rotated_5": [
-            rotate(image, 5, mode="constant", cval=0.0).astype(np.float32)
-            for image in images
-        ],
-    }
 
 
 def validation_rank(scores):
@@ -263,15 +214,6 @@ def run_config(
                 result[split] = evaluate_binary(y, proba[split], threshold=threshold)
         results[suffix] = result
     return results
-
-
-def patient_split(train_dir, seed):
-    """Training and validation parts of a folder, each patient on one side."""
-    paths, y, groups = load_image_folder(train_dir, return_groups=True)
-    folds = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed)
-    train, val = next(folds.split(paths, y, groups))
-    splits = {"train": (paths[train], y[train]), "val": (paths[val], y[val])}
-    return splits, groups[train]
 
 
 def main():

@@ -19,18 +19,14 @@ fits (which allocate TensorFlow's caches once).
 
 import argparse
 import json
-import multiprocessing
 import statistics
 from contextlib import nullcontext
 from pathlib import Path
 
-
-def _rss_mb():
-    with open("/proc/self/statm") as file:
-        return int(file.read().split()[1]) * 4096 / 2**20
+from _harness import current_rss_mb, in_fresh_process
 
 
-def _fit_many(variant, network, n, fits, queue):
+def _fit_many(variant, network, n, fits):
     import gc
 
     import numpy as np
@@ -49,17 +45,12 @@ def _fit_many(variant, network, n, fits, queue):
         clf = CNNClassifier(epochs=1, random_state=0, **params).fit(X, y)
         del clf
         gc.collect()
-        rss.append(_rss_mb())
-    queue.put(rss)
+        rss.append(current_rss_mb())
+    return rss
 
 
 def measure(variant, network, n, fits):
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=_fit_many, args=(variant, network, n, fits, queue))
-    process.start()
-    rss = queue.get()
-    process.join()
+    rss = in_fresh_process(_fit_many, variant, network, n, fits)
     steps = [b - a for a, b in zip(rss[2:], rss[3:])]
     return {
         "variant": variant,

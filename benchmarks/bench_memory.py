@@ -12,49 +12,35 @@ are bounded by the chunk size, not by N.
 
 import argparse
 import json
-import multiprocessing
-import resource
 import tempfile
 import time
 from pathlib import Path
 
+from _harness import in_fresh_process, peak_rss_mb
 from _xrays import SAMPLE_XRAYS, repeat_files
 
 
-def _rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _score(method, model_file, files, batch_size, queue):
+def _score(method, model_file, files, batch_size):
     from sklearn_pneumo import load_model, predict_files
 
     model = load_model(model_file)
     model.predict_proba(files[:8])  # warm-up, so tracing is not counted
-    before = _rss_mb()
+    before = peak_rss_mb()
     start = time.perf_counter()
     if method == "predict_proba":
         model.predict_proba(files)
     else:
         with tempfile.TemporaryDirectory() as folder:
             predict_files(model, files, Path(folder) / "out.csv", batch_size=batch_size)
-    queue.put(
-        {
-            "seconds": time.perf_counter() - start,
-            "rss_before_mb": before,
-            "peak_rss_mb": _rss_mb(),
-        }
-    )
+    return {
+        "seconds": time.perf_counter() - start,
+        "rss_before_mb": before,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def measure(method, model_file, files, batch_size):
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    args = (method, model_file, files, batch_size, queue)
-    process = context.Process(target=_score, args=args)
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
+    return in_fresh_process(_score, method, model_file, files, batch_size)
 
 
 def main():

@@ -16,21 +16,16 @@ divided by images, so with several threads they are below one core's cost.
 
 import argparse
 import json
-import multiprocessing
-import resource
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _harness import in_fresh_process, peak_rss_mb
 from _xrays import SAMPLE_XRAYS, repeat_files
 
 SIZE = (150, 150)
-
-
-def _rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _paper(paths):
@@ -57,35 +52,28 @@ def _package(paths, n_jobs, stages):
     return rows
 
 
-def _measure(method, paths, n_jobs, queue):
+def _measure(method, paths, n_jobs):
     import cv2  # noqa: F401
 
     import sklearn_pneumo  # noqa: F401  (imports are not part of the measurement)
 
-    before = _rss_mb()
+    before = peak_rss_mb()
     stages = {}
     start = time.perf_counter()
     X = _paper(paths) if method == "paper" else _package(paths, n_jobs, stages)
     seconds = time.perf_counter() - start
-    queue.put(
-        {
-            **stages,
-            "seconds": seconds,
-            "peak_rss_mb": _rss_mb(),
-            "peak_rss_growth_mb": _rss_mb() - before,
-            "X": X[:16],
-        }
-    )
+    return {
+        **stages,
+        "seconds": seconds,
+        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_growth_mb": peak_rss_mb() - before,
+        "X": X[:16],
+    }
 
 
 def measure(method, paths, n_jobs=None):
     """Run one measurement in a fresh process."""
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=_measure, args=(method, paths, n_jobs, queue))
-    process.start()
-    result = queue.get()
-    process.join()
+    result = in_fresh_process(_measure, method, paths, n_jobs)
     result["images_per_s"] = len(paths) / result["seconds"]
     return result
 

@@ -29,13 +29,16 @@ import json
 from pathlib import Path
 
 import numpy as np
-from bench_accuracy import SHIFTED, patient_split, shifted_copies
+from _validation import (
+    SHIFTED,
+    fit_outliers,
+    joined_ensemble,
+    patient_split,
+    shifted_copies,
+)
 from sklearn.metrics import roc_auc_score
-from sklearn.utils import Bunch
 
 from sklearn_pneumo import ImageLoader, load_model
-from sklearn_pneumo._ensemble import combine_assessments
-from sklearn_pneumo._holdout import holdout_indices
 from sklearn_pneumo.datasets import (
     load_chest_xray_sample,
     make_outlier_corpus,
@@ -45,25 +48,13 @@ from sklearn_pneumo.datasets import (
 TURNED = 200
 
 
-def fit_outliers(pipe, paths, y, groups):
-    """Fit the network's outlier model on ``paths`` as its ``fit`` would."""
-    cnn = pipe[-1]
-    labels = np.searchsorted(cnn.classes_, y)
-    rows = pipe[:-1].transform(paths)
-    images = cnn.feature_encoder_.transform(rows)
-    train, held_out = holdout_indices(
-        labels, cnn.validation_split, cnn.random_state, groups
-    )
-    cnn._fit_outlier_model(images[train], labels[train], images[held_out])
-
-
 def assess_all(pipe, copies, tta):
-    """``CNNClassifier._assess`` on every copy's rows, with or without TTA."""
-    cnn = pipe[-1].set_params(test_time_augmentation=tta)
-    return {
-        name: Bunch(**cnn._assess(rows), offset=cnn.offset_)
-        for name, rows in copies.items()
-    }
+    """The final step's ``assess`` on every copy's rows, with or without TTA.
+
+    ``pipe`` ends in a network (``cnn``) or an ensemble of them.
+    """
+    final = pipe[-1].set_params(test_time_augmentation=tta)
+    return {copy: final.assess(rows) for copy, rows in copies.items()}
 
 
 def summarise(results, y):
@@ -122,22 +113,17 @@ def main():
         "samples": resize.transform(ImageLoader().transform(sample_paths)),
         "corpus": resize.transform(corpus),
     }
+    if args.fit_outliers:
+        for pipe in pipes:
+            fit_outliers(pipe, *splits["train"], train_groups)
+    models = dict(zip((path.stem for path in args.models), pipes))
+    if len(pipes) > 1:
+        models[f"ensemble_of_{len(pipes)}"] = joined_ensemble(pipes)
     report = {}
     for tta in (False, True):
-        members = []
-        for path, pipe in zip(args.models, pipes):
-            if args.fit_outliers and not tta:
-                fit_outliers(pipe, *splits["train"], train_groups)
+        for name, pipe in models.items():
             results = assess_all(pipe, copies, tta)
-            members.append(results)
-            report[f"{path.stem}{'+tta' if tta else ''}"] = summarise(results, y)
-        if len(members) > 1:
-            ensemble = {
-                name: combine_assessments([member[name] for member in members])
-                for name in copies
-            }
-            name = f"ensemble_of_{len(members)}{'+tta' if tta else ''}"
-            report[name] = summarise(ensemble, y)
+            report[f"{name}{'+tta' if tta else ''}"] = summarise(results, y)
         print(json.dumps(report, indent=1), flush=True)
     if args.out:
         args.out.write_text(json.dumps(report, indent=2))

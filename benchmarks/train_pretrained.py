@@ -41,15 +41,10 @@ from pathlib import Path
 
 import keras
 import tensorflow as tf
-from bench_accuracy import FILE_CONFIGS, SHIFTED, fit_config, validation_rank
-from bench_trust import fit_outliers
-from imblearn.pipeline import Pipeline
-from sklearn.base import clone
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import Bunch
+from _validation import SHIFTED, join_members
+from bench_accuracy import FILE_CONFIGS, fit_config, validation_rank
 
-from sklearn_pneumo import load_model, make_pneumo_ensemble, preset_settings, save_model
-from sklearn_pneumo._pipeline import _classifiers
+from sklearn_pneumo import preset_settings, save_model
 from sklearn_pneumo.datasets import load_chest_xray_sample, load_image_folder
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sklearn_pneumo"
@@ -76,36 +71,6 @@ def fixed_epochs(config, epochs):
         **config,
         "params": {**config["params"], "epochs": epochs, "callbacks": callbacks},
     }
-
-
-def join_members(files, paths, y, groups):
-    """One ensemble pipeline from whole-folder pipelines of different seeds."""
-    members = []
-    for file in files:
-        pipe = load_model(file)
-        if not hasattr(pipe, "assess"):
-            fit_outliers(pipe, paths, y, groups)
-        members.append(pipe)
-    first = members[0]
-    if len(members) == 1:
-        return first
-    ensemble = make_pneumo_ensemble(
-        len(members), first["resize"].size, preset="tuned", sampler=None
-    )
-    ensemble.steps[:2] = first.steps[:2]
-    voting = ensemble[-1]
-    fitted = [Pipeline(pipe.steps[2:]) for pipe in members]
-    # As VotingClassifier.fit leaves them: unfitted templates, fitted members.
-    voting.estimators = [
-        (name, clone(member)) for (name, _), member in zip(voting.estimators, fitted)
-    ]
-    voting.estimators_ = fitted
-    voting.named_estimators_ = Bunch(
-        **{name: member for (name, _), member in zip(voting.estimators, fitted)}
-    )
-    voting.le_ = LabelEncoder().fit(first.classes_)
-    voting.classes_ = voting.le_.classes_
-    return ensemble
 
 
 def main():
@@ -150,8 +115,8 @@ def main():
             config, paths, y, size, args.random_state, "paths", groups
         )
     if args.test_time_augmentation:
-        for classifier in _classifiers(pipe):  # the fitted ones
-            classifier.set_params(test_time_augmentation=True)
+        final = pipe.steps[-1][0]  # "cnn" or "ensemble"
+        pipe.set_params(**{f"{final}__test_time_augmentation": True})
     sample_paths, sample_y = load_chest_xray_sample()
     sample_proba = pipe.predict_proba(sample_paths)[:, 1]
     sample_accuracy = float(((sample_proba >= 0.5) == sample_y).mean())

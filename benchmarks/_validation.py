@@ -1,0 +1,128 @@
+"""The validation part of the training folder, its shifted copies, and models.
+
+Shared by ``bench_accuracy.py``, ``bench_trust.py`` and ``train_pretrained.py``.
+"""
+
+import numpy as np
+from imblearn.pipeline import Pipeline
+from skimage.transform import rotate
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import Bunch
+
+from sklearn_pneumo import ImageLoader, load_model, make_pneumo_ensemble
+from sklearn_pneumo._grayscale import to_unit_float
+from sklearn_pneumo._holdout import holdout_indices
+from sklearn_pneumo.datasets import load_image_folder
+
+#: Validation copies that shift framing, exposure or orientation; the
+#: ranking takes the worst of them and the plain one.
+SHIFTED = ("val_aspect", "val_gamma_0.8", "val_gamma_1.25", "val_rotated_5")
+
+
+def patient_split(train_dir, seed):
+    """Training and validation parts of a folder, each patient on one side."""
+    paths, y, groups = load_image_folder(train_dir, return_groups=True)
+    folds = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed)
+    train, val = next(folds.split(paths, y, groups))
+    splits = {"train": (paths[train], y[train]), "val": (paths[val], y[val])}
+    return splits, groups[train]
+
+
+def aspect_swapped(images, y):
+    """Validation X-rays cropped to the other class's aspect ratio.
+
+    In the public dataset normal X-rays are about 1.2 times as wide as high
+    and pneumonia X-rays about 1.5 times, so after the stretch to a square
+    the width of the chest tells the classes apart; an X-ray machine or
+    collimation that frames differently breaks that shortcut. Here each
+    normal X-ray loses a tenth of its height at the top and at the bottom
+    (its ratio grows by 1.25, like a pneumonia X-ray) and each pneumonia
+    X-ray a tenth of its width at each side (like a normal one). Only
+    natural crops, nothing is padded. A network that reads the disease keeps
+    its figures; one that reads the shape loses them.
+    """
+    cropped = []
+    for image, label in zip(images, y):
+        height, width = image.shape[:2]
+        if label == 0:
+            cut = round(height * 0.1)
+            cropped.append(image[cut : height - cut])
+        else:
+            cut = round(width * 0.1)
+            cropped.append(image[:, cut : width - cut])
+    return cropped
+
+
+def shifted_copies(paths, y):
+    """Decoded validation X-rays, framed, exposed and turned differently.
+
+    ``val_aspect`` (``aspect_swapped``), the gamma curves 0.8 (brighter) and
+    1.25 (darker) on the [0, 1] intensities, and a rotation by 5 degrees
+    (black corners, as a scanner or an image editor leaves them).
+    """
+    images = [to_unit_float(image) for image in ImageLoader().transform(paths)]
+    return {
+        "val_aspect": aspect_swapped(images, y),
+        "val_gamma_0.8": [image**0.8 for image in images],
+        "val_gamma_1.25": [image**1.25 for image in images],
+        "val_rotated_5": [
+            rotate(image, 5, mode="constant", cval=0.0).astype(np.float32)
+            for image in images
+        ],
+    }
+
+
+def fit_outliers(pipe, paths, y, groups):
+    """Fit the network's outlier model on ``paths`` as its ``fit`` would."""
+    cnn = pipe[-1]
+    labels = np.searchsorted(cnn.classes_, y)
+    rows = pipe[:-1].transform(paths)
+    images = cnn.feature_encoder_.transform(rows)
+    train, held_out = holdout_indices(
+        labels, cnn.validation_split, cnn.random_state, groups
+    )
+    cnn._fit_outlier_model(images[train], labels[train], images[held_out])
+
+
+def joined_ensemble(pipes):
+    """One ensemble pipeline from fitted single-network pipelines.
+
+    The ``load`` and ``resize`` steps of the first; the members' other steps
+    as ``VotingClassifier.fit`` leaves them: unfitted templates in
+    ``estimators``, the fitted ones in ``estimators_``.
+    """
+    first = pipes[0]
+    if len(pipes) == 1:
+        return first
+    ensemble = make_pneumo_ensemble(
+        len(pipes), first["resize"].size, preset="tuned", sampler=None
+    )
+    ensemble.steps[:2] = first.steps[:2]
+    voting = ensemble[-1]
+    fitted = [Pipeline(pipe.steps[2:]) for pipe in pipes]
+    voting.estimators = [
+        (name, clone(member)) for (name, _), member in zip(voting.estimators, fitted)
+    ]
+    voting.estimators_ = fitted
+    voting.named_estimators_ = Bunch(
+        **{name: member for (name, _), member in zip(voting.estimators, fitted)}
+    )
+    voting.le_ = LabelEncoder().fit(first.classes_)
+    voting.classes_ = voting.le_.classes_
+    return ensemble
+
+
+def join_members(files, paths, y, groups):
+    """One ensemble pipeline from saved whole-folder pipelines of different seeds.
+
+    A pipeline saved without an outlier model gets one, fitted on ``paths``.
+    """
+    pipes = []
+    for file in files:
+        pipe = load_model(file)
+        if not hasattr(pipe, "assess"):
+            fit_outliers(pipe, paths, y, groups)
+        pipes.append(pipe)
+    return joined_ensemble(pipes)
