@@ -78,6 +78,20 @@ CALLBACK_RUNTIME_STATE = {"_model": None, "_summary_module": None, "_writers": {
 # -- TensorFlow --------------------------------------------------------------
 
 
+def live_traced_graphs():
+    """How many traced TensorFlow graphs (``FuncGraph``) are alive now.
+
+    ``FuncGraph`` has no public name; the memory test counts them to see a
+    fit's graph left behind without timing noise.
+    """
+    import gc
+
+    from tensorflow.python.framework.func_graph import FuncGraph
+
+    gc.collect()
+    return sum(isinstance(obj, FuncGraph) for obj in gc.get_objects())
+
+
 def _gradient_registry():
     from tensorflow.python.framework import ops
 

@@ -1,17 +1,9 @@
 """Fitting network after network in one process keeps memory flat."""
 
-import gc
-
 import numpy as np
 
 from sklearn_pneumo import CNNClassifier
-
-
-def _live_graphs():
-    from tensorflow.python.framework.func_graph import FuncGraph
-
-    gc.collect()
-    return sum(isinstance(obj, FuncGraph) for obj in gc.get_objects())
+from sklearn_pneumo._upstream import live_traced_graphs as _live_graphs
 
 
 def test_fits_leave_no_traced_graph_behind():

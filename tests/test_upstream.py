@@ -153,6 +153,18 @@ def test_keras_fits_register_all_reduce_gradients_that_are_released():
     assert len(left) == 1 and not _upstream._is_all_reduce_gradient(left[0])
 
 
+def test_traced_graphs_are_counted():
+    import tensorflow as tf
+
+    before = _upstream.live_traced_graphs()
+    traced = tf.function(lambda x: x + 1).get_concrete_function(tf.constant(1.0))
+    assert _upstream.live_traced_graphs() > before, _moved(
+        "tensorflow.python.framework.func_graph.FuncGraph no longer types a "
+        "traced graph"
+    )
+    del traced
+
+
 # -- scikeras ----------------------------------------------------------------
 
 
@@ -248,3 +260,7 @@ def test_scikeras_state_read_by_name(spied):
         )
     assert not spied._has_predict_callbacks()
     assert "build_fn" not in spied.get_params()
+    rows = np.zeros((2, spied.n_features_in_), dtype=np.float32)
+    assert spied._checked_rows(rows).shape == rows.shape, _moved(
+        "scikeras' _validate_data(X=..., y=None) no longer returns (X, y)"
+    )
