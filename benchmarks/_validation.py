@@ -3,8 +3,12 @@
 Shared by ``bench_accuracy.py``, ``bench_trust.py`` and ``train_pretrained.py``.
 """
 
+import io
+
 import numpy as np
 from imblearn.pipeline import Pipeline
+from PIL import Image
+from skimage.exposure import equalize_adapthist
 from skimage.transform import rotate
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedGroupKFold
@@ -12,7 +16,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
 
 from sklearn_pneumo import ImageLoader, load_model, make_pneumo_ensemble
-from sklearn_pneumo._grayscale import to_unit_float
+from sklearn_pneumo._grayscale import to_gray, to_unit_float
 from sklearn_pneumo._holdout import holdout_indices
 from sklearn_pneumo.datasets import load_image_folder
 
@@ -126,3 +130,51 @@ def join_members(files, paths, y, groups):
             fit_outliers(pipe, paths, y, groups)
         pipes.append(pipe)
     return joined_ensemble(pipes)
+
+
+def _jpeg(image, quality):
+    buffer = io.BytesIO()
+    Image.fromarray(np.round(image * 255).astype(np.uint8)).save(
+        buffer, "JPEG", quality=quality
+    )
+    return np.asarray(Image.open(buffer), dtype=np.float32) / 255
+
+
+def _half_size(image):
+    height, width = image.shape
+    small = Image.fromarray(image).resize((width // 2, height // 2), Image.BILINEAR)
+    return np.asarray(small, dtype=np.float32)
+
+
+def _padded(image, share, value):
+    pad = round(max(image.shape) * share)
+    return np.pad(image, pad, constant_values=value)
+
+
+#: How another site's X-rays differ from the training folder's: each a
+#: function of one gray image in [0, 1] (and its label, for the framing).
+SITE_CHANGES = {
+    "border_black_6": lambda image, _: _padded(image, 0.06, 0.0),
+    "border_white_6": lambda image, _: _padded(image, 0.06, 1.0),
+    "clahe": lambda image, _: equalize_adapthist(image).astype(np.float32),
+    "mirrored": lambda image, _: image[:, ::-1],
+    "framing": lambda image, label: aspect_swapped([image], [label])[0],
+    "rotated_3": lambda image, _: rotate(image, 3).astype(np.float32),
+    "rotated_5": lambda image, _: rotate(image, 5).astype(np.float32),
+    "gamma_0.8": lambda image, _: image**0.8,
+    "gamma_1.25": lambda image, _: image**1.25,
+    "jpeg_25": lambda image, _: _jpeg(image, 25),
+    "half_resolution": lambda image, _: _half_size(image),
+    "noise_0.03": lambda image, _: np.clip(
+        image + np.random.default_rng(0).normal(0, 0.03, image.shape), 0, 1
+    ).astype(np.float32),
+}
+
+
+def site_copies(paths, y):
+    """Decoded X-rays as they are (``plain``) and changed by each of SITE_CHANGES."""
+    images = [to_gray(to_unit_float(image)) for image in ImageLoader().transform(paths)]
+    copies = {"plain": images}
+    for name, change in SITE_CHANGES.items():
+        copies[name] = [change(image, label) for image, label in zip(images, y)]
+    return copies

@@ -10,7 +10,7 @@ to see that log).
 import importlib
 
 from ._ensemble import PneumoEnsemble
-from ._evaluation import evaluate_binary, format_report
+from ._evaluation import evaluate_binary, evaluate_multiclass, format_report
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader, ImageLoadError
 from ._predict_files import predict_files
@@ -44,6 +44,7 @@ __all__ = [
     "PneumoPipeline",
     "build_cnn",
     "evaluate_binary",
+    "evaluate_multiclass",
     "fitted_networks",
     "format_report",
     "gradcam_heatmaps",

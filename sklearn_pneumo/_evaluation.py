@@ -1,7 +1,13 @@
 """The paper's evaluation: accuracy, sensitivity, specificity, ROC AUC."""
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, roc_auc_score
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
 
 
 def evaluate_binary(y_true, proba, *, threshold=0.5, pos_label=1):
@@ -50,6 +56,67 @@ def evaluate_binary(y_true, proba, *, threshold=0.5, pos_label=1):
     }
 
 
+def evaluate_multiclass(y_true, proba, classes):
+    """Score the probabilities of every class (two or more).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        The class of each sample, one of ``classes``.
+    proba : array-like of shape (n, n_classes)
+        Predicted probabilities, columns in ``classes`` order (a classifier's
+        ``predict_proba`` and ``classes_``).
+    classes : array-like of shape (n_classes,)
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``balanced_accuracy``, ``roc_auc`` (macro average of
+        one-vs-rest), and per class (keyed by ``str(class)``): ``recall``
+        (sensitivity), ``precision`` and ``roc_auc`` (that class against the
+        rest), under ``per_class``; ``classes`` (as strings) and
+        ``confusion_matrix`` (rows: true class, columns: predicted, in
+        ``classes`` order).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> proba = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.5, 0.4]])
+    >>> scores = evaluate_multiclass(["normal", "bacterial", "viral"], proba,
+    ...                              ["normal", "bacterial", "viral"])
+    >>> scores["accuracy"], scores["per_class"]["viral"]["recall"]
+    (0.6666666666666666, 0.0)
+    """
+    classes = np.asarray(classes)
+    proba = np.asarray(proba, dtype=float)
+    y_true = np.asarray(y_true)
+    y_pred = classes[np.argmax(proba, axis=1)]
+    precision, recall, _, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=classes, zero_division=0.0
+    )
+    per_class = {}
+    for i, name in enumerate(classes):
+        is_class = y_true == name
+        auc = (
+            float(roc_auc_score(is_class, proba[:, i]))
+            if 0 < is_class.sum() < len(is_class)
+            else float("nan")
+        )
+        per_class[str(name)] = {
+            "recall": float(recall[i]),
+            "precision": float(precision[i]),
+            "roc_auc": auc,
+        }
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+        "roc_auc": float(np.nanmean([c["roc_auc"] for c in per_class.values()])),
+        "classes": [str(c) for c in classes],
+        "per_class": per_class,
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=classes).tolist(),
+    }
+
+
 def expected_calibration_error(y_true, proba, *, n_bins=10):
     """Expected calibration error of the predicted class's confidence.
 
@@ -87,7 +154,7 @@ def expected_calibration_error(y_true, proba, *, n_bins=10):
 
 
 def format_report(scores):
-    """Render :func:`evaluate_binary` scores as a short text table.
+    """Render :func:`evaluate_binary` or :func:`evaluate_multiclass` scores as text.
 
     Examples
     --------
@@ -101,6 +168,8 @@ def format_report(scores):
       normal          1          0
       pneumonia       0          1
     """
+    if "per_class" in scores:
+        return _format_multiclass(scores)
     (tn, fp), (fn, tp) = scores["confusion_matrix"]
     lines = [
         f"{name:<12} {scores[name]:.3f}"
@@ -111,5 +180,48 @@ def format_report(scores):
         f"{'':13}{'normal':>6}  pneumonia",
         f"  normal    {tn:>7} {fp:>10}",
         f"  pneumonia {fn:>7} {tp:>10}",
+    ]
+    return "\n".join(lines)
+
+
+def _format_multiclass(scores):
+    """The text table of :func:`evaluate_multiclass` scores.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> scores = evaluate_multiclass([0, 1, 2], np.eye(3), [0, 1, 2])
+    >>> print(format_report(scores))  # doctest: +NORMALIZE_WHITESPACE
+    accuracy           1.000
+    balanced_accuracy  1.000
+    roc_auc            1.000  (macro, one-vs-rest)
+    class      recall  precision  roc_auc
+    0           1.000      1.000    1.000
+    1           1.000      1.000    1.000
+    2           1.000      1.000    1.000
+    confusion matrix (rows: true class; columns: predicted, in the order above)
+      1  0  0
+      0  1  0
+      0  0  1
+    """
+    width = max(len(name) for name in scores["classes"]) + 2
+    lines = [
+        f"accuracy           {scores['accuracy']:.3f}",
+        f"balanced_accuracy  {scores['balanced_accuracy']:.3f}",
+        f"roc_auc            {scores['roc_auc']:.3f}  (macro, one-vs-rest)",
+        f"{'class':<{width}} recall  precision  roc_auc",
+    ]
+    for name, row in scores["per_class"].items():
+        lines.append(
+            f"{name:<{width}}{row['recall']:>7.3f}{row['precision']:>11.3f}"
+            f"{row['roc_auc']:>9.3f}"
+        )
+    lines.append(
+        "confusion matrix (rows: true class; columns: predicted, in the order above)"
+    )
+    cells = max(len(str(v)) for row in scores["confusion_matrix"] for v in row) + 1
+    lines += [
+        " " + "".join(f"{v:>{cells + 1}}" for v in row)
+        for row in scores["confusion_matrix"]
     ]
     return "\n".join(lines)

@@ -29,9 +29,9 @@ def _convolution(filters, kernel_size, padding, batch_norm, dtype_policy):
     ]
 
 
-def _augmentation(rotation, shift, zoom, stretch, contrast, brightness):
+def _augmentation(rotation, shift, zoom, stretch, contrast, brightness, flip, noise):
     """Keras preprocessing layers that change images only while training."""
-    layers = []
+    layers = [keras.layers.RandomFlip("horizontal")] if flip else []
     if stretch:
         layers.append(
             keras.layers.RandomZoom(
@@ -51,6 +51,8 @@ def _augmentation(rotation, shift, zoom, stretch, contrast, brightness):
         layers.append(keras.layers.RandomContrast(contrast, value_range=(0, 1)))
     if brightness:
         layers.append(keras.layers.RandomBrightness(brightness, value_range=(0, 1)))
+    if noise:
+        layers.append(keras.layers.GaussianNoise(noise))
     return layers
 
 
@@ -71,6 +73,8 @@ def build_cnn(
     stretch=0.0,
     contrast=0.0,
     brightness=0.0,
+    flip=False,
+    noise=0.0,
     head="flatten",
     dtype_policy=None,
 ):
@@ -87,8 +91,7 @@ def build_cnn(
     ``kernel_size``, and pooling is skipped once it is narrower than 2.
 
     The other options default to the paper (off). Augmentation layers act only
-    while training; none flips the image, since a chest X-ray's left and right
-    are not interchangeable (the heart sits on the left).
+    while training.
 
     Parameters
     ----------
@@ -134,6 +137,14 @@ def build_cnn(
         Random brightness shift in training, as a fraction of the [0, 1]
         value range (the result is clipped to it). With ``contrast``, it
         makes the exposure of an X-ray a less reliable cue.
+    flip : bool, default=False
+        Mirror half the X-rays left to right in training. A chest's left and
+        right are not interchangeable (the heart sits on the left), but
+        exports are mirrored often enough that the answer should not hinge
+        on the side.
+    noise : float, default=0.0
+        Standard deviation of Gaussian noise added in training (detector
+        noise, compression), on the [0, 1] intensities.
     head : {"flatten", "average"}, default="flatten"
         How the last feature maps reach the dense layer. ``"flatten"`` (the
         paper): every position has its own weights (921,664 of the paper's
@@ -165,7 +176,9 @@ def build_cnn(
         n_classes = meta["n_classes_"]
     height, width = input_shape[:2]
     layers = [keras.Input(shape=input_shape)]
-    layers += _augmentation(rotation, shift, zoom, stretch, contrast, brightness)
+    layers += _augmentation(
+        rotation, shift, zoom, stretch, contrast, brightness, flip, noise
+    )
     for block in range(conv_blocks):
         padding = _conv_padding(height, width, kernel_size)
         layers += _convolution(filters, kernel_size, padding, batch_norm, dtype_policy)

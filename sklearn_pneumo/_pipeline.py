@@ -217,8 +217,7 @@ class PneumoPipeline(TypicalityMixin, Pipeline):
     def _check_fit_input(self, X, y, params):
         """Check what every step will see, before any step runs.
 
-        Samples and labels of equal number, labels present and of 2 classes
-        (this pipeline tells pneumonia from normal), and no per-sample
+        Samples and labels of equal number, labels present, and no per-sample
         weights sent past a sampler that changes the samples.
         """
         if y is None:
@@ -230,14 +229,6 @@ class PneumoPipeline(TypicalityMixin, Pipeline):
                 "one label per X-ray."
             )
         check_labels(y)
-        classes = np.unique(np.asarray(y, dtype=object).reshape(-1).astype(str))
-        if len(classes) > 2:
-            raise ValueError(
-                f"y has {len(classes)} classes ({', '.join(classes)}); this "
-                "pipeline tells pneumonia from normal, 2 classes, and its "
-                "reports, plots and command line assume so. For more classes "
-                "use CNNClassifier in a pipeline of your own."
-            )
         resamplers = [
             name for name, step in self.steps[:-1] if hasattr(step, "fit_resample")
         ]

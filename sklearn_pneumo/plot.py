@@ -227,7 +227,11 @@ def plot_class_counts(y, *, ax=None):
     classes, counts = np.unique(np.asarray(y), return_counts=True)
     figure, (ax,) = _subplots(1, ax, size=4.0)
     bars = ax.bar(
-        class_display_names(classes), counts, color=["C0", "C3"][: len(classes)]
+        class_display_names(classes),
+        counts,
+        color=[f"C{i}" for i in (0, 3, 2, 1, 4)][: len(classes)]
+        if len(classes) <= 5
+        else None,
     )
     ax.bar_label(bars)
     ax.set(ylabel="images")

@@ -173,3 +173,67 @@ def test_resize_equals_skimage(shape, size, low, seed):
     theirs = resize(gray, size, order=1, mode="constant", anti_aliasing=True)
     assert ours.shape == size and ours.dtype == np.float32
     np.testing.assert_allclose(ours, theirs, atol=2e-6)
+
+
+# --- canonical inputs: borders and contrast -------------------------------------
+
+
+def _xray_like(rng, shape=(90, 70)):
+    """A textured image with no uniform row or column."""
+    return rng.uniform(0.2, 0.9, shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0])
+def test_trimmed_padding_gives_the_unpadded_rows(rng, value):
+    image = _xray_like(rng)
+    padded = np.pad(image, ((6, 4), (5, 7)), constant_values=value)
+    trim = GrayscaleResize(size=(30, 30), border="trim")
+    np.testing.assert_allclose(
+        trim.transform([padded]), GrayscaleResize(size=(30, 30)).transform([image])
+    )
+    # The paper's setting keeps the border: another image.
+    assert not np.allclose(
+        GrayscaleResize(size=(30, 30)).transform([padded]), trim.transform([padded])
+    )
+
+
+def test_trimming_leaves_an_image_without_border_as_it_is(rng):
+    image = _xray_like(rng)
+    np.testing.assert_array_equal(
+        GrayscaleResize(size=(30, 30), border="trim").transform([image]),
+        GrayscaleResize(size=(30, 30)).transform([image]),
+    )
+
+
+def test_trimming_stops_at_a_quarter_of_each_side():
+    blank = np.zeros((40, 40), dtype=np.float32)
+    from sklearn_pneumo._grayscale import border_box
+
+    assert border_box(blank) == (10, 30, 10, 30)
+
+
+def test_equalized_contrast_is_indifferent_to_a_contrast_curve(rng):
+    image = _xray_like(rng)
+    step = GrayscaleResize(size=(30, 30), contrast="equalize")
+    curves = [image**0.8, image**1.25, np.sqrt(image), 0.1 + 0.5 * image]
+    expected = step.transform([image])
+    for curved in curves:
+        # Up to ties that float rounding makes or breaks.
+        np.testing.assert_allclose(step.transform([curved]), expected, atol=1e-4)
+
+
+def test_stretched_contrast_is_indifferent_to_windowing(rng):
+    image = _xray_like(rng)
+    step = GrayscaleResize(size=(30, 30), contrast="stretch")
+    np.testing.assert_allclose(
+        step.transform([0.1 + 0.5 * image]), step.transform([image]), atol=1e-5
+    )
+
+
+def test_canonical_settings_are_grid_searchable_parameters():
+    from sklearn_pneumo import make_pneumo_pipeline
+
+    params = make_pneumo_pipeline().get_params()
+    assert params["resize__border"] == "keep" and params["resize__contrast"] == "keep"
+    with pytest.raises(ValueError, match="contrast"):
+        GrayscaleResize(contrast="clahe").transform([np.zeros((4, 4))])

@@ -11,6 +11,7 @@ from ._folder import (
     find_unreadable_images,
     load_image_folder,
     patient_groups,
+    pneumonia_type,
     scan_images,
 )
 from ._outlier_corpus import make_outlier_corpus
@@ -25,5 +26,6 @@ __all__ = [
     "load_pneumoniamnist",
     "make_outlier_corpus",
     "patient_groups",
+    "pneumonia_type",
     "scan_images",
 ]

@@ -30,6 +30,47 @@ _PATIENT_PATTERN = re.compile(
 )
 
 
+def pneumonia_type(path):
+    """The class of a file of Kermany et al.'s dataset: normal, bacterial or viral.
+
+    Pneumonia files are named ``personN_bacteria_M`` or ``personN_virus_M``;
+    files in a ``NORMAL`` folder are normal. Pass it as ``label_from`` to
+    :func:`load_image_folder` for the three-class question.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    {"normal", "bacterial", "viral"}
+
+    Raises
+    ------
+    ValueError
+        Naming the file, when neither its name nor its folder tells.
+
+    Examples
+    --------
+    >>> pneumonia_type("chest_xray/train/PNEUMONIA/person1_virus_6.jpeg")
+    'viral'
+    >>> pneumonia_type("chest_xray/train/NORMAL/IM-0115-0001.jpeg")
+    'normal'
+    """
+    path = Path(path)
+    name = path.name.lower()
+    if "_bacteria_" in name:
+        return "bacterial"
+    if "_virus_" in name:
+        return "viral"
+    if path.parent.name.lower() == "normal":
+        return "normal"
+    raise ValueError(
+        f"{str(path)!r}: neither its name (personN_bacteria_M, personN_virus_M) "
+        "nor its folder (NORMAL) says whether it is normal, bacterial or viral."
+    )
+
+
 def patient_groups(paths):
     """The patient of each X-ray file, from the public dataset's file names.
 
@@ -79,6 +120,8 @@ def patient_groups(paths):
 
 
 def _class_label(folder, class_names):
+    if class_names == "folders":
+        return folder.name
     for name, label in class_names.items():
         if name.lower() == folder.name.lower():
             return label
@@ -208,6 +251,7 @@ def load_image_folder(
     *,
     class_names=None,
     labels="index",
+    label_from=None,
     validate=False,
     n_jobs="auto",
     return_groups=False,
@@ -228,15 +272,21 @@ def load_image_folder(
     ----------
     root : str or os.PathLike
         The folder, e.g. ``chest_xray/train``.
-    class_names : dict or None, default=None
+    class_names : dict, "folders" or None, default=None
         Maps subfolder names (any case) to labels. ``None`` means
-        ``{"normal": 0, "pneumonia": 1, "neumonia": 1}``.
+        ``{"normal": 0, "pneumonia": 1, "neumonia": 1}``; ``"folders"``
+        makes every subfolder a class of its own, labelled by its name
+        (any number of classes, e.g. ``NORMAL``, ``PNEUMONIA``, ``COVID``).
     labels : {"index", "name"}, default="index"
         What ``y`` holds: the label of ``class_names`` (0 normal, 1
         pneumonia by default), or a class name ("NORMAL", "PNEUMONIA" by
         default; the folder name with a custom ``class_names``). Names follow
         the data through: a model fitted on them predicts names, and its
         plots and ``predict_files`` CSV show them.
+    label_from : callable or None, default=None
+        Label each file by ``label_from(path)`` instead of by its folder,
+        e.g. :func:`pneumonia_type` for normal, bacterial and viral
+        X-rays: ``load_image_folder(root, label_from=pneumonia_type)``.
     validate : bool, default=False
         Decode every file and raise one error listing all unreadable ones.
     n_jobs : int, None or "auto", default="auto"
@@ -281,6 +331,8 @@ def load_image_folder(
         raise NotADirectoryError(f"{str(root)!r} is a file, not a folder of images.")
     if labels not in ("index", "name"):
         raise ValueError(f"labels must be 'index' or 'name', got {labels!r}.")
+    if label_from is not None and not callable(label_from):
+        raise TypeError(f"label_from must be callable, got {label_from!r}.")
     default = class_names is None
     class_names = DEFAULT_CLASS_NAMES if default else class_names
     paths, targets, found = [], [], set()
@@ -303,6 +355,8 @@ def load_image_folder(
         failures = find_unreadable_images(paths, n_jobs=n_jobs)
         if failures:
             raise ImageLoadError(failures)
+    if label_from is not None:
+        targets = [label_from(path) for path in paths]
     paths, targets = np.array(paths, dtype=str), np.array(targets)
     if return_groups:
         return paths, targets, patient_groups(paths)
