@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._evaluation import evaluate_binary, format_report
+from ._evaluation import evaluate_binary, evaluate_multiclass, format_report
 from ._loader import ImageLoader
 from ._predict_files import predict_files
 from ._tensorflow_log import import_tensorflow_quietly
@@ -18,6 +18,7 @@ from .datasets import (
     TARGET_NAMES,
     load_image_folder,
     load_pneumoniamnist,
+    pneumonia_type,
     scan_images,
 )
 
@@ -72,6 +73,14 @@ def _parser():
         type=Path,
         help="a chest_xray folder with train/ and test/ subfolders, each with "
         "NORMAL/ and PNEUMONIA/ (default: bundled PneumoniaMNIST)",
+    )
+    train.add_argument(
+        "--classes",
+        choices=["normal-pneumonia", "normal-bacterial-viral"],
+        default="normal-pneumonia",
+        help="what to tell apart (default: normal-pneumonia); "
+        "normal-bacterial-viral reads the pneumonia type from Kermany et al.'s "
+        "file names (personN_bacteria_M, personN_virus_M) and needs --data",
     )
     train.add_argument(
         "--image-size",
@@ -178,7 +187,13 @@ def _log(message):
 
 def _load_training_data(args):
     """Training and held-out data, with class names as labels."""
+    three = args.classes == "normal-bacterial-viral"
     if args.data is None:
+        if three:
+            raise ValueError(
+                "--classes normal-bacterial-viral needs --data: the bundled "
+                "PneumoniaMNIST does not say which pneumonia is bacterial or viral"
+            )
         names = np.array(TARGET_NAMES)
         images, y = load_pneumoniamnist("train", return_X_y=True)
         held_images, held_y = load_pneumoniamnist("val", return_X_y=True)
@@ -192,8 +207,9 @@ def _load_training_data(args):
     for split in ("train", "test"):
         if not (args.data / split).is_dir():
             raise FileNotFoundError(f"{args.data / split} is not a folder")
-    train = load_image_folder(args.data / "train", labels="name")
-    held_out = load_image_folder(args.data / "test", labels="name")
+    labels = {"labels": "name", "label_from": pneumonia_type if three else None}
+    train = load_image_folder(args.data / "train", **labels)
+    held_out = load_image_folder(args.data / "test", **labels)
     return train, held_out, "paths", (150, 150), f"{args.data / 'test'}"
 
 
@@ -205,8 +221,10 @@ def _train(args):
         _load_training_data(args)
     )
     image_size = args.image_size or default_size
+    classes, counts = np.unique(y, return_counts=True)
     _log(
-        f"Training on {len(y)} images ({int(np.sum(y == 'PNEUMONIA'))} pneumonia) at "
+        f"Training on {len(y)} images "
+        f"({', '.join(f'{n} {c}' for c, n in zip(classes, counts))}) at "
         f"{image_size[0]}x{image_size[1]}, preset {args.preset}, "
         f"{args.members} network(s)"
     )
@@ -231,10 +249,11 @@ def _train(args):
     start = time.perf_counter()
     pipe.fit(X, y)
     _log(f"Trained in {time.perf_counter() - start:.0f} s")
-    pneumonia = list(pipe.classes_).index("PNEUMONIA")
-    scores = evaluate_binary(
-        y_test, pipe.predict_proba(X_test)[:, pneumonia], pos_label="PNEUMONIA"
-    )
+    proba = pipe.predict_proba(X_test)
+    if list(pipe.classes_) == list(TARGET_NAMES):
+        scores = evaluate_binary(y_test, proba[:, 1], pos_label="PNEUMONIA")
+    else:
+        scores = evaluate_multiclass(y_test, proba, pipe.classes_)
     print(f"Held-out evaluation on {held_out_name} ({len(y_test)} images):")
     print(format_report(scores))
     if args.save:
