@@ -237,3 +237,44 @@ def with_dtype_policy(model, policy):
     copy = keras.models.clone_model(model, clone_function=clone)
     copy.set_weights(model.get_weights())
     return copy
+
+
+#: The Keras layers that change images only while training.
+AUGMENTATION_LAYERS = (
+    "RandomFlip",
+    "RandomZoom",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomContrast",
+    "RandomBrightness",
+    "GaussianNoise",
+)
+
+
+def inference_network(model):
+    """A float32 copy of ``model`` for export, its augmentation layers removed.
+
+    Augmentation layers act only while training, so predictions are those of
+    ``model`` computed in float32 (a mixed-precision network moves by its
+    rounding, about 1e-2 at most); each is replaced by an identity, which
+    exporters such as ONNX's handle (random ops and bfloat16 they do not).
+
+    Examples
+    --------
+    >>> from sklearn_pneumo._network import build_cnn, inference_network
+    >>> network = build_cnn(input_shape=(28, 28, 1), rotation=0.1, flip=True)
+    >>> [layer.__class__.__name__ for layer in inference_network(network).layers][:3]
+    ['Identity', 'Identity', 'Conv2D']
+    """
+
+    def clone(layer):
+        if layer.__class__.__name__ in AUGMENTATION_LAYERS:
+            return keras.layers.Identity(name=layer.name)
+        config = layer.get_config()
+        if "dtype" in config:
+            config["dtype"] = "float32"
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    return copy

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 
@@ -28,6 +29,14 @@ def test_loads_without_warnings(loaded):
     _, caught, records = loaded
     assert [str(w.message) for w in caught] == []
     assert [r.getMessage() for r in records if r.levelno >= logging.WARNING] == []
+
+
+def test_every_current_parameter_is_set(loaded):
+    # A model saved before a parameter was added cannot be cloned or searched.
+    model, _, _ = loaded
+    params = clone(model).get_params(deep=True)
+    assert params["resize__border"] == "keep"
+    assert params["resize__contrast"] == "keep"
 
 
 def test_predictions_match_the_record_and_beat_chance(loaded):
