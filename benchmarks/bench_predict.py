@@ -16,7 +16,13 @@ A pipeline from :func:`make_pneumo_pipeline` (the paper's network at
   columns);
 - the shipped model (``load_pretrained``) with ``predict_files``, as it
   ships (two networks, five test-time views each) and one of its networks
-  scoring each image once.
+  scoring each image once;
+- the same in ONNX Runtime (``export_onnx``, ``load_onnx``,
+  ``load_pretrained(runtime="onnx")``): one network on the decoded arrays,
+  ``predict_files`` of the fitted pipeline, of the shipped model and of one
+  of its networks with one view, and the shipped model on decoded arrays;
+- ``decode and resize only``: the loader and resize steps alone, the part
+  of every path that no network speeds up.
 
 And the latency of one image per call (median of 20).
 
@@ -51,7 +57,13 @@ def main():
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
-    from sklearn_pneumo import load_pretrained, make_pneumo_pipeline, predict_files
+    from sklearn_pneumo import (
+        export_onnx,
+        load_onnx,
+        load_pretrained,
+        make_pneumo_pipeline,
+        predict_files,
+    )
     from sklearn_pneumo.datasets import load_image_folder
 
     paths, y = load_image_folder(args.source)
@@ -63,9 +75,18 @@ def main():
     single_view = load_pretrained()  # its first network, scoring once per image
     single_view.steps[-1] = ("cnn", single_view[-1].estimators_[0][-1])
     single_view[-1].set_params(test_time_augmentation=False)
+    shipped_onnx = load_pretrained(runtime="onnx")
+    shipped_onnx_rows = load_pretrained(runtime="onnx")
+    shipped_onnx_rows.steps = []  # takes the decoded, resized rows
+    single_onnx = load_pretrained(runtime="onnx", test_time_augmentation=False)
+    single_onnx.networks = single_onnx.networks[:1]
     with tempfile.TemporaryDirectory() as folder:
         files = repeat_files(paths, args.n, folder)
-        images = pipe[:2].transform(files).reshape(-1, 150, 150, 1)
+        rows = pipe[:2].transform(files)
+        images = rows.reshape(-1, 150, 150, 1)
+        export_onnx(pipe, Path(folder) / "pipe.onnx.zip")
+        onnx_pipe = load_onnx(Path(folder) / "pipe.onnx.zip")
+        onnx_network = onnx_pipe.networks[0]
         for model in (pipe, bf16, shipped, single_view):
             model.predict_proba(files[:300])  # warm-up: graph tracing
             model.assess(files[:300])
@@ -87,6 +108,20 @@ def main():
             "one shipped network, one view": lambda: predict_files(
                 single_view, files, csv
             ),
+            "onnx runtime (decoded arrays)": lambda: onnx_network.forward(
+                images, features=False
+            ),
+            "onnx predict_files": lambda: predict_files(onnx_pipe, files, csv),
+            "shipped model, onnx predict_files": lambda: predict_files(
+                shipped_onnx, files, csv
+            ),
+            "shipped model, onnx (decoded arrays)": lambda: shipped_onnx_rows.assess(
+                rows
+            ),
+            "one shipped network, one view, onnx": lambda: predict_files(
+                single_onnx, files, csv
+            ),
+            "decode and resize only": lambda: pipe[:2].transform(files),
         }
         seconds = {name: [] for name in variants}
         for _ in range(args.repeat):
@@ -103,6 +138,9 @@ def main():
         difference = np.abs(
             bf16.predict_proba(files[:16]) - pipe.predict_proba(files[:16])
         )
+        onnx_difference = np.abs(
+            onnx_pipe.predict_proba(files) - pipe.predict_proba(files)
+        ).max()
     base = args.n / statistics.median(seconds["keras predict (decoded arrays)"])
     results = {"n": args.n, "variants": {}, "single_image_latency_ms": single}
     print(f"{args.n} full-size JPEG paths at 150x150 (medians of {args.repeat})")
@@ -130,6 +168,8 @@ def main():
         "(this briefly trained network: bfloat16 - float32 up to "
         f"{difference.max():.4f})"
     )
+    print(f"onnx - keras probabilities: up to {onnx_difference:.1e}")
+    results["onnx_max_difference"] = float(onnx_difference)
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
 

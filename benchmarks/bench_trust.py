@@ -115,7 +115,7 @@ def main():
     }
     if args.fit_outliers:
         for pipe in pipes:
-            fit_outliers(pipe, *splits["train"], train_groups)
+            fit_outliers(pipe[:-1], pipe[-1], *splits["train"], train_groups)
     models = dict(zip((path.stem for path in args.models), pipes))
     if len(pipes) > 1:
         models[f"ensemble_of_{len(pipes)}"] = joined_ensemble(pipes)

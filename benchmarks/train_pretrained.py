@@ -31,7 +31,14 @@ with its own seed). ``--test-time-augmentation`` turns the classifiers'
 option on in the saved model, as ``bench_trust.py`` chose on validation.
 The record gains the validation figures of every shifted copy and, with
 ``--trust trust.json``, what ``bench_trust.py`` measured of outlier flags
-and uncertainty.
+and uncertainty. The ONNX form (``export_onnx``) is written beside the
+model, as ``pneumo_<image size>.onnx.zip``.
+
+``--refit-outliers`` refits the outlier model of every network of the
+shipped model in float32 (on ``--train-dir``, as ``fit`` would, threshold on
+each network's own hold-out), sets it to predict in float32, and saves it
+and its ONNX form again, with the record's sample probabilities updated:
+the networks then give the same answers in Keras and in ONNX Runtime.
 """
 
 import argparse
@@ -41,10 +48,10 @@ from pathlib import Path
 
 import keras
 import tensorflow as tf
-from _validation import SHIFTED, join_members
+from _validation import SHIFTED, fit_outliers, join_members
 from bench_accuracy import FILE_CONFIGS, fit_config, validation_rank
 
-from sklearn_pneumo import preset_settings, save_model
+from sklearn_pneumo import export_onnx, load_model, preset_settings, save_model
 from sklearn_pneumo.datasets import load_chest_xray_sample, load_image_folder
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sklearn_pneumo"
@@ -73,6 +80,41 @@ def fixed_epochs(config, epochs):
     }
 
 
+def sample_probabilities(pipe):
+    """P(pneumonia) of each bundled sample X-ray, and the share right."""
+    paths, y = load_chest_xray_sample()
+    proba = pipe.predict_proba(paths)[:, 1]
+    accuracy = float(((proba >= 0.5) == y).mean())
+    return {Path(p).name: float(q) for p, q in zip(paths, proba)}, accuracy
+
+
+def save_both_forms(pipe, stem):
+    """The model with ``save_model``, and its ONNX form beside it."""
+    save_model(pipe, stem.with_suffix(".pneumo"), optimizer=False)
+    export_onnx(pipe, stem.with_suffix(".onnx.zip"))
+
+
+def refit_outliers(train_dir, out_dir):
+    """Refit the shipped model's outlier models in float32; save both forms."""
+    stem = out_dir / "pneumo_150"
+    pipe = load_model(stem.with_suffix(".pneumo"))
+    paths, y, groups = load_image_folder(train_dir, return_groups=True)
+    for member in pipe[-1].estimators_:
+        fit_outliers(pipe[:-1], member[-1], paths, y, groups)
+    pipe.set_params(ensemble__inference_dtype_policy=None)
+    save_both_forms(pipe, stem)
+    record_file = stem.with_suffix(".json")
+    record = json.loads(record_file.read_text())
+    record["sample_probabilities"], _ = sample_probabilities(pipe)
+    record["inference_dtype_policy"] = "float32"
+    record["outliers_refit"] = (
+        "outlier models refitted in float32 after training (the trust "
+        "figures were measured with those fitted in bfloat16)"
+    )
+    record_file.write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record["sample_probabilities"], indent=2))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-dir", type=Path, required=True)
@@ -91,7 +133,11 @@ def main():
     parser.add_argument("--test-time-augmentation", action="store_true")
     parser.add_argument("--trust", type=Path, help="a bench_trust.py JSON file")
     parser.add_argument("--trust-entry", help="its entry for this model")
+    parser.add_argument("--refit-outliers", action="store_true")
     args = parser.parse_args()
+    if args.refit_outliers:
+        refit_outliers(args.train_dir, args.out_dir)
+        return
 
     configs = {}
     for path in args.accuracy:
@@ -117,18 +163,16 @@ def main():
     if args.test_time_augmentation:
         final = pipe.steps[-1][0]  # "cnn" or "ensemble"
         pipe.set_params(**{f"{final}__test_time_augmentation": True})
-    sample_paths, sample_y = load_chest_xray_sample()
-    sample_proba = pipe.predict_proba(sample_paths)[:, 1]
-    sample_accuracy = float(((sample_proba >= 0.5) == sample_y).mean())
+    samples, sample_accuracy = sample_probabilities(pipe)
     if sample_accuracy < SAMPLE_ACCURACY_TO_SHIP:
         raise SystemExit(
             f"Not saved: {name} gets {sample_accuracy:.3f} of the 16 sample "
             f"X-rays right, below {SAMPLE_ACCURACY_TO_SHIP} (probabilities of "
-            f"pneumonia: {', '.join(f'{p:.2f}' for p in sample_proba)})."
+            f"pneumonia: {', '.join(f'{p:.2f}' for p in samples.values())})."
         )
     args.out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"pneumo_{args.image_size}"  # the package loads pneumo_150
-    save_model(pipe, args.out_dir / f"{stem}.pneumo", optimizer=False)
+    save_both_forms(pipe, args.out_dir / stem)
     record = {
         "configuration": name,
         "settings": {
@@ -169,9 +213,7 @@ def main():
             "trained on 80 % of the folder's patients, scored on the other "
             "20 % (patient-grouped); the shipped model then trained on all"
         ),
-        "sample_probabilities": {
-            Path(path).name: float(p) for path, p in zip(sample_paths, sample_proba)
-        },
+        "sample_probabilities": samples,
         "versions": {
             "tensorflow": tf.__version__,
             "keras": keras.__version__,

@@ -1,6 +1,7 @@
 """scikit-learn compatible pneumonia classification from chest X-rays.
 
-The image transformers, the evaluation helpers and the datasets import
+The image transformers, the evaluation helpers, the datasets and the ONNX
+scorer (:func:`load_onnx`, ``load_pretrained(runtime="onnx")``) import
 without TensorFlow; the network, the classifier and everything that holds
 one (pipelines, persistence, Grad-CAM) import it on first use, with its
 C++ start-up log hidden unless ``TF_CPP_MIN_LOG_LEVEL`` is set (set it to 0
@@ -13,7 +14,9 @@ from ._ensemble import PneumoEnsemble
 from ._evaluation import evaluate_binary, evaluate_multiclass, format_report
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader, ImageLoadError
+from ._onnx import OnnxScorer, export_onnx, load_onnx
 from ._predict_files import predict_files
+from ._pretrained import load_pretrained, pretrained_record
 from ._walk import fitted_networks
 
 __version__ = "0.1.0"
@@ -25,8 +28,6 @@ _LAZY = {
     "FusedBatchNormalization": "._fused_batch_norm",
     "gradcam_heatmaps": "._gradcam",
     "load_model": "._persistence",
-    "load_pretrained": "._pretrained",
-    "pretrained_record": "._pretrained",
     "save_model": "._persistence",
     "make_pneumo_ensemble": "._factories",
     "make_pneumo_pipeline": "._factories",
@@ -40,15 +41,18 @@ __all__ = [
     "GrayscaleResize",
     "ImageLoadError",
     "ImageLoader",
+    "OnnxScorer",
     "PneumoEnsemble",
     "PneumoPipeline",
     "build_cnn",
     "evaluate_binary",
     "evaluate_multiclass",
+    "export_onnx",
     "fitted_networks",
     "format_report",
     "gradcam_heatmaps",
     "load_model",
+    "load_onnx",
     "load_pretrained",
     "make_pneumo_ensemble",
     "make_pneumo_pipeline",

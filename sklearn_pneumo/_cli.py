@@ -1,6 +1,7 @@
 """Command line: train the paper's pipeline, evaluate it, and predict files."""
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -151,14 +152,16 @@ def _parser():
         nargs="+",
         type=Path,
         metavar="MODEL INPUT",
-        help="a model file saved by 'train --save' (left out with --pretrained), "
+        help="a model file saved by 'train --save', or an ONNX archive of "
+        "export_onnx, scored without TensorFlow (left out with --pretrained), "
         "then image files or folders (searched recursively)",
     )
     predict.add_argument(
         "--pretrained",
         action="store_true",
         help="use the model that ships with the package (150x150, trained on "
-        "the public dataset's train folder; research use, not a medical device)",
+        "the public dataset's train folder; research use, not a medical "
+        "device); its ONNX form where TensorFlow is not installed",
     )
     predict.add_argument(
         "--out",
@@ -214,6 +217,7 @@ def _load_training_data(args):
 
 
 def _train(args):
+    _tensorflow(args)
     from ._factories import make_pneumo_ensemble, make_pneumo_pipeline
     from ._persistence import save_model
 
@@ -294,10 +298,36 @@ def _plural(count, noun):
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def _predict(args):
-    from ._persistence import load_model
+def _tensorflow(args):
+    """Import TensorFlow as the command line wants its log: quiet unless asked."""
+    if not args.tensorflow_log:
+        import_tensorflow_quietly()
+
+
+def _load_predictor(args, model_file):
+    """The model to score with: an ONNX archive without TensorFlow, else Keras'."""
+    from ._onnx import is_onnx_archive, load_onnx
     from ._pretrained import load_pretrained
 
+    if model_file is None:
+        if importlib.util.find_spec("tensorflow") is None:
+            _log("TensorFlow is not installed: scoring the ONNX form of the model")
+            return load_pretrained(runtime="onnx")
+        _tensorflow(args)
+        return load_pretrained()
+    if model_file.is_dir():
+        raise IsADirectoryError(f"model file {model_file} is a directory")
+    if not model_file.is_file():
+        raise FileNotFoundError(f"model file {model_file} does not exist")
+    if is_onnx_archive(model_file):
+        return load_onnx(model_file)
+    _tensorflow(args)
+    from ._persistence import load_model
+
+    return load_model(model_file)
+
+
+def _predict(args):
     model_file, *inputs = [None, *args.arguments] if args.pretrained else args.arguments
     if not inputs:
         raise ValueError(
@@ -306,14 +336,9 @@ def _predict(args):
         )
     _check_output(args.out)
     paths = _expand_inputs(inputs)
-    if model_file is None:
-        model = load_pretrained()
-    elif model_file.is_dir():
-        raise IsADirectoryError(f"model file {model_file} is a directory")
-    elif not model_file.is_file():
-        raise FileNotFoundError(f"model file {model_file} does not exist")
-    else:
-        model = load_model(model_file)
+    model = _load_predictor(args, model_file)
+    if args.bfloat16 and not hasattr(model, "set_params"):
+        raise ValueError("--bfloat16 applies to Keras models, not to ONNX archives")
     if args.bfloat16:
         scorer = scoring_model(model)  # a search scores with its best estimator
         final = f"{scorer.steps[-1][0]}__" if hasattr(scorer, "steps") else ""
@@ -347,9 +372,7 @@ def _predict(args):
 def main(argv=None):
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
-    if not args.tensorflow_log:
-        import_tensorflow_quietly()
-    else:
+    if args.tensorflow_log:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
     try:
         return (_train if args.command == "train" else _predict)(args) or 0

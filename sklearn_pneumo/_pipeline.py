@@ -17,7 +17,11 @@ from tqdm.auto import tqdm
 from ._classifier import check_labels
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader, ImageLoadError, apply_to_readable
-from ._steps import prediction_steps, transform_for_prediction
+from ._steps import (
+    prediction_steps,
+    transform_for_prediction,
+    transform_naming_failures,
+)
 from ._typicality import TypicalityMixin
 from ._upstream import (
     final_estimator_has,
@@ -127,7 +131,7 @@ class PneumoPipeline(TypicalityMixin, Pipeline):
         final = getattr(self.steps[-1][1], method)
 
         def transform(chunk):
-            return apply_to_readable(partial(_transform_naming_failures, steps), chunk)
+            return apply_to_readable(partial(transform_naming_failures, steps), chunk)
 
         failed = False
         with (
@@ -276,33 +280,3 @@ class PneumoPipeline(TypicalityMixin, Pipeline):
         """
         self._check_fit_input(X, y, params)
         return super().fit_predict(X, y, **self._with_image_size(params))
-
-
-def _transform_naming_failures(steps, chunk):
-    """``chunk`` through ``steps``; an :class:`ImageLoadError` names what failed.
-
-    A step after the loader that refuses one decoded file (a ``ValueError``)
-    is retried file by file, so that the error names the file.
-    """
-    try:
-        for step in steps:
-            chunk = step.transform(chunk)
-        return chunk
-    except ImageLoadError:
-        raise
-    except ValueError as error:
-        if not all(isinstance(path, str) for path in chunk):
-            raise
-        if len(chunk) == 1:
-            raise ImageLoadError(
-                [(chunk[0], f"{type(error).__name__}: {error}")]
-            ) from error
-        failures = []
-        for path in chunk:
-            try:
-                _transform_naming_failures(steps, [path])
-            except ImageLoadError as one:
-                failures += one.failures
-        if not failures:
-            raise
-        raise ImageLoadError(failures) from error

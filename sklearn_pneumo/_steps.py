@@ -1,5 +1,7 @@
 """Which steps of a pipeline run at prediction: every one but samplers."""
 
+from ._loader import ImageLoadError
+
 
 def prediction_steps(pipeline):
     """The steps before the final one that transform at prediction time.
@@ -46,3 +48,33 @@ def transform_for_prediction(pipeline, X):
     for step in prediction_steps(pipeline):
         X = step.transform(X)
     return X
+
+
+def transform_naming_failures(steps, chunk):
+    """``chunk`` through ``steps``; an :class:`ImageLoadError` names what failed.
+
+    A step after the loader that refuses one decoded file (a ``ValueError``)
+    is retried file by file, so that the error names the file.
+    """
+    try:
+        for step in steps:
+            chunk = step.transform(chunk)
+        return chunk
+    except ImageLoadError:
+        raise
+    except ValueError as error:
+        if not all(isinstance(path, str) for path in chunk):
+            raise
+        if len(chunk) == 1:
+            raise ImageLoadError(
+                [(chunk[0], f"{type(error).__name__}: {error}")]
+            ) from error
+        failures = []
+        for path in chunk:
+            try:
+                transform_naming_failures(steps, [path])
+            except ImageLoadError as one:
+                failures += one.failures
+        if not failures:
+            raise
+        raise ImageLoadError(failures) from error

@@ -1,0 +1,519 @@
+"""Models in ONNX: export a fitted model, score it with ONNX Runtime alone.
+
+:func:`export_onnx` writes one zip archive: each network as an ONNX
+inference graph (float32, augmentation layers removed, with the features
+the outlier model reads as extra outputs), the outlier model's arrays, and
+a manifest with the classes, the preprocessing steps' parameters, each
+network's image size, test-time views, weight and threshold, the versions
+that made it and a SHA-256 checksum of every member. :func:`load_onnx`
+reads it back as an :class:`OnnxScorer`, which runs the pipeline's own
+preprocessing steps (:class:`ImageLoader`, :class:`GrayscaleResize`), its
+test-time views and outlier model, and the networks in ONNX Runtime: it
+imports NumPy, Pillow, scikit-learn, scikit-image and ``onnxruntime``,
+never TensorFlow. Loading runs no code from the file: the manifest is JSON,
+the arrays are read without pickle, and the steps are rebuilt from their
+parameters.
+"""
+
+import hashlib
+import importlib.util
+import io
+import json
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils.metaestimators import available_if
+
+from ._feature_gaussians import FeatureGaussians
+from ._grayscale import GrayscaleResize
+from ._loader import ImageLoader
+from ._steps import prediction_steps, transform_naming_failures
+from ._typicality import TypicalityMixin, summarize_views
+from ._views import augmented_views
+from ._walk import final_step, scoring_model
+from ._writing import atomic_write
+
+FORMAT = "sklearn_pneumo.onnx"
+#: Format written and read.
+VERSION = 1
+_MANIFEST = "manifest.json"
+#: The preprocessing steps an archive may hold, rebuilt from their parameters.
+_STEPS = {cls.__name__: cls for cls in (ImageLoader, GrayscaleResize)}
+#: Parameters held as tuples, which JSON writes as lists.
+_TUPLES = ("size", "decode_size")
+#: Bound on what an archive may inflate to (the paper's network is 4 MB).
+MAX_SIZE = 1 << 30
+
+
+def _refused(path, reason):
+    return ValueError(f"{path} is not an sklearn_pneumo ONNX archive: {reason}.")
+
+
+def _named_prediction_steps(model):
+    """``(name, step)`` of the steps that transform at prediction time."""
+    kept = {id(step) for step in prediction_steps(model)}
+    return [(n, s) for n, s in getattr(model, "steps", [])[:-1] if id(s) in kept]
+
+
+def _check_step(name, step):
+    if type(step) not in _STEPS.values():  # a subclass may transform otherwise
+        raise ValueError(
+            f"export_onnx cannot export step {name!r} ({type(step).__name__}): "
+            "only ImageLoader and GrayscaleResize run before the network in an "
+            "ONNX archive (samplers, which act only in fit, are left out). "
+            "Apply the step to the inputs yourself, then export the rest."
+        )
+    return {"name": name, "type": type(step).__name__, "params": step.get_params()}
+
+
+def _members(final, name):
+    """``(name, CNNClassifier, weight, test_time_augmentation)`` per network."""
+    from ._classifier import CNNClassifier
+    from ._ensemble import PneumoEnsemble, _either
+
+    if isinstance(final, CNNClassifier):
+        return "network", [(name, final, 1.0, final.test_time_augmentation)]
+    if not isinstance(final, PneumoEnsemble):
+        raise ValueError(
+            f"export_onnx cannot export step {name!r} ({type(final).__name__}): "
+            "the final step must be a CNNClassifier or a PneumoEnsemble."
+        )
+    names = [n for n, m in final.estimators if m != "drop"]
+    members = []
+    for member_name, member, weight in zip(
+        names, final.estimators_, final._member_weights()
+    ):
+        for step_name, step in _named_prediction_steps(member):
+            raise ValueError(
+                f"export_onnx cannot export step {step_name!r} of ensemble member "
+                f"{member_name!r} ({type(step).__name__}): a member may hold "
+                "samplers and its CNNClassifier only."
+            )
+        cnn = final_step(member)
+        if not isinstance(cnn, CNNClassifier):
+            raise ValueError(
+                f"export_onnx cannot export ensemble member {member_name!r} "
+                f"({type(cnn).__name__}): members must be CNNClassifier networks."
+            )
+        tta = _either(final.test_time_augmentation, cnn.test_time_augmentation)
+        members.append((member_name, cnn, float(weight), tta))
+    return "ensemble", members
+
+
+def _network_graph(cnn, folder, index):
+    """The ONNX bytes of ``cnn``'s network, with the outlier features as outputs."""
+    from ._feature_gaussians import feature_network
+    from ._network import inference_network
+
+    network = feature_network(inference_network(cnn.model_))
+    network(np.zeros((1, *cnn.image_size_, 1), dtype=np.float32))  # builds it
+    file = Path(folder) / f"network_{index}.onnx"
+    network.export(str(file), format="onnx", verbose=False)
+    return file.read_bytes()
+
+
+def _gaussian_arrays(gaussians):
+    buffer = io.BytesIO()
+    arrays = {}
+    for depth, (means, precision, scale) in enumerate(
+        zip(gaussians.means_, gaussians.precisions_, gaussians.scales_)
+    ):
+        arrays[f"means_{depth}"] = means
+        arrays[f"precision_{depth}"] = precision
+        arrays[f"scale_{depth}"] = np.asarray(scale)
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _versions():
+    import keras
+    import tensorflow as tf
+    import tf2onnx
+
+    from . import __version__
+
+    return {
+        "sklearn_pneumo": __version__,
+        "keras": keras.__version__,
+        "tensorflow": tf.__version__,
+        "tf2onnx": tf2onnx.__version__,
+    }
+
+
+def export_onnx(model, path):
+    """Write a fitted model of this package to an ONNX archive for :func:`load_onnx`.
+
+    The archive (one zip file) holds each network as an ONNX inference
+    graph: in float32 (a network that predicts in ``mixed_bfloat16`` moves
+    by that rounding, about 1e-2 at most) and without its augmentation
+    layers, which act only in training. Beside them: the preprocessing
+    steps' parameters, the test-time views and weights of each network, the
+    outlier model (its Gaussians and ``offset_``), the classes and the
+    versions that made it, each member with its SHA-256 checksum. The file
+    is written whole or not at all.
+
+    Exporting needs TensorFlow and ``tf2onnx`` (``pip install
+    "sklearn-pneumo[export]"``); scoring the archive needs neither.
+
+    Parameters
+    ----------
+    model : fitted estimator
+        A :class:`CNNClassifier`, a pipeline of :func:`make_pneumo_pipeline`
+        or :func:`make_pneumo_ensemble` (the shipped model too), or a fitted
+        search over one (its ``best_estimator_`` is exported).
+    path : str or os.PathLike
+        Where the archive goes (``.onnx.zip`` by convention).
+
+    Raises
+    ------
+    ValueError
+        For a step that cannot run in the archive, named: a transformer other
+        than :class:`ImageLoader` or :class:`GrayscaleResize` (samplers are
+        fine: they act only in fit), or a final step that is not a network
+        or an ensemble of networks.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from sklearn_pneumo import CNNClassifier, export_onnx, load_onnx
+    >>> X = np.random.default_rng(0).random((20, 8 * 8), dtype=np.float32)
+    >>> clf = CNNClassifier(epochs=1, model__filters=2, random_state=0)
+    >>> clf = clf.fit(X, [0, 1] * 10)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.onnx.zip")
+    >>> export_onnx(clf, path)
+    >>> scorer = load_onnx(path)
+    >>> bool(np.abs(scorer.predict_proba(X) - clf.predict_proba(X)).max() < 1e-4)
+    True
+    """
+    if importlib.util.find_spec("tf2onnx") is None:
+        raise ImportError(
+            "export_onnx needs tf2onnx: pip install 'sklearn-pneumo[export]'."
+        )
+    from ._tensorflow_log import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    from ._walk import fitted_networks
+
+    model = scoring_model(model)
+    if not fitted_networks(model):
+        raise ValueError(
+            f"export_onnx needs a fitted model; {type(model).__name__} holds no "
+            "fitted network."
+        )
+    steps = [_check_step(n, s) for n, s in _named_prediction_steps(model)]
+    final_name = model.steps[-1][0] if hasattr(model, "steps") else "model"
+    combine, members = _members(final_step(model), final_name)
+    files, entries = {}, []
+    with tempfile.TemporaryDirectory() as folder:
+        for index, (name, cnn, weight, tta) in enumerate(members):
+            network = f"network_{index}.onnx"
+            files[network] = _network_graph(cnn, folder, index)
+            gaussians = None
+            if "outlier_model_" in vars(cnn):
+                gaussians = f"gaussians_{index}.npz"
+                files[gaussians] = _gaussian_arrays(cnn.outlier_model_)
+            entries.append(
+                {
+                    "name": name,
+                    "network": network,
+                    "image_size": list(cnn.image_size_),
+                    "test_time_augmentation": bool(tta),
+                    "weight": weight,
+                    "gaussians": gaussians,
+                    "offset": getattr(cnn, "offset_", None),
+                    "batch_size": int(cnn._predict_batch_size()),
+                }
+            )
+    first = steps[0]["type"] if steps else None
+    manifest = {
+        "format": FORMAT,
+        "version": VERSION,
+        "input": {"ImageLoader": "paths", "GrayscaleResize": "images"}.get(
+            first, "rows"
+        ),
+        "classes": np.asarray(model.classes_).tolist(),
+        "steps": steps,
+        "combine": combine,
+        "members": entries,
+        "versions": _versions(),
+        "sha256": {name: hashlib.sha256(d).hexdigest() for name, d in files.items()},
+    }
+    with (
+        atomic_write(path, "wb") as handle,
+        zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive,
+    ):
+        archive.writestr(_MANIFEST, json.dumps(manifest, indent=1))
+        for name, data in files.items():
+            archive.writestr(name, data)
+
+
+class _Network:
+    """One network of an archive: an ONNX Runtime session and its settings."""
+
+    def __init__(self, session, entry, gaussians):
+        self.session = session
+        self.name = entry["name"]
+        self.image_size = tuple(entry["image_size"])
+        self.test_time_augmentation = entry["test_time_augmentation"]
+        self.weight = entry["weight"]
+        self.offset = entry["offset"]
+        self.batch_size = entry["batch_size"]
+        self.gaussians = gaussians
+        self.input_name = session.get_inputs()[0].name
+
+    def forward(self, images, features):
+        """Probabilities of ``images`` and, with ``features``, their features."""
+        outputs = [
+            self.session.run(None, {self.input_name: images[i : i + self.batch_size]})
+            for i in range(0, len(images), self.batch_size)
+        ]
+        proba, *maps = [np.concatenate(column) for column in zip(*outputs)]
+        return proba, maps if features else None
+
+    def scored_views(self, rows, *, test_time_augmentation, typicality):
+        """As :meth:`CNNClassifier._scored_views`: (views, n, classes), typicality."""
+        height, width = self.image_size
+        rows = np.asarray(rows, dtype=np.float32)
+        if rows.ndim != 2 or rows.shape[1] != height * width:
+            raise ValueError(
+                f"network {self.name!r} takes rows of {height}x{width} = "
+                f"{height * width} pixels, got an array of shape {rows.shape}."
+            )
+        images = rows.reshape(-1, height, width, 1)
+        views = (
+            augmented_views(images) if test_time_augmentation else [("plain", images)]
+        )
+        probas, score = [], None
+        for name, view in views:
+            features = typicality and name == "plain"
+            proba, maps = self.forward(np.ascontiguousarray(view), features)
+            probas.append(proba)
+            if features:
+                score = self.gaussians.score(maps)
+        return np.stack(probas), score
+
+
+class OnnxScorer(TypicalityMixin):
+    """A model read from an ONNX archive: the pipeline's answers without TensorFlow.
+
+    Made by :func:`load_onnx`. It takes what the exported model took (image
+    paths, decoded images, or flat rows for a bare :class:`CNNClassifier`),
+    runs the same preprocessing steps, test-time views and outlier model,
+    and the networks in ONNX Runtime, so its answers are those of the
+    exported model (probabilities within 1e-4 of it in float32). Works with
+    :func:`predict_files` and ``sklearn-pneumo predict``.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The class labels, in the order of the probability columns.
+    steps : list of estimators
+        The preprocessing steps, rebuilt from their parameters.
+    test_time_augmentation : bool or None
+        Score every network with its test-time views (True) or without
+        (False); None keeps each network's setting as exported.
+    manifest : dict
+        What the archive says of itself: settings, versions, checksums.
+    offset_ : float
+        Typicality below it is flagged as an outlier.
+    """
+
+    def __init__(self, networks, steps, classes, combine, manifest):
+        self.networks = networks
+        self.steps = steps
+        self.classes_ = classes
+        self.combine = combine
+        self.manifest = manifest
+        self.test_time_augmentation = None
+
+    def __repr__(self):
+        names = [type(step).__name__ for step in self.steps]
+        return (
+            f"OnnxScorer(steps={names}, networks={len(self.networks)}, "
+            f"classes={self.classes_.tolist()})"
+        )
+
+    def _rows(self, X):
+        return transform_naming_failures(self.steps, X) if self.steps else X
+
+    def _combined(self, X, *, typicality, views=True):
+        """Every network's views with their weights, and the typicality."""
+        rows = self._rows(X)
+        results = []
+        for network in self.networks:
+            tta = self.test_time_augmentation
+            if tta is None:
+                tta = network.test_time_augmentation
+            results.append(
+                network.scored_views(
+                    rows, test_time_augmentation=tta and views, typicality=typicality
+                )
+            )
+        weights = [network.weight for network in self.networks]
+        all_views = np.concatenate([v for v, _ in results])
+        view_weights = np.concatenate(
+            [np.full(len(v), w / len(v)) for (v, _), w in zip(results, weights)]
+        )
+        score = None
+        if typicality and self.combine == "network":
+            score = results[0][1]
+        elif typicality:
+            relative = [s - n.offset for (_, s), n in zip(results, self.networks)]
+            score = np.average(relative, axis=0, weights=weights)
+        return all_views, view_weights, score
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes), in ``classes_`` order."""
+        views, weights, _ = self._combined(X, typicality=False)
+        return np.average(views, axis=0, weights=weights)
+
+    def predict(self, X):
+        """The class of each input: the one of largest probability."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def _has_typicality(self):
+        return all(network.gaussians is not None for network in self.networks)
+
+    @available_if(_has_typicality)
+    def assess(self, X):
+        """Probabilities, typicality, outlier flags and uncertainty, as the model's.
+
+        Returns
+        -------
+        Bunch
+            ``proba``, ``typicality``, ``outlier`` and ``uncertainty``, as
+            :meth:`PneumoPipeline.assess`.
+        """
+        views, weights, typicality = self._combined(X, typicality=True)
+        return summarize_views(views, typicality, self.offset_, weights)
+
+    def _typicality(self, X):
+        return self._combined(X, typicality=True, views=False)[2]
+
+    @property
+    def offset_(self):
+        """The network's threshold; 0 for an ensemble (relative to its members')."""
+        return self.networks[0].offset if self.combine == "network" else 0.0
+
+
+def _read(archive, name, manifest, path):
+    data = archive.read(name)
+    if hashlib.sha256(data).hexdigest() != manifest["sha256"].get(name):
+        raise _refused(path, f"{name} does not match its checksum (corrupted?)")
+    return data
+
+
+def _gaussians(data):
+    with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+        depths = len([key for key in arrays.files if key.startswith("means_")])
+        gaussians = FeatureGaussians()
+        gaussians.means_ = [arrays[f"means_{d}"] for d in range(depths)]
+        gaussians.precisions_ = [arrays[f"precision_{d}"] for d in range(depths)]
+        gaussians.scales_ = [float(arrays[f"scale_{d}"]) for d in range(depths)]
+    return gaussians
+
+
+def _step(entry, path):
+    cls = _STEPS.get(entry.get("type"))
+    if cls is None:
+        raise _refused(path, f"unknown step type {entry.get('type')!r}")
+    params = {
+        key: tuple(value) if key in _TUPLES and value is not None else value
+        for key, value in entry["params"].items()
+    }
+    try:
+        return cls(**params)
+    except TypeError as error:
+        raise _refused(path, f"step {entry['name']!r}: {error}") from None
+
+
+def _checked_manifest(archive, path, max_size):
+    if sum(info.file_size for info in archive.infolist()) > max_size:
+        raise _refused(path, f"it inflates to more than {max_size:,} bytes")
+    try:
+        manifest = json.loads(archive.read(_MANIFEST))
+    except KeyError:
+        raise _refused(path, f"no {_MANIFEST}") from None
+    except ValueError as error:
+        raise _refused(path, f"invalid {_MANIFEST} ({error})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise _refused(path, f"its {_MANIFEST} is not of format {FORMAT!r}")
+    if manifest.get("version") != VERSION:
+        raise _refused(
+            path,
+            f"format version {manifest.get('version')!r}; this version of "
+            f"sklearn_pneumo reads version {VERSION}",
+        )
+    expected = {_MANIFEST, *manifest["sha256"]}
+    if set(archive.namelist()) != expected or len(archive.namelist()) != len(expected):
+        unexpected = sorted(set(archive.namelist()) ^ expected)
+        raise _refused(path, f"unexpected, missing or repeated members {unexpected}")
+    return manifest
+
+
+def is_onnx_archive(path):
+    """Whether ``path`` is a zip whose manifest says it is an ONNX archive."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read(_MANIFEST)).get("format") == FORMAT
+    except (OSError, KeyError, ValueError, AttributeError, zipfile.BadZipFile):
+        return False
+
+
+def load_onnx(path, *, max_size=MAX_SIZE):
+    """Read an archive of :func:`export_onnx` as an :class:`OnnxScorer`.
+
+    Needs ``onnxruntime`` (``pip install "sklearn-pneumo[onnx]"``), not
+    TensorFlow. Runs no code from the file: the manifest is JSON, the
+    outlier model's arrays are read without pickle, the preprocessing steps
+    are rebuilt from their parameters, and every member must match its
+    SHA-256 checksum.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    max_size : int, default=1 GiB
+        Most bytes the archive may inflate to.
+
+    Returns
+    -------
+    OnnxScorer
+
+    Raises
+    ------
+    ValueError
+        For a file that is not such an archive, is corrupted, too large or
+        of another format version; the message names the file and why.
+    """
+    if importlib.util.find_spec("onnxruntime") is None:
+        raise ImportError(
+            "load_onnx needs onnxruntime: pip install 'sklearn-pneumo[onnx]'."
+        )
+    import onnxruntime
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"ONNX archive {str(path)!r} does not exist.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            manifest = _checked_manifest(archive, path, max_size)
+            networks = []
+            for entry in manifest["members"]:
+                graph = _read(archive, entry["network"], manifest, path)
+                session = onnxruntime.InferenceSession(
+                    graph, providers=["CPUExecutionProvider"]
+                )
+                gaussians = None
+                if entry["gaussians"] is not None:
+                    data = _read(archive, entry["gaussians"], manifest, path)
+                    gaussians = _gaussians(data)
+                networks.append(_Network(session, entry, gaussians))
+    except zipfile.BadZipFile as error:
+        raise _refused(path, f"not a valid zip archive ({error})") from None
+    except (KeyError, TypeError) as error:
+        raise _refused(path, f"incomplete manifest ({error!r})") from None
+    steps = [_step(entry, path) for entry in manifest["steps"]]
+    classes = np.asarray(manifest["classes"])
+    return OnnxScorer(networks, steps, classes, manifest["combine"], manifest)

@@ -1,0 +1,210 @@
+"""ONNX archives: export, scoring with ONNX Runtime alone, the same answers."""
+
+import csv
+import json
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+from conftest import TINY_NETWORK
+from sklearn.preprocessing import FunctionTransformer
+
+from sklearn_pneumo import (
+    PneumoPipeline,
+    export_onnx,
+    load_onnx,
+    load_pretrained,
+    make_pneumo_ensemble,
+    predict_files,
+)
+from sklearn_pneumo._cli import main
+from sklearn_pneumo.datasets import load_chest_xray_sample
+
+
+@pytest.fixture(scope="module")
+def archive(fitted_pipeline, tmp_path_factory):
+    path = tmp_path_factory.mktemp("onnx") / "pipeline.onnx.zip"
+    export_onnx(fitted_pipeline, path)
+    return path
+
+
+def read_rows(path):
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def assert_same_assessment(expected, got):
+    np.testing.assert_allclose(got.proba, expected.proba, atol=1e-4)
+    np.testing.assert_allclose(got.typicality, expected.typicality, atol=1e-3)
+    np.testing.assert_array_equal(got.outlier, expected.outlier)
+    np.testing.assert_allclose(got.uncertainty, expected.uncertainty, atol=1e-4)
+
+
+def test_pipeline_scores_the_same_in_onnx(fitted_pipeline, archive, xrays_224):
+    paths, _ = xrays_224
+    scorer = load_onnx(archive)
+    assert scorer.classes_.tolist() == fitted_pipeline.classes_.tolist()
+    assert [type(s).__name__ for s in scorer.steps] == [
+        "ImageLoader",
+        "GrayscaleResize",
+    ]
+    assert_same_assessment(fitted_pipeline.assess(paths), scorer.assess(paths))
+    np.testing.assert_array_equal(scorer.predict(paths), fitted_pipeline.predict(paths))
+    np.testing.assert_array_equal(
+        scorer.is_outlier(paths), fitted_pipeline.is_outlier(paths)
+    )
+    assert scorer.offset_ == fitted_pipeline.offset_
+
+
+def test_test_time_views_are_the_same_in_onnx(fitted_pipeline, archive, xrays_224):
+    paths = xrays_224[0][:12]
+    scorer = load_onnx(archive)
+    scorer.test_time_augmentation = True
+    try:
+        fitted_pipeline.set_params(cnn__test_time_augmentation=True)
+        expected = fitted_pipeline.assess(paths)
+    finally:
+        fitted_pipeline.set_params(cnn__test_time_augmentation=False)
+    got = scorer.assess(paths)
+    assert not np.isnan(got.uncertainty).any()
+    assert_same_assessment(expected, got)
+
+
+def test_weighted_ensemble_of_images_scores_the_same(mnist, tmp_path):
+    images, y = mnist
+    pipe = make_pneumo_ensemble(
+        2,
+        (16, 16),
+        input="images",
+        epochs=1,
+        random_state=0,
+        **TINY_NETWORK,
+    )
+    pipe.set_params(ensemble__weights=[3, 1], ensemble__test_time_augmentation=True)
+    pipe.fit(images[:80], y[:80])
+    path = tmp_path / "ensemble.onnx.zip"
+    export_onnx(pipe, path)
+    scorer = load_onnx(path)
+    manifest = scorer.manifest
+    assert manifest["input"] == "images" and manifest["combine"] == "ensemble"
+    assert [m["weight"] for m in manifest["members"]] == [3.0, 1.0]
+    assert_same_assessment(pipe.assess(images[80:]), scorer.assess(images[80:]))
+    np.testing.assert_allclose(
+        scorer.score_samples(images[80:]), pipe.score_samples(images[80:]), atol=1e-3
+    )
+
+
+def test_export_names_the_step_it_cannot_export(fitted_pipeline, tmp_path):
+    custom = PneumoPipeline(
+        [
+            *fitted_pipeline.steps[:2],
+            ("mine", FunctionTransformer()),
+            fitted_pipeline.steps[-1],
+        ]
+    )
+    with pytest.raises(ValueError, match="step 'mine' \\(FunctionTransformer\\)"):
+        export_onnx(custom, tmp_path / "x.onnx.zip")
+    unfitted = make_pneumo_ensemble(2, (16, 16))
+    with pytest.raises(ValueError, match="needs a fitted model"):
+        export_onnx(unfitted, tmp_path / "x.onnx.zip")
+    assert not (tmp_path / "x.onnx.zip").exists()
+
+
+def test_a_damaged_archive_is_refused_by_name(archive, tmp_path):
+    with zipfile.ZipFile(archive) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    network = bytearray(members["network_0.onnx"])
+    network[len(network) // 2] ^= 1
+    damaged = tmp_path / "damaged.onnx.zip"
+    with zipfile.ZipFile(damaged, "w") as target:
+        for name, data in {**members, "network_0.onnx": bytes(network)}.items():
+            target.writestr(name, data)
+    with pytest.raises(ValueError, match="damaged.onnx.zip.*network_0.onnx does not"):
+        load_onnx(damaged)
+    not_zip = tmp_path / "text.onnx.zip"
+    not_zip.write_text("hello")
+    with pytest.raises(ValueError, match="text.onnx.zip is not .*zip"):
+        load_onnx(not_zip)
+    manifest = json.loads(members["manifest.json"])
+    manifest["version"] = 99
+    with zipfile.ZipFile(tmp_path / "v99.onnx.zip", "w") as target:
+        for name, data in {**members, "manifest.json": json.dumps(manifest)}.items():
+            target.writestr(name, data)
+    with pytest.raises(ValueError, match="format version 99"):
+        load_onnx(tmp_path / "v99.onnx.zip")
+
+
+#: Makes importing TensorFlow, Keras or scikeras fail, then scores an archive.
+WITHOUT_TENSORFLOW = """
+import sys
+
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"tensorflow", "keras", "scikeras", "tf2onnx"}:
+            raise ImportError(f"{name} is refused here")
+
+sys.meta_path.insert(0, Refuse())
+from sklearn_pneumo import load_onnx, predict_files
+
+scorer = load_onnx(sys.argv[1])
+summary = predict_files(scorer, sys.argv[3:], sys.argv[2])
+print(summary.n_files, summary.n_errors)
+"""
+
+
+def test_scores_files_where_tensorflow_cannot_be_imported(
+    fitted_pipeline, archive, xrays_224, tmp_path
+):
+    paths = [*xrays_224[0][:8], str(tmp_path / "missing.png")]
+    csv_file = tmp_path / "onnx.csv"
+    run = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TENSORFLOW, archive, csv_file, *paths],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["9", "1"]
+    keras_file = tmp_path / "keras.csv"
+    predict_files(fitted_pipeline, paths, keras_file)
+    got = read_rows(csv_file)
+    expected = read_rows(keras_file)
+    assert [row["path"] for row in got] == paths
+    assert [row["error"] for row in got] == [row["error"] for row in expected]
+    assert got[-1]["error"] == "file not found"
+    for row, reference in zip(got[:-1], expected[:-1]):
+        assert row["prediction"] == reference["prediction"]
+        assert row["outlier"] == reference["outlier"]
+        for column in ("proba_NORMAL", "proba_PNEUMONIA"):
+            assert float(row[column]) == pytest.approx(
+                float(reference[column]), abs=2e-4
+            )
+
+
+def test_command_line_scores_an_archive(archive, xray_dir, tmp_path, capsys):
+    out = tmp_path / "scores.csv"
+    assert main(["predict", str(archive), str(xray_dir), "--out", str(out)]) == 0
+    rows = read_rows(out)
+    assert len(rows) == 16 and all(row["error"] == "" for row in rows)
+    assert {row["prediction"] for row in rows} <= {"NORMAL", "PNEUMONIA"}
+    assert main(["predict", str(archive), str(xray_dir), "--bfloat16"]) == 1
+    assert "--bfloat16 applies to Keras models" in capsys.readouterr().err
+
+
+def test_shipped_onnx_form_gives_the_shipped_answers(pretrained):
+    paths, _ = load_chest_xray_sample()
+    scorer = load_pretrained(runtime="onnx")
+    assert scorer.manifest["combine"] == "ensemble"
+    assert_same_assessment(pretrained.assess(paths), scorer.assess(paths))
+    images = load_pretrained(
+        input="images", runtime="onnx", test_time_augmentation=False
+    )
+    decoded = pretrained["load"].transform(paths[:4])
+    try:
+        pretrained.set_params(ensemble__test_time_augmentation=False)
+        expected = pretrained.predict_proba(paths[:4])
+    finally:
+        pretrained.set_params(ensemble__test_time_augmentation=True)
+    np.testing.assert_allclose(images.predict_proba(decoded), expected, atol=1e-4)
