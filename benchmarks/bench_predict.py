@@ -21,6 +21,8 @@ A pipeline from :func:`make_pneumo_pipeline` (the paper's network at
   ``load_pretrained(runtime="onnx")``): one network on the decoded arrays,
   ``predict_files`` of the fitted pipeline, of the shipped model and of one
   of its networks with one view, and the shipped model on decoded arrays;
+- the shipped model with its two networks but without test-time views
+  (``test_time_augmentation=False``), in Keras and in ONNX Runtime;
 - ``decode and resize only``: the loader and resize steps alone, the part
   of every path that no network speeds up.
 
@@ -79,6 +81,8 @@ def main():
     shipped_onnx_rows = load_pretrained(runtime="onnx")
     shipped_onnx_rows.steps = []  # takes the decoded, resized rows
     single_onnx = load_pretrained(runtime="onnx", test_time_augmentation=False)
+    no_views = load_pretrained(test_time_augmentation=False)
+    no_views_onnx = load_pretrained(runtime="onnx", test_time_augmentation=False)
     single_onnx.networks = single_onnx.networks[:1]
     with tempfile.TemporaryDirectory() as folder:
         files = repeat_files(paths, args.n, folder)
@@ -87,7 +91,7 @@ def main():
         export_onnx(pipe, Path(folder) / "pipe.onnx.zip")
         onnx_pipe = load_onnx(Path(folder) / "pipe.onnx.zip")
         onnx_network = onnx_pipe.networks[0]
-        for model in (pipe, bf16, shipped, single_view):
+        for model in (pipe, bf16, shipped, single_view, no_views):
             model.predict_proba(files[:300])  # warm-up: graph tracing
             model.assess(files[:300])
         network.predict(images[:64], verbose=0)
@@ -120,6 +124,10 @@ def main():
             ),
             "one shipped network, one view, onnx": lambda: predict_files(
                 single_onnx, files, csv
+            ),
+            "shipped model, no views": lambda: predict_files(no_views, files, csv),
+            "shipped model, no views, onnx": lambda: predict_files(
+                no_views_onnx, files, csv
             ),
             "decode and resize only": lambda: pipe[:2].transform(files),
         }

@@ -54,9 +54,13 @@ def _area_resized(maps, size):
         # The weights are made inside the traced call: constants of the graph.
         rows = keras.ops.convert_to_tensor(area_matrix(height, size[0]))
         columns = keras.ops.convert_to_tensor(area_matrix(width, size[1]))
+        # Two products, one axis each: as one three-operand einsum, these
+        # features took 30 % more than the whole 150x150 network in
+        # TensorFlow; as two, about 1 %.
         pooled = keras.ops.einsum(
-            "hy,byxc,wx->bhwc", rows, keras.ops.cast(maps, "float32"), columns
+            "hy,byxc->bhxc", rows, keras.ops.cast(maps, "float32")
         )
+        pooled = keras.ops.einsum("bhxc,wx->bhwc", pooled, columns)
         return keras.ops.reshape(pooled, (-1, size[0] * size[1] * channels))
 
     return keras.layers.Lambda(pooled)(maps)
