@@ -82,4 +82,5 @@ run = subprocess.run(
     check=True,
 )
 print(run.stdout.strip())
-print(csv_file.read_text().splitlines()[1])
+header, first = csv_file.read_text().splitlines()[:2]
+print(dict(zip(header.split(",")[1:], first.split(",")[1:])))

@@ -20,6 +20,7 @@ import importlib.util
 import io
 import json
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -110,7 +111,10 @@ def _network_graph(cnn, folder, index):
     network = feature_network(inference_network(cnn.model_))
     network(np.zeros((1, *cnn.image_size_, 1), dtype=np.float32))  # builds it
     file = Path(folder) / f"network_{index}.onnx"
-    network.export(str(file), format="onnx", verbose=False)
+    with warnings.catch_warnings():
+        # Keras' tf2onnx bridge checks for np.object, which NumPy warns about.
+        warnings.filterwarnings("ignore", "In the future `np.object`", FutureWarning)
+        network.export(str(file), format="onnx", verbose=False)
     return file.read_bytes()
 
 

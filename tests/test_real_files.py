@@ -134,7 +134,6 @@ def test_folder_rule_recurses_and_warns_about_what_it_leaves_out(tmp_path, gray)
         (["NORMAL"] * 8 + [None] * 8, {}, "missing label"),
         ([0, 1] * 7 + [0], {}, "16 samples but y has 15"),
         ([0, 1] * 8, {"cnn__sample_weight": np.ones(16)}, "sampler step 'sample'"),
-        ([0, 1, 2] * 5 + [0], {}, "3 classes"),
     ],
 )
 def test_fit_checks_its_input_before_any_step(y, params, message):
