@@ -10,7 +10,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.parallel import Parallel, delayed
 
 from ._steps import transform_for_prediction
-from ._typicality import TypicalityMixin, summarize_views
+from ._typicality import TypicalityMixin, combine_members, summarize_views
 from ._walk import final_step
 
 
@@ -178,23 +178,9 @@ class PneumoEnsemble(TypicalityMixin, VotingClassifier):
         return np.asarray(self.weights, dtype=float)[kept]
 
     def _combined(self, X, *, typicality, views=True):
-        """Every member's views with their weights, and the weighted typicality.
-
-        A member's weight is shared among its views, so the views' weighted
-        mean is the members' weighted mean, as ``VotingClassifier`` averages.
-        """
+        """Every member's views with their weights, and the typicality."""
         results = self._member_views(X, typicality=typicality, views=views)
-        weights = self._member_weights()
-        all_views = np.concatenate([v for v, _, _ in results])
-        view_weights = np.concatenate(
-            [np.full(len(v), w / len(v)) for (v, _, _), w in zip(results, weights)]
-        )
-        score = None
-        if typicality:
-            score = np.average(
-                [s - offset for _, s, offset in results], axis=0, weights=weights
-            )
-        return all_views, view_weights, score
+        return combine_members(results, self._member_weights(), typicality)
 
     def _members_are_networks(self):
         members = getattr(self, "estimators_", None)

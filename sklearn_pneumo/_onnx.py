@@ -31,7 +31,7 @@ from ._feature_gaussians import FeatureGaussians
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader
 from ._steps import prediction_steps, transform_naming_failures
-from ._typicality import TypicalityMixin, summarize_views
+from ._typicality import TypicalityMixin, combine_members, summarize_views
 from ._views import augmented_views
 from ._walk import final_step, scoring_model
 from ._writing import atomic_write
@@ -351,22 +351,14 @@ class OnnxScorer(TypicalityMixin):
             tta = self.test_time_augmentation
             if tta is None:
                 tta = network.test_time_augmentation
-            results.append(
-                network.scored_views(
-                    rows, test_time_augmentation=tta and views, typicality=typicality
-                )
+            probas, score = network.scored_views(
+                rows, test_time_augmentation=tta and views, typicality=typicality
             )
+            results.append((probas, score, network.offset))
         weights = [network.weight for network in self.networks]
-        all_views = np.concatenate([v for v, _ in results])
-        view_weights = np.concatenate(
-            [np.full(len(v), w / len(v)) for (v, _), w in zip(results, weights)]
-        )
-        score = None
+        all_views, view_weights, score = combine_members(results, weights, typicality)
         if typicality and self.combine == "network":
-            score = results[0][1]
-        elif typicality:
-            relative = [s - n.offset for (_, s), n in zip(results, self.networks)]
-            score = np.average(relative, axis=0, weights=weights)
+            score = results[0][1]  # one network: its own typicality
         return all_views, view_weights, score
 
     def predict_proba(self, X):

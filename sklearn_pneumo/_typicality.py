@@ -65,6 +65,50 @@ class TypicalityMixin:
         return self.score_samples(X) < self.offset_
 
 
+def combine_members(results, weights, typicality):
+    """Every member's views with their weights, and the weighted typicality.
+
+    Parameters
+    ----------
+    results : list of (views, typicality, offset)
+        Per member: its views' probabilities (n_views, n, n_classes), its
+        typicality (n,) or None, and its ``offset_``.
+    weights : array-like of shape (n_members,)
+    typicality : bool
+        Whether to combine the members' typicality.
+
+    Returns
+    -------
+    views : ndarray of shape (all views, n, n_classes)
+    view_weights : ndarray of shape (all views,)
+        A member's weight shared among its views, so that the views'
+        weighted mean is the members' weighted mean, as ``VotingClassifier``
+        averages.
+    typicality : ndarray of shape (n,) or None
+        The members' typicality minus their ``offset_``, averaged with
+        ``weights``: below 0 is an outlier.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> one = (np.full((1, 2, 2), 0.5), np.array([0.0, -3.0]), -1.0)
+    >>> two = (np.full((5, 2, 2), 0.5), np.array([1.0, -2.0]), -2.0)
+    >>> views, weights, score = combine_members([one, two], [1, 1], True)
+    >>> views.shape, weights.tolist()[:2], score.tolist()
+    ((6, 2, 2), [1.0, 0.2], [2.0, -1.0])
+    """
+    all_views = np.concatenate([v for v, _, _ in results])
+    view_weights = np.concatenate(
+        [np.full(len(v), w / len(v)) for (v, _, _), w in zip(results, weights)]
+    )
+    score = None
+    if typicality:
+        score = np.average(
+            [s - offset for _, s, offset in results], axis=0, weights=weights
+        )
+    return all_views, view_weights, score
+
+
 def summarize_views(views, typicality, offset, weights=None):
     """One assessment from the probabilities of several views of each input.
 
