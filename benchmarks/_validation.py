@@ -25,9 +25,15 @@ from sklearn_pneumo.datasets import load_image_folder
 SHIFTED = ("val_aspect", "val_gamma_0.8", "val_gamma_1.25", "val_rotated_5")
 
 
-def patient_split(train_dir, seed):
-    """Training and validation parts of a folder, each patient on one side."""
-    paths, y, groups = load_image_folder(train_dir, return_groups=True)
+def patient_split(train_dir, seed, label_from=None):
+    """Training and validation parts of a folder, each patient on one side.
+
+    ``label_from`` labels the files as ``load_image_folder`` does (the
+    split is stratified by those labels).
+    """
+    paths, y, groups = load_image_folder(
+        train_dir, label_from=label_from, return_groups=True
+    )
     folds = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed)
     train, val = next(folds.split(paths, y, groups))
     splits = {"train": (paths[train], y[train]), "val": (paths[val], y[val])}

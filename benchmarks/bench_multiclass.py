@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _validation import patient_split
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedGroupKFold
 
 from sklearn_pneumo import evaluate_multiclass, make_pneumo_pipeline
-from sklearn_pneumo.datasets import load_image_folder, pneumonia_type
+from sklearn_pneumo.datasets import pneumonia_type
 
 
 def main():
@@ -35,32 +35,29 @@ def main():
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
-    paths, y, groups = load_image_folder(
-        args.train_dir, label_from=pneumonia_type, return_groups=True
-    )
-    folds = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=0)
-    train, val = next(folds.split(paths, y, groups))
+    splits, train_groups = patient_split(args.train_dir, 0, pneumonia_type)
+    (train_paths, train_y), (val_paths, val_y) = splits["train"], splits["val"]
     size = (args.image_size, args.image_size)
     pipe = make_pneumo_pipeline(
         size, preset="tuned", epochs=args.epochs, random_state=args.random_state
     )
     start = time.perf_counter()
-    pipe.fit(paths[train], y[train], cnn__groups=groups[train])
+    pipe.fit(train_paths, train_y, cnn__groups=train_groups)
     fit_seconds = time.perf_counter() - start
-    proba = pipe.predict_proba(paths[val])
-    scores = evaluate_multiclass(y[val], proba, pipe.classes_)
+    proba = pipe.predict_proba(val_paths)
+    scores = evaluate_multiclass(val_y, proba, pipe.classes_)
     classes = list(pipe.classes_)
-    sick = y[val] != "normal"
+    sick = val_y != "normal"
     viral = proba[:, classes.index("viral")]
     bacterial = proba[:, classes.index("bacterial")]
     share_viral = viral[sick] / (viral[sick] + bacterial[sick])
     scores["bacterial_vs_viral_roc_auc"] = float(
-        roc_auc_score(y[val][sick] == "viral", share_viral)
+        roc_auc_score(val_y[sick] == "viral", share_viral)
     )
     scores["fit_seconds"] = fit_seconds
-    scores["train_files"], scores["val_files"] = len(train), len(val)
+    scores["train_files"], scores["val_files"] = len(train_y), len(val_y)
     print(
-        f"{len(train)} training, {len(val)} validation X-rays (patient-grouped), "
+        f"{len(train_y)} training, {len(val_y)} validation X-rays (patient-grouped), "
         f"{args.image_size} px, {args.epochs} epochs, fit {fit_seconds:.0f} s"
     )
     print(

@@ -24,7 +24,7 @@ from ._seeding import keras_seed
 from ._tensorflow_log import drop_retracing_warnings
 from ._typicality import TypicalityMixin, summarize_views
 from ._upstream import Interval, ScikerasClassifier, StrOptions, fit_context
-from ._views import augmented_views
+from ._views import score_views
 
 drop_retracing_warnings()
 
@@ -476,17 +476,17 @@ class CNNClassifier(TypicalityMixin, ScikerasClassifier):
         """
         check_is_fitted(self)
         images = self.feature_encoder_.transform(self._checked_rows(X))
-        views = (
-            augmented_views(images) if test_time_augmentation else [("plain", images)]
+
+        def forward(view, features):
+            return self._forward(view, inference_dtype_policy, features)
+
+        return score_views(
+            images,
+            forward,
+            getattr(self, "outlier_model_", None),
+            test_time_augmentation=test_time_augmentation,
+            typicality=typicality,
         )
-        probas, score = [], None
-        for name, view in views:
-            features = typicality and name == "plain"
-            proba, maps = self._forward(view, inference_dtype_policy, features)
-            probas.append(proba)
-            if features:
-                score = self.outlier_model_.score(maps)
-        return np.stack(probas), score
 
     def _has_typicality(self):
         if not self.__sklearn_is_fitted__():

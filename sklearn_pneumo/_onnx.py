@@ -32,7 +32,7 @@ from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader
 from ._steps import prediction_steps, transform_naming_failures
 from ._typicality import TypicalityMixin, combine_members, summarize_views
-from ._views import augmented_views
+from ._views import score_views
 from ._walk import final_step, scoring_model
 from ._writing import atomic_write
 
@@ -270,6 +270,7 @@ class _Network:
 
     def forward(self, images, features):
         """Probabilities of ``images`` and, with ``features``, their features."""
+        images = np.ascontiguousarray(images)  # a cropped view is not
         outputs = [
             self.session.run(None, {self.input_name: images[i : i + self.batch_size]})
             for i in range(0, len(images), self.batch_size)
@@ -286,18 +287,13 @@ class _Network:
                 f"network {self.name!r} takes rows of {height}x{width} = "
                 f"{height * width} pixels, got an array of shape {rows.shape}."
             )
-        images = rows.reshape(-1, height, width, 1)
-        views = (
-            augmented_views(images) if test_time_augmentation else [("plain", images)]
+        return score_views(
+            rows.reshape(-1, height, width, 1),
+            self.forward,
+            self.gaussians,
+            test_time_augmentation=test_time_augmentation,
+            typicality=typicality,
         )
-        probas, score = [], None
-        for name, view in views:
-            features = typicality and name == "plain"
-            proba, maps = self.forward(np.ascontiguousarray(view), features)
-            probas.append(proba)
-            if features:
-                score = self.gaussians.score(maps)
-        return np.stack(probas), score
 
 
 class OnnxScorer(TypicalityMixin):

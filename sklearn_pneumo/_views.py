@@ -79,3 +79,34 @@ def augmented_views(images):
             yield name, np.power(images, np.float32(change))
         else:
             yield name, _cropped(images, change).astype(np.float32)
+
+
+def score_views(images, forward, outlier_model, *, test_time_augmentation, typicality):
+    """Probabilities of each view, (views, n, classes), and typicality or None.
+
+    What every scorer of this package (a Keras network, an ONNX graph) runs:
+    ``forward(view, features)`` gives a view's probabilities and, when
+    ``features``, the features ``outlier_model.score`` reads; typicality is
+    read from the plain view only.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> images = np.full((3, 8, 8, 1), 0.5, dtype=np.float32)
+    >>> def forward(view, features):
+    ...     return np.full((len(view), 2), 0.5), None
+    >>> probas, score = score_views(
+    ...     images, forward, None, test_time_augmentation=True, typicality=False
+    ... )
+    >>> probas.shape, score
+    ((5, 3, 2), None)
+    """
+    views = augmented_views(images) if test_time_augmentation else [("plain", images)]
+    probas, score = [], None
+    for name, view in views:
+        features = typicality and name == "plain"
+        proba, maps = forward(view, features)
+        probas.append(proba)
+        if features:
+            score = outlier_model.score(maps)
+    return np.stack(probas), score
