@@ -7,10 +7,23 @@ early stopping on a patient-grouped hold-out of its training part) is
 fitted on the training part and scored on the validation part: accuracy,
 balanced accuracy, each class's recall and precision, macro one-vs-rest ROC
 AUC, and bacterial-vs-viral ROC AUC from the model's own probabilities
-(P(viral) / (P(bacterial) + P(viral)) on the X-rays with pneumonia).
+(P(viral) / (P(bacterial) + P(viral)) on the X-rays with pneumonia), and
+pneumonia-vs-normal ROC AUC from 1 - P(normal), to compare with the binary
+model.
+
+``--config stretch_exposure`` adds the augmentations and the mixed bfloat16
+training of ``bench_accuracy.py``'s configuration of that name (the shipped
+binary model's); its network predicts, and fits its outlier model, in
+float32. ``--epochs N`` trains N epochs at most (default: the preset's 40,
+with early stopping); ``--canonical`` trims uniform borders and equalizes contrast in the
+``resize`` step (``GrayscaleResize(border="trim", contrast="equalize")``);
+``--save FILE`` keeps the fitted pipeline
+(``save_model``) for ``train_pretrained.py``.
 
     python benchmarks/bench_multiclass.py --train-dir chest_xray/train \\
         --image-size 64 --epochs 12 --out multiclass.json
+    python benchmarks/bench_multiclass.py --train-dir chest_xray/train \\
+        --image-size 150 --config stretch_exposure --out multiclass_150.json
 """
 
 import argparse
@@ -20,9 +33,10 @@ from pathlib import Path
 
 import numpy as np
 from _validation import patient_split
+from bench_accuracy import FILE_CONFIGS
 from sklearn.metrics import roc_auc_score
 
-from sklearn_pneumo import evaluate_multiclass, make_pneumo_pipeline
+from sklearn_pneumo import evaluate_multiclass, make_pneumo_pipeline, save_model
 from sklearn_pneumo.datasets import pneumonia_type
 
 
@@ -30,7 +44,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-dir", type=Path, required=True)
     parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, help="at most (default: the preset's)")
+    parser.add_argument(
+        "--config", choices=["tuned", "stretch_exposure"], default="tuned"
+    )
+    parser.add_argument("--save", type=Path, help="save the fitted pipeline there")
+    parser.add_argument(
+        "--canonical",
+        action="store_true",
+        help="trim uniform borders and equalize contrast (resize step)",
+    )
     parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -38,9 +61,19 @@ def main():
     splits, train_groups = patient_split(args.train_dir, 0, pneumonia_type)
     (train_paths, train_y), (val_paths, val_y) = splits["train"], splits["val"]
     size = (args.image_size, args.image_size)
+    params = {}
+    if args.config != "tuned":
+        params = {
+            **FILE_CONFIGS[args.config]["params"],
+            "inference_dtype_policy": "float32",
+        }
+    if args.epochs is not None:
+        params["epochs"] = args.epochs
     pipe = make_pneumo_pipeline(
-        size, preset="tuned", epochs=args.epochs, random_state=args.random_state
+        size, preset="tuned", random_state=args.random_state, **params
     )
+    if args.canonical:
+        pipe.set_params(resize__border="trim", resize__contrast="equalize")
     start = time.perf_counter()
     pipe.fit(train_paths, train_y, cnn__groups=train_groups)
     fit_seconds = time.perf_counter() - start
@@ -54,16 +87,26 @@ def main():
     scores["bacterial_vs_viral_roc_auc"] = float(
         roc_auc_score(val_y[sick] == "viral", share_viral)
     )
+    scores["pneumonia_vs_normal_roc_auc"] = float(
+        roc_auc_score(sick, 1 - proba[:, classes.index("normal")])
+    )
     scores["fit_seconds"] = fit_seconds
+    scores["epochs_run"] = len(pipe[-1].history_["loss"])
+    scores["config"], scores["canonical"] = args.config, args.canonical
+    scores["settings"] = {
+        key: value for key, value in params.items() if not callable(value)
+    }
     scores["train_files"], scores["val_files"] = len(train_y), len(val_y)
     print(
         f"{len(train_y)} training, {len(val_y)} validation X-rays (patient-grouped), "
-        f"{args.image_size} px, {args.epochs} epochs, fit {fit_seconds:.0f} s"
+        f"{args.image_size} px, {args.config}, {scores['epochs_run']} epochs, "
+        f"fit {fit_seconds:.0f} s"
     )
     print(
         f"accuracy {scores['accuracy']:.3f}, balanced {scores['balanced_accuracy']:.3f}"
         f", macro ROC AUC {scores['roc_auc']:.3f}, bacterial vs viral ROC AUC "
-        f"{scores['bacterial_vs_viral_roc_auc']:.3f}"
+        f"{scores['bacterial_vs_viral_roc_auc']:.3f}, pneumonia vs normal ROC AUC "
+        f"{scores['pneumonia_vs_normal_roc_auc']:.3f}"
     )
     for name, figures in scores["per_class"].items():
         print(
@@ -72,6 +115,8 @@ def main():
         )
     print("confusion matrix (rows true, columns predicted):", [str(c) for c in classes])
     print(np.asarray(scores["confusion_matrix"]))
+    if args.save:
+        save_model(pipe, args.save, optimizer=False)
     if args.out:
         args.out.write_text(json.dumps(scores, indent=2, default=float))
 

@@ -457,6 +457,47 @@ class GrayscaleResize(TransformerMixin, BaseEstimator):
         )
         return rows
 
+    def border_trimmed(self, X):
+        """Share of each image's area that :meth:`transform` cuts off as border.
+
+        0 for every image with ``border="keep"``; with ``"trim"``, one minus
+        the area inside :func:`border_box` over the whole area. A
+        pipeline's ``assess`` and the CSV of
+        :func:`~sklearn_pneumo.predict_files` report it as
+        ``border_trimmed``.
+
+        Parameters
+        ----------
+        X : list of ndarray, or ndarray of shape (n, h, w) or (n, h, w, c)
+            Images, as :meth:`transform` takes them.
+
+        Returns
+        -------
+        ndarray of shape (n,), float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_pneumo import GrayscaleResize
+        >>> image = np.random.default_rng(0).random((40, 40))
+        >>> padded = np.pad(image, ((0, 0), (10, 10)))  # 20 columns of 60 black
+        >>> GrayscaleResize(size=(8, 8), border="trim").border_trimmed([padded])
+        array([0.33333333])
+        """
+        self._check_size()
+        images = _as_image_list(X)
+        if self.border == "keep":
+            return np.zeros(len(images))
+        shares = np.empty(len(images))
+        for i, image in enumerate(images):
+            try:
+                gray = to_gray(to_unit_float(np.asarray(image)))
+            except ValueError as error:
+                raise ValueError(f"Image {i}: {error}") from None
+            top, bottom, left, right = border_box(gray)
+            shares[i] = 1 - (bottom - top) * (right - left) / gray.size
+        return shares
+
     def get_feature_names_out(self, input_features=None):
         """Pixel names ``pixel_<row>_<column>`` of the flat output.
 

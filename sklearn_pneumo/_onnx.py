@@ -30,7 +30,11 @@ from sklearn.utils.metaestimators import available_if
 from ._feature_gaussians import FeatureGaussians
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader
-from ._steps import prediction_steps, transform_naming_failures
+from ._steps import (
+    prediction_steps,
+    transform_naming_failures,
+    with_border_trimmed,
+)
 from ._typicality import TypicalityMixin, combine_members, summarize_views
 from ._views import score_views
 from ._walk import final_step, scoring_model
@@ -337,11 +341,13 @@ class OnnxScorer(TypicalityMixin):
         )
 
     def _rows(self, X):
-        return transform_naming_failures(self.steps, X) if self.steps else X
+        """Rows for the networks, and the border trimmed (None if not trimmed)."""
+        if not self.steps:
+            return X, None
+        return transform_naming_failures(self.steps, X, borders=True)
 
-    def _combined(self, X, *, typicality, views=True):
-        """Every network's views with their weights, and the typicality."""
-        rows = self._rows(X)
+    def _combined(self, rows, *, typicality, views=True):
+        """Every network's views of ``rows`` with their weights, and the typicality."""
         results = []
         for network in self.networks:
             tta = self.test_time_augmentation
@@ -359,7 +365,7 @@ class OnnxScorer(TypicalityMixin):
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), in ``classes_`` order."""
-        views, weights, _ = self._combined(X, typicality=False)
+        views, weights, _ = self._combined(self._rows(X)[0], typicality=False)
         return np.average(views, axis=0, weights=weights)
 
     def predict(self, X):
@@ -376,14 +382,16 @@ class OnnxScorer(TypicalityMixin):
         Returns
         -------
         Bunch
-            ``proba``, ``typicality``, ``outlier`` and ``uncertainty``, as
-            :meth:`PneumoPipeline.assess`.
+            ``proba``, ``typicality``, ``outlier`` and ``uncertainty`` (and
+            ``border_trimmed``), as :meth:`PneumoPipeline.assess`.
         """
-        views, weights, typicality = self._combined(X, typicality=True)
-        return summarize_views(views, typicality, self.offset_, weights)
+        rows, trimmed = self._rows(X)
+        views, weights, typicality = self._combined(rows, typicality=True)
+        assessed = summarize_views(views, typicality, self.offset_, weights)
+        return with_border_trimmed(assessed, trimmed)
 
     def _typicality(self, X):
-        return self._combined(X, typicality=True, views=False)[2]
+        return self._combined(self._rows(X)[0], typicality=True, views=False)[2]
 
     @property
     def offset_(self):

@@ -21,6 +21,7 @@ from ._steps import (
     prediction_steps,
     transform_for_prediction,
     transform_naming_failures,
+    with_border_trimmed,
 )
 from ._typicality import TypicalityMixin
 from ._upstream import (
@@ -129,9 +130,17 @@ class PneumoPipeline(TypicalityMixin, Pipeline):
         n = num_samples(X)
         chunks = [safe_indexing(X, slice(i, i + size)) for i in range(0, n, size)]
         final = getattr(self.steps[-1][1], method)
+        borders = method == "assess"
 
         def transform(chunk):
-            return apply_to_readable(partial(transform_naming_failures, steps), chunk)
+            prepare = partial(transform_naming_failures, steps, borders=borders)
+            return apply_to_readable(prepare, chunk)
+
+        def score(prepared):
+            if not borders:
+                return final(prepared)
+            rows, trimmed = prepared
+            return with_border_trimmed(final(rows), trimmed)
 
         failed = False
         with (
@@ -146,7 +155,7 @@ class PneumoPipeline(TypicalityMixin, Pipeline):
                 bar.update(num_samples(chunk))
                 failed = failed or bool(failures)
                 scored = rows is not None and (keep_going or not failed)
-                yield chunk, final(rows) if scored else None, failures
+                yield chunk, score(rows) if scored else None, failures
 
     def _overlapped(self, method, X):
         """``method`` of the final step on ``X``, chunk by chunk, decoding ahead."""
@@ -199,11 +208,16 @@ class PneumoPipeline(TypicalityMixin, Pipeline):
         Returns
         -------
         Bunch
-            ``proba``, ``typicality``, ``outlier`` and ``uncertainty``.
+            ``proba``, ``typicality``, ``outlier`` and ``uncertainty``; with
+            a ``resize`` step that trims borders, also ``border_trimmed``
+            (:meth:`GrayscaleResize.border_trimmed`: the share of each
+            image's area cut off).
         """
         if self._should_overlap(X, {}):
             return self._overlapped("assess", X)
-        return self.steps[-1][1].assess(transform_for_prediction(self, X))
+        steps = prediction_steps(self)
+        rows, trimmed = transform_naming_failures(steps, X, borders=True)
+        return with_border_trimmed(self.steps[-1][1].assess(rows), trimmed)
 
     def _has_typicality(self):
         return hasattr(self._final_estimator, "score_samples")

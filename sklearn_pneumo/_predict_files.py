@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 
 from ._class_names import class_display_names
 from ._loader import apply_to_readable, check_paths
+from ._steps import trims_borders
 from ._walk import scoring_model
 from ._writing import atomic_write
 
@@ -59,7 +60,9 @@ def predict_files(model, paths, output, *, batch_size=256, progress=False):
         training X-rays), ``outlier`` (1 where the input is unlike them, 0
         otherwise) and ``uncertainty`` (the spread of the ensemble members'
         or test-time views' probabilities; empty for a single network
-        without test-time augmentation); and ``error``. Classes are shown by
+        without test-time augmentation); with a ``resize`` step that trims
+        borders, ``border_trimmed`` (the share of the image's area cut off
+        as uniform border); and ``error``. Classes are shown by
         name: as the model has them, or NORMAL/PNEUMONIA for 0/1. A path is
         written as ``<output>.partial`` and renamed to ``output`` once every
         file is scored: an interrupted run leaves the rows it wrote in the
@@ -88,8 +91,11 @@ def predict_files(model, paths, output, *, batch_size=256, progress=False):
 
 def _write_rows(model, paths, handle, batch_size, progress):
     classes = class_display_names(model.classes_)
-    assessed = hasattr(scoring_model(model), "assess")
+    scorer = scoring_model(model)
+    assessed = hasattr(scorer, "assess")
     extra = ["typicality", "outlier", "uncertainty"] if assessed else []
+    if assessed and trims_borders(getattr(scorer, "steps", [])):
+        extra.append("border_trimmed")
     header = ["path", "prediction", *[f"proba_{c}" for c in classes], *extra, "error"]
     summary = Bunch(n_files=len(paths), n_errors=0, n_outliers=0, errors=[])
     writer = csv.writer(handle)
@@ -116,6 +122,7 @@ def _write_rows(model, paths, handle, batch_size, progress):
                     f"{checks[0]:.4f}",
                     checks[1],
                     "" if np.isnan(checks[2]) else f"{checks[2]:.4f}",
+                    *[f"{share:.4f}" for share in checks[3:]],
                 ]
             writer.writerow([path, label, *[f"{p:.6f}" for p in proba], *checks, ""])
         handle.flush()
@@ -130,7 +137,9 @@ def _rows(result, assessed):
         for proba in result:
             yield proba, []
         return
-    for proba, typicality, outlier, uncertainty in zip(
-        result.proba, result.typicality, result.outlier, result.uncertainty
+    trimmed = result.get("border_trimmed", [None] * len(result.proba))
+    for proba, typicality, outlier, uncertainty, share in zip(
+        result.proba, result.typicality, result.outlier, result.uncertainty, trimmed
     ):
-        yield proba, [float(typicality), int(outlier), float(uncertainty)]
+        checks = [float(typicality), int(outlier), float(uncertainty)]
+        yield proba, checks if share is None else [*checks, float(share)]

@@ -1,5 +1,6 @@
 """Which steps of a pipeline run at prediction: every one but samplers."""
 
+from ._grayscale import GrayscaleResize
 from ._loader import ImageLoadError
 
 
@@ -50,16 +51,38 @@ def transform_for_prediction(pipeline, X):
     return X
 
 
-def transform_naming_failures(steps, chunk):
+def trims_borders(steps):
+    """Whether one of ``steps`` is a :class:`GrayscaleResize` that trims borders.
+
+    ``steps`` are estimators or ``(name, estimator)`` pairs. Such a model's
+    ``assess`` reports ``border_trimmed``.
+
+    Examples
+    --------
+    >>> from sklearn_pneumo import GrayscaleResize
+    >>> trims_borders([("resize", GrayscaleResize(border="trim"))])
+    True
+    """
+    steps = [step[1] if isinstance(step, tuple) else step for step in steps]
+    return any(isinstance(s, GrayscaleResize) and s.border == "trim" for s in steps)
+
+
+def transform_naming_failures(steps, chunk, *, borders=False):
     """``chunk`` through ``steps``; an :class:`ImageLoadError` names what failed.
 
     A step after the loader that refuses one decoded file (a ``ValueError``)
-    is retried file by file, so that the error names the file.
+    is retried file by file, so that the error names the file. With
+    ``borders``, returns ``(rows, trimmed)``: ``trimmed`` is the
+    :meth:`GrayscaleResize.border_trimmed` of the images a border-trimming
+    step saw (None without one).
     """
     try:
+        trimmed = None
         for step in steps:
+            if borders and trims_borders([step]):
+                trimmed = step.border_trimmed(chunk)
             chunk = step.transform(chunk)
-        return chunk
+        return (chunk, trimmed) if borders else chunk
     except ImageLoadError:
         raise
     except ValueError as error:
@@ -78,3 +101,10 @@ def transform_naming_failures(steps, chunk):
         if not failures:
             raise
         raise ImageLoadError(failures) from error
+
+
+def with_border_trimmed(assessed, trimmed):
+    """``assessed`` (an ``assess`` Bunch) with ``border_trimmed`` where known."""
+    if trimmed is not None:
+        assessed["border_trimmed"] = trimmed
+    return assessed

@@ -237,3 +237,14 @@ def test_canonical_settings_are_grid_searchable_parameters():
     assert params["resize__border"] == "keep" and params["resize__contrast"] == "keep"
     with pytest.raises(ValueError, match="contrast"):
         GrayscaleResize(contrast="clahe").transform([np.zeros((4, 4))])
+
+
+def test_border_trimmed_is_the_share_of_area_cut_off(rng):
+    image = _xray_like(rng)  # 90x70
+    padded = np.pad(image, ((6, 4), (5, 7)))  # 100x82
+    trim = GrayscaleResize(size=(30, 30), border="trim")
+    np.testing.assert_allclose(
+        trim.border_trimmed([padded, image]), [1 - 90 * 70 / (100 * 82), 0.0]
+    )
+    keep = GrayscaleResize(size=(30, 30))
+    np.testing.assert_array_equal(keep.border_trimmed([padded]), [0.0])

@@ -9,6 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 from conftest import TINY_NETWORK
+from sklearn.base import clone
 from sklearn.preprocessing import FunctionTransformer
 
 from sklearn_pneumo import (
@@ -208,3 +209,49 @@ def test_shipped_onnx_form_gives_the_shipped_answers(pretrained):
     finally:
         pretrained.set_params(ensemble__test_time_augmentation=True)
     np.testing.assert_allclose(images.predict_proba(decoded), expected, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def padded_files(xrays_224, tmp_path_factory):
+    """Three bundled X-rays with black columns added (a padded export), one without."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("padded")
+    paths = []
+    for i, path in enumerate(xrays_224[0][:4]):
+        image = np.asarray(Image.open(path).convert("L"))
+        if i:
+            image = np.pad(image, ((0, 0), (8 * i, 8 * i)))
+        paths.append(str(folder / f"xray_{i}.png"))
+        Image.fromarray(image).save(paths[-1])
+    return paths
+
+
+def test_trimmed_border_is_reported_by_assess_the_csv_and_onnx(
+    fitted_pipeline, padded_files, tmp_path
+):
+    trimming = PneumoPipeline(
+        [
+            fitted_pipeline.steps[0],
+            ("resize", clone(fitted_pipeline["resize"]).set_params(border="trim")),
+            fitted_pipeline.steps[-1],
+        ]
+    )
+    # Measured on the images the resize step sees (decoded at decode_size).
+    decoded = trimming["load"].transform(padded_files)
+    expected = trimming["resize"].border_trimmed(decoded)
+    assert expected[0] < 0.05 and (expected[1:] > 0.05).all()
+    assessed = trimming.assess(padded_files)
+    np.testing.assert_allclose(assessed.border_trimmed, expected)
+    assert "border_trimmed" not in fitted_pipeline.assess(padded_files)
+    # Scored in batches of two, with decoding ahead: the same shares.
+    predict_files(trimming, padded_files, tmp_path / "scores.csv", batch_size=2)
+    rows = read_rows(tmp_path / "scores.csv")
+    shares = [float(row["border_trimmed"]) for row in rows]
+    np.testing.assert_allclose(shares, assessed.border_trimmed, atol=1e-4)
+    export_onnx(trimming, tmp_path / "trimming.onnx.zip")
+    scorer = load_onnx(tmp_path / "trimming.onnx.zip")
+    assert_same_assessment(assessed, scorer.assess(padded_files))
+    np.testing.assert_allclose(
+        scorer.assess(padded_files).border_trimmed, assessed.border_trimmed
+    )
