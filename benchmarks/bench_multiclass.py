@@ -15,9 +15,9 @@ model.
 training of ``bench_accuracy.py``'s configuration of that name (the shipped
 binary model's); its network predicts, and fits its outlier model, in
 float32. ``--epochs N`` trains N epochs at most (default: the preset's 40,
-with early stopping); ``--canonical`` trims uniform borders and equalizes contrast in the
-``resize`` step (``GrayscaleResize(border="trim", contrast="equalize")``);
-``--save FILE`` keeps the fitted pipeline
+with early stopping); ``--canonical`` trims uniform borders and equalizes
+contrast in the ``resize`` step (``GrayscaleResize(border="trim",
+contrast="equalize")``); ``--save FILE`` keeps the fitted pipeline
 (``save_model``) for ``train_pretrained.py``.
 
     python benchmarks/bench_multiclass.py --train-dir chest_xray/train \\
