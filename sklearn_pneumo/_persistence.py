@@ -15,6 +15,8 @@ from imblearn.over_sampling import RandomOverSampler
 from imblearn.pipeline import Pipeline
 from imblearn.under_sampling import RandomUnderSampler
 from scikeras.utils.transformers import ClassifierLabelEncoder, TargetReshaper
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils import Bunch
@@ -26,7 +28,12 @@ from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader
 from ._network import build_cnn
 from ._pipeline import PneumoPipeline
-from ._upstream import SCIKERAS_CALLBACK_LISTS, SCORER_TYPES, score_function
+from ._upstream import (
+    CALIBRATION_TYPES,
+    SCIKERAS_CALLBACK_LISTS,
+    SCORER_TYPES,
+    score_function,
+)
 from ._walk import walk_classifiers
 from ._writing import atomic_write
 
@@ -49,8 +56,9 @@ def _qualified_name(obj):
 
 
 #: Types a model of this package holds that skops does not trust by itself:
-#: the pipeline's own, what a fitted GridSearchCV keeps (splitter, scorer), and
-#: the Bunch of an ensemble's named members.
+#: the pipeline's own, what a fitted GridSearchCV keeps (splitter, scorer),
+#: the Bunch of an ensemble's named members, and a model calibrated by
+#: ``CalibratedClassifierCV(FrozenEstimator(model))`` (sigmoid or temperature).
 TRUSTED_TYPES = sorted(
     _qualified_name(obj)
     for obj in (
@@ -72,6 +80,9 @@ TRUSTED_TYPES = sorted(
         StratifiedKFold,
         *SCORER_TYPES,
         Bunch,
+        CalibratedClassifierCV,
+        FrozenEstimator,
+        *CALIBRATION_TYPES,
     )
 ) + sorted(
     # The metric functions behind scikit-learn's named scorers ("roc_auc"...).

@@ -13,6 +13,11 @@ load without TensorFlow); the Keras side is imported on first use:
 from contextlib import contextmanager
 
 from sklearn.base import _fit_context
+from sklearn.calibration import (
+    _CalibratedClassifier,
+    _SigmoidCalibration,
+    _TemperatureScaling,
+)
 from sklearn.metrics._scorer import _MultimetricScorer, _PassthroughScorer, _Scorer
 from sklearn.pipeline import _final_estimator_has
 from sklearn.utils._indexing import _safe_indexing
@@ -54,6 +59,12 @@ num_samples = _num_samples
 #: The scorer types a saved ``GridSearchCV`` holds in ``scorer_``:
 #: persistence must name them to trust them, and they are not exported.
 SCORER_TYPES = (_PassthroughScorer, _Scorer, _MultimetricScorer)
+
+
+#: What a fitted ``CalibratedClassifierCV`` holds in ``calibrated_classifiers_``
+#: (with ``method="sigmoid"`` or ``"temperature"``): persistence must name
+#: them to trust them, and scikit-learn does not export them.
+CALIBRATION_TYPES = (_CalibratedClassifier, _SigmoidCalibration, _TemperatureScaling)
 
 
 def score_function(scorer):

@@ -18,6 +18,8 @@ from conftest import TINY_NETWORK
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from imblearn.over_sampling import SMOTE
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV
 
 from sklearn_pneumo import (
@@ -27,6 +29,7 @@ from sklearn_pneumo import (
     predict_files,
     save_model,
 )
+from sklearn_pneumo.datasets import load_chest_xray_224
 
 FAST = {**TINY_NETWORK, "epochs": 1, "batch_size": 16}
 
@@ -76,6 +79,20 @@ def test_round_trip_grid_search_and_best_estimator(mnist, tmp_path):
         np.testing.assert_array_equal(
             loaded.predict_proba(images), model.predict_proba(images)
         )
+
+
+@pytest.mark.parametrize("method", ["sigmoid", "temperature"])
+def test_round_trip_a_calibrated_model(fitted, tmp_path, method):
+    paths, y = load_chest_xray_224()
+    held_out = paths[1::5], y[1::5]  # fitted on paths[::5]
+    calibrated = CalibratedClassifierCV(FrozenEstimator(fitted), method=method)
+    calibrated.fit(*held_out)
+    save_model(calibrated, tmp_path / "calibrated.pneumo")
+    loaded = load_model(tmp_path / "calibrated.pneumo")
+    np.testing.assert_allclose(
+        loaded.predict_proba(paths[:8]), calibrated.predict_proba(paths[:8])
+    )
+    assert type(loaded.estimator.estimator) is type(fitted)
 
 
 def test_unfitted_model_is_refused(tmp_path):

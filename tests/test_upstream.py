@@ -9,6 +9,8 @@ from numbers import Integral
 
 import numpy as np
 import pytest
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import check_scoring, get_scorer, roc_auc_score
 from sklearn.model_selection import GridSearchCV
@@ -98,6 +100,18 @@ def test_scorer_types_cover_what_a_grid_search_holds():
     assert _upstream.score_function(get_scorer("roc_auc")) is roc_auc_score, _moved(
         "scikit-learn's scorers no longer keep their metric in _score_func"
     )
+
+
+@pytest.mark.parametrize("method", ["sigmoid", "temperature"])
+def test_calibration_types_are_what_a_calibrated_model_holds(method):
+    X, y = np.random.default_rng(0).random((40, 3)), np.tile([0, 1], 20)
+    model = LogisticRegression().fit(X, y)
+    calibrated = CalibratedClassifierCV(FrozenEstimator(model), method=method)
+    held = calibrated.fit(X, y).calibrated_classifiers_
+    for obj in [*held, *held[0].calibrators]:
+        assert isinstance(obj, _upstream.CALIBRATION_TYPES), _moved(
+            f"CalibratedClassifierCV now holds {type(obj).__qualname__}"
+        )
 
 
 # -- Keras -------------------------------------------------------------------
