@@ -11,7 +11,12 @@ to see that log).
 import importlib
 
 from ._ensemble import PneumoEnsemble
-from ._evaluation import evaluate_binary, evaluate_multiclass, format_report
+from ._evaluation import (
+    evaluate_binary,
+    evaluate_multiclass,
+    expected_calibration_error,
+    format_report,
+)
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader, ImageLoadError
 from ._onnx import OnnxScorer, export_onnx, load_onnx
@@ -47,6 +52,7 @@ __all__ = [
     "build_cnn",
     "evaluate_binary",
     "evaluate_multiclass",
+    "expected_calibration_error",
     "export_onnx",
     "fitted_networks",
     "format_report",

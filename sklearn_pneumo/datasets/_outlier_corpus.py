@@ -5,6 +5,7 @@ import gzip
 import numpy as np
 from PIL import Image, ImageDraw
 from skimage import data as skimage_data
+from skimage.transform import resize
 
 from .._grayscale import to_gray, to_unit_float
 
@@ -93,14 +94,34 @@ def _synthetic(rng):
     ]
 
 
-def _turned(xrays):
+def _turned(grays):
     """Chest X-rays rotated by 90, 180 or 270 degrees, or inverted."""
     turned = []
-    for i, xray in enumerate(xrays):
-        gray = to_gray(to_unit_float(np.asarray(xray)))
+    for i, gray in enumerate(grays):
         turned.append(np.rot90(gray, k=1 + i % 3).copy())
         turned.append(1.0 - gray)
     return turned
+
+
+def _collages(grays):
+    """X-rays side by side (two) and in a 2x2 grid (four), each at one size."""
+    collages = []
+    for start in range(0, len(grays) - 1, 4):
+        group = grays[start : start + 4]
+        height, width = group[0].shape
+        tiles = [resize(gray, (height, width)).astype(np.float32) for gray in group]
+        collages.append(np.hstack(tiles[:2]))
+        if len(tiles) == 4:
+            collages.append(np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:])]))
+    return collages
+
+
+def _single_lungs(grays):
+    """The left or the right half of each X-ray: one lung, cropped."""
+    return [
+        gray[:, : gray.shape[1] // 2] if i % 2 else gray[:, gray.shape[1] // 2 :]
+        for i, gray in enumerate(grays)
+    ]
 
 
 def make_outlier_corpus(xrays=(), *, n_documents=6, random_state=0):
@@ -112,13 +133,15 @@ def make_outlier_corpus(xrays=(), *, n_documents=6, random_state=0):
     (scikit-image's phantom; with the ``dicom`` and ``plot`` extras,
     pydicom's and Matplotlib's sample scans), blank and noise images, and,
     from the chest X-rays given, copies rotated by 90, 180 or 270 degrees
-    and inverted ones. Every image a model is meant to flag.
+    and inverted ones, collages of them (two side by side, four in a
+    grid) and single-lung crops (the left or the right half of each).
+    Every image a model is meant to flag.
 
     Parameters
     ----------
     xrays : sequence of images, default=()
-        Decoded chest X-rays to turn and invert (e.g. ``ImageLoader()``'s
-        output on real files).
+        Decoded chest X-rays to turn, invert, tile and crop (e.g.
+        ``ImageLoader()``'s output on real files).
     n_documents : int, default=6
         Generated text pages.
     random_state : int, default=0
@@ -131,7 +154,8 @@ def make_outlier_corpus(xrays=(), *, n_documents=6, random_state=0):
         :class:`~sklearn_pneumo.GrayscaleResize` takes.
     kinds : ndarray of str
         ``"photograph"``, ``"micrograph"``, ``"document"``, ``"scan"``,
-        ``"synthetic"`` or ``"turned_xray"``, one per image.
+        ``"synthetic"``, ``"turned_xray"``, ``"collage"`` or
+        ``"single_lung"``, one per image.
 
     Examples
     --------
@@ -141,6 +165,7 @@ def make_outlier_corpus(xrays=(), *, n_documents=6, random_state=0):
     (True, ['document', 'micrograph', 'photograph'])
     """
     rng = np.random.default_rng(random_state)
+    grays = [to_gray(to_unit_float(np.asarray(xray))) for xray in xrays]
     groups = {
         "photograph": [getattr(skimage_data, name)() for name in _PHOTOGRAPHS]
         + list(skimage_data.lfw_subset()[::20])
@@ -149,7 +174,9 @@ def make_outlier_corpus(xrays=(), *, n_documents=6, random_state=0):
         "document": _documents(rng, n_documents),
         "scan": _scans(),
         "synthetic": _synthetic(rng),
-        "turned_xray": _turned(xrays),
+        "turned_xray": _turned(grays),
+        "collage": _collages(grays),
+        "single_lung": _single_lungs(grays),
     }
     images = [image for group in groups.values() for image in group]
     kinds = np.array([kind for kind, group in groups.items() for _ in group])
