@@ -18,7 +18,11 @@ float32. ``--epochs N`` trains N epochs at most (default: the preset's 40,
 with early stopping); ``--canonical`` trims uniform borders and equalizes
 contrast in the ``resize`` step (``GrayscaleResize(border="trim",
 contrast="equalize")``); ``--save FILE`` keeps the fitted pipeline
-(``save_model``) for ``train_pretrained.py``.
+(``save_model``) for ``train_pretrained.py``; ``--model FILE`` scores such a
+saved pipeline instead of fitting one (give the settings it was fitted with,
+for the record); ``--site-shift`` also scores every copy of the validation
+part that ``bench_site_shift.py`` builds (``_validation.SITE_CHANGES``):
+three-class accuracy, viral recall, both ROC AUCs and the share flagged.
 
     python benchmarks/bench_multiclass.py --train-dir chest_xray/train \\
         --image-size 64 --epochs 12 --out multiclass.json
@@ -32,12 +36,62 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _validation import patient_split
+from _validation import patient_split, site_copies
 from bench_accuracy import FILE_CONFIGS
 from sklearn.metrics import roc_auc_score
 
-from sklearn_pneumo import evaluate_multiclass, make_pneumo_pipeline, save_model
+from sklearn_pneumo import (
+    evaluate_multiclass,
+    load_model,
+    make_pneumo_pipeline,
+    save_model,
+)
 from sklearn_pneumo.datasets import pneumonia_type
+
+
+def type_figures(y, proba, classes):
+    """Bacterial-vs-viral and pneumonia-vs-normal ROC AUC from 3-class probabilities.
+
+    Bacterial vs viral: P(viral) / (P(bacterial) + P(viral)) on the X-rays
+    with pneumonia; pneumonia vs normal: 1 - P(normal).
+    """
+    sick = y != "normal"
+    viral = proba[:, classes.index("viral")]
+    bacterial = proba[:, classes.index("bacterial")]
+    share_viral = viral[sick] / (viral[sick] + bacterial[sick])
+    return {
+        "bacterial_vs_viral_roc_auc": float(
+            roc_auc_score(y[sick] == "viral", share_viral)
+        ),
+        "pneumonia_vs_normal_roc_auc": float(
+            roc_auc_score(sick, 1 - proba[:, classes.index("normal")])
+        ),
+    }
+
+
+def site_shift(pipe, paths, y):
+    """Figures and outlier flags on every site-shifted copy of ``paths``."""
+    classes = list(pipe.classes_)
+    # The framing copy crops by the binary class (normal or pneumonia).
+    copies = site_copies(paths, (y != "normal").astype(int))
+    report = {}
+    for name, images in copies.items():
+        result = pipe[1:].assess(images)  # decoded images: past the loader
+        predicted = np.asarray(classes)[result.proba.argmax(axis=1)]
+        report[name] = {
+            "accuracy": float((predicted == y).mean()),
+            "viral_recall": float((predicted[y == "viral"] == "viral").mean()),
+            **type_figures(y, result.proba, classes),
+            "flagged": float(result.outlier.mean()),
+        }
+        print(
+            f"  {name:<16} accuracy {report[name]['accuracy']:.3f}  pneumonia AUC "
+            f"{report[name]['pneumonia_vs_normal_roc_auc']:.4f}  bacterial-viral "
+            f"AUC {report[name]['bacterial_vs_viral_roc_auc']:.3f}  flagged "
+            f"{report[name]['flagged']:.1%}",
+            flush=True,
+        )
+    return report
 
 
 def main():
@@ -55,6 +109,14 @@ def main():
         help="trim uniform borders and equalize contrast (resize step)",
     )
     parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument(
+        "--site-shift",
+        action="store_true",
+        help="also score every site-shifted copy of the validation part",
+    )
+    parser.add_argument(
+        "--model", type=Path, help="score this saved pipeline instead of fitting"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
@@ -75,23 +137,21 @@ def main():
     if args.canonical:
         pipe.set_params(resize__border="trim", resize__contrast="equalize")
     start = time.perf_counter()
-    pipe.fit(train_paths, train_y, cnn__groups=train_groups)
-    fit_seconds = time.perf_counter() - start
+    if args.model:
+        pipe = load_model(args.model)
+    else:
+        pipe.fit(train_paths, train_y, cnn__groups=train_groups)
+    fit_seconds = float("nan") if args.model else time.perf_counter() - start
     proba = pipe.predict_proba(val_paths)
     scores = evaluate_multiclass(val_y, proba, pipe.classes_)
     classes = list(pipe.classes_)
-    sick = val_y != "normal"
-    viral = proba[:, classes.index("viral")]
-    bacterial = proba[:, classes.index("bacterial")]
-    share_viral = viral[sick] / (viral[sick] + bacterial[sick])
-    scores["bacterial_vs_viral_roc_auc"] = float(
-        roc_auc_score(val_y[sick] == "viral", share_viral)
-    )
-    scores["pneumonia_vs_normal_roc_auc"] = float(
-        roc_auc_score(sick, 1 - proba[:, classes.index("normal")])
-    )
+    scores.update(type_figures(val_y, proba, classes))
     scores["fit_seconds"] = fit_seconds
-    scores["epochs_run"] = len(pipe[-1].history_["loss"])
+    history = pipe[-1].history_
+    scores["epochs_run"] = len(history["loss"])
+    # The weights kept: those of the best hold-out loss, under early stopping.
+    scores["best_epoch"] = int(np.argmin(history.get("val_loss", history["loss"]))) + 1
+    scores["image_size"] = list(size)
     scores["config"], scores["canonical"] = args.config, args.canonical
     scores["settings"] = {
         key: value for key, value in params.items() if not callable(value)
@@ -115,6 +175,8 @@ def main():
         )
     print("confusion matrix (rows true, columns predicted):", [str(c) for c in classes])
     print(np.asarray(scores["confusion_matrix"]))
+    if args.site_shift:
+        scores["site_shift"] = site_shift(pipe, val_paths, val_y)
     if args.save:
         save_model(pipe, args.save, optimizer=False)
     if args.out:

@@ -4,7 +4,8 @@ Scores networks saved by ``bench_accuracy.py --save-dir`` (trained on the
 training part of its patient-grouped split, same ``--random-state``) on the
 validation part and its shifted copies (``shifted_copies``), the 16 bundled
 sample X-rays, and inputs that are not pediatric chest X-rays
-(``make_outlier_corpus``, with validation X-rays turned and inverted). For
+(``make_outlier_corpus``, with validation X-rays turned, inverted, tiled
+into collages and cropped to one lung). For
 each network alone and for all of them averaged (as ``PneumoEnsemble``
 does), with and without test-time augmentation, it reports:
 
