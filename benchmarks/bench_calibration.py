@@ -119,7 +119,7 @@ def main():
         worst = max(row[name]["ece"] for row in report["copies"].values())
         print(f"worst ECE over the copies, {name}: {worst:.4f}")
     if args.out:
-        args.out.write_text(json.dumps(report, indent=1))
+        args.out.write_text(json.dumps(report, indent=1, default=str))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,16 @@ The record gains the validation figures of every shifted copy and, with
 and uncertainty. The ONNX form (``export_onnx``) is written beside the
 model, as ``pneumo_<image size>.onnx.zip``.
 
+``--multiclass multiclass_150.json`` trains the three-class model instead
+(normal, bacterial, viral, read from the file names with
+``pneumonia_type``): the configuration ``bench_multiclass.py`` validated
+and wrote there (its preset settings, canonical inputs or not, image size),
+for as many epochs as that run kept (its best epoch under early stopping),
+on every file of ``--train-dir``, predicting in float32; saved as
+``pneumo_type_<image size>`` in both forms with its record, which
+``load_pretrained(classes="normal-bacterial-viral")`` and
+``pretrained_record(classes="normal-bacterial-viral")`` read.
+
 ``--refit-outliers`` refits the outlier model of every network of the
 shipped model in float32 (on ``--train-dir``, as ``fit`` would, threshold on
 each network's own hold-out), sets it to predict in float32, and saves it
@@ -44,15 +54,27 @@ the networks then give the same answers in Keras and in ONNX Runtime.
 import argparse
 import json
 import platform
+import time
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 from _validation import SHIFTED, fit_outliers, join_members
 from bench_accuracy import FILE_CONFIGS, fit_config, validation_rank
 
-from sklearn_pneumo import export_onnx, load_model, preset_settings, save_model
-from sklearn_pneumo.datasets import load_chest_xray_sample, load_image_folder
+from sklearn_pneumo import (
+    export_onnx,
+    load_model,
+    make_pneumo_pipeline,
+    preset_settings,
+    save_model,
+)
+from sklearn_pneumo.datasets import (
+    load_chest_xray_sample,
+    load_image_folder,
+    pneumonia_type,
+)
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sklearn_pneumo"
 #: The share of the 16 sample X-rays a shipped model must get right, as
@@ -115,11 +137,97 @@ def refit_outliers(train_dir, out_dir):
     print(json.dumps(record["sample_probabilities"], indent=2))
 
 
+def train_multiclass(train_dir, bench_file, out_dir, seed):
+    """Train, check and save the three-class model ``bench_file`` validated."""
+    bench = json.loads(bench_file.read_text())
+    size = tuple(bench["image_size"])
+    paths, y, groups = load_image_folder(
+        train_dir, label_from=pneumonia_type, return_groups=True
+    )
+    epochs = bench["best_epoch"]
+    print(f"Training three classes on {len(y)} files for {epochs} epochs")
+    config = fixed_epochs(
+        {"preset": "tuned", "params": dict(bench["settings"])}, epochs
+    )
+    params = {
+        name: value() if callable(value) else value
+        for name, value in config["params"].items()
+    }
+    pipe = make_pneumo_pipeline(size, preset="tuned", random_state=seed, **params)
+    if bench["canonical"]:
+        pipe.set_params(resize__border="trim", resize__contrast="equalize")
+    start = time.perf_counter()
+    pipe.fit(paths, y, cnn__groups=groups)
+    fit_seconds = time.perf_counter() - start
+    sample_paths, sample_y = load_chest_xray_sample()
+    proba = pipe.predict_proba(sample_paths)
+    sick = 1 - proba[:, list(pipe.classes_).index("normal")]
+    sample_accuracy = float(((sick >= 0.5) == sample_y).mean())
+    if sample_accuracy < SAMPLE_ACCURACY_TO_SHIP:
+        raise SystemExit(
+            f"Not saved: gets {sample_accuracy:.3f} of the 16 sample X-rays "
+            f"right (pneumonia or not), below {SAMPLE_ACCURACY_TO_SHIP}."
+        )
+    stem = out_dir / f"pneumo_type_{size[0]}"
+    save_both_forms(pipe, stem)
+    counts = dict(zip(*np.unique(y, return_counts=True)))
+    record = {
+        "classes": [str(c) for c in pipe.classes_],
+        "configuration": bench["config"],
+        "settings": bench["settings"],
+        "canonical_inputs": bench["canonical"],
+        "preset": "tuned",
+        "image_size": list(size),
+        "random_state": seed,
+        "members": 1,
+        "test_time_augmentation": False,
+        "training_data": {
+            "files": len(y),
+            **{str(name): int(n) for name, n in counts.items()},
+            "patients": len(set(groups)),
+        },
+        "epochs_run": epochs,
+        "early_stopping": False,
+        "fit_seconds": round(fit_seconds, 1),
+        "inference_dtype_policy": "float32",
+        "validation": {
+            key: bench[key]
+            for key in (
+                "accuracy",
+                "balanced_accuracy",
+                "roc_auc",
+                "per_class",
+                "confusion_matrix",
+                "bacterial_vs_viral_roc_auc",
+                "pneumonia_vs_normal_roc_auc",
+                "train_files",
+                "val_files",
+            )
+        },
+        "validation_note": (
+            "trained on 80 % of the folder's patients (early stopping on a "
+            "patient-grouped hold-out of them), scored on the other 20 %; "
+            "the shipped model then trained on all for the epochs kept there"
+        ),
+        "sample_probabilities": {
+            Path(p).name: dict(zip(map(str, pipe.classes_), map(float, row)))
+            for p, row in zip(sample_paths, proba)
+        },
+        "versions": {
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "python": platform.python_version(),
+        },
+    }
+    stem.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record, indent=2))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-dir", type=Path, required=True)
     parser.add_argument(
-        "--accuracy", type=Path, nargs="+", required=True, help="its JSON files"
+        "--accuracy", type=Path, nargs="+", help="bench_accuracy.py JSON files"
     )
     parser.add_argument("--image-size", type=int, default=150)
     parser.add_argument(
@@ -134,11 +242,21 @@ def main():
     parser.add_argument("--trust", type=Path, help="a bench_trust.py JSON file")
     parser.add_argument("--trust-entry", help="its entry for this model")
     parser.add_argument("--refit-outliers", action="store_true")
+    parser.add_argument(
+        "--multiclass", type=Path, help="a bench_multiclass.py JSON file"
+    )
     args = parser.parse_args()
+    if args.multiclass:
+        train_multiclass(
+            args.train_dir, args.multiclass, args.out_dir, args.random_state
+        )
+        return
     if args.refit_outliers:
         refit_outliers(args.train_dir, args.out_dir)
         return
 
+    if not args.accuracy:
+        parser.error("give --accuracy (or --multiclass, or --refit-outliers)")
     configs = {}
     for path in args.accuracy:
         configs.update(json.loads(path.read_text())["configs"])

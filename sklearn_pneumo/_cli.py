@@ -164,6 +164,13 @@ def _parser():
         "device); its ONNX form where TensorFlow is not installed",
     )
     predict.add_argument(
+        "--classes",
+        choices=["normal-pneumonia", "normal-bacterial-viral"],
+        default="normal-pneumonia",
+        help="with --pretrained, which shipped model: pneumonia or not "
+        "(default), or normal, bacterial or viral pneumonia",
+    )
+    predict.add_argument(
         "--out",
         type=Path,
         help="CSV file, written whole at the end (default: standard output)",
@@ -312,9 +319,9 @@ def _load_predictor(args, model_file):
     if model_file is None:
         if importlib.util.find_spec("tensorflow") is None:
             _log("TensorFlow is not installed: scoring the ONNX form of the model")
-            return load_pretrained(runtime="onnx")
+            return load_pretrained(args.classes, runtime="onnx")
         _tensorflow(args)
-        return load_pretrained()
+        return load_pretrained(args.classes)
     if model_file.is_dir():
         raise IsADirectoryError(f"model file {model_file} is a directory")
     if not model_file.is_file():
@@ -329,6 +336,11 @@ def _load_predictor(args, model_file):
 
 def _predict(args):
     model_file, *inputs = [None, *args.arguments] if args.pretrained else args.arguments
+    if model_file is not None and args.classes != "normal-pneumonia":
+        raise ValueError(
+            "--classes chooses a shipped model: give it with --pretrained (a "
+            "model file has its own classes)"
+        )
     if not inputs:
         raise ValueError(
             "give a model file and image files or folders, or --pretrained "

@@ -4,14 +4,25 @@ import json
 from importlib import resources
 
 _FOLDER = resources.files("sklearn_pneumo") / "pretrained"
-#: The shipped model, its ONNX form and the record of how it was made.
-MODEL_FILE = "pneumo_150.pneumo"
-ONNX_FILE = "pneumo_150.onnx.zip"
-RECORD_FILE = "pneumo_150.json"
+#: The stem of each shipped model's files (``.pneumo``, its ONNX form
+#: ``.onnx.zip`` and the record of how it was made, ``.json``), by the
+#: classes it tells apart.
+STEMS = {
+    "normal-pneumonia": "pneumo_150",
+    "normal-bacterial-viral": "pneumo_type_150",
+}
 
 
-def pretrained_record():
-    """How the shipped model was trained, and what it scored.
+def _stem(classes):
+    if classes not in STEMS:
+        raise ValueError(
+            f"classes must be one of {', '.join(map(repr, STEMS))}, got {classes!r}."
+        )
+    return STEMS[classes]
+
+
+def pretrained_record(classes="normal-pneumonia"):
+    """How a shipped model was trained, and what it scored.
 
     Written by ``benchmarks/train_pretrained.py`` next to the model: the
     configuration and its settings, the training data, the training time,
@@ -19,6 +30,12 @@ def pretrained_record():
     ``benchmarks/bench_accuracy.py``), the decision threshold chosen there,
     and the probabilities the model gives the bundled sample X-rays (so a
     rerun of the script, or a load on another machine, can be checked).
+
+    Parameters
+    ----------
+    classes : {"normal-pneumonia", "normal-bacterial-viral"}, \
+            default="normal-pneumonia"
+        Which shipped model, as :func:`load_pretrained` takes it.
 
     Returns
     -------
@@ -30,12 +47,20 @@ def pretrained_record():
     >>> record = pretrained_record()
     >>> record["image_size"]
     [150, 150]
+    >>> pretrained_record("normal-bacterial-viral")["classes"]
+    ['bacterial', 'normal', 'viral']
     """
-    return json.loads((_FOLDER / RECORD_FILE).read_text())
+    return json.loads((_FOLDER / f"{_stem(classes)}.json").read_text())
 
 
-def load_pretrained(*, input="paths", test_time_augmentation=True, runtime="keras"):
-    """The pipeline trained on the public dataset's whole ``train/`` folder.
+def load_pretrained(
+    classes="normal-pneumonia",
+    *,
+    input="paths",
+    test_time_augmentation=True,
+    runtime="keras",
+):
+    """A pipeline trained on the public dataset's whole ``train/`` folder.
 
     A fitted :func:`~sklearn_pneumo.make_pneumo_ensemble` pipeline
     (``load``, ``resize``, ``ensemble``: two networks from different seeds,
@@ -53,8 +78,20 @@ def load_pretrained(*, input="paths", test_time_augmentation=True, runtime="kera
     ``FixedThresholdClassifier(model, threshold=...)`` with the threshold
     of :func:`pretrained_record`.
 
+    ``classes="normal-bacterial-viral"`` loads the three-class model
+    instead: one network at 150x150 that tells normal X-rays from
+    bacterial and viral pneumonia (the types read from the file names,
+    :func:`~sklearn_pneumo.datasets.pneumonia_type`), with class weights
+    against the imbalance, trimmed borders and equalized contrast
+    (``resize__border="trim"``, ``resize__contrast="equalize"``); its
+    classes are ``"bacterial"``, ``"normal"``, ``"viral"``, in that
+    ``classes_`` order, and it has no test-time views.
+
     Parameters
     ----------
+    classes : {"normal-pneumonia", "normal-bacterial-viral"}, \
+            default="normal-pneumonia"
+        The question the model answers.
     input : {"paths", "images"}, default="paths"
         What ``X`` will hold: image file paths, or already decoded images
         (2-D grayscale or 3-D color arrays, any size; the ``load`` step is
@@ -78,7 +115,7 @@ def load_pretrained(*, input="paths", test_time_augmentation=True, runtime="kera
     Returns
     -------
     PneumoPipeline or OnnxScorer
-        Classes 0 (normal) and 1 (pneumonia).
+        Classes 0 (normal) and 1 (pneumonia); or the three named above.
 
     Examples
     --------
@@ -89,13 +126,14 @@ def load_pretrained(*, input="paths", test_time_augmentation=True, runtime="kera
     >>> float((model.predict(paths) == y).mean())  # X-rays it never saw
     0.875
     """
+    stem = _stem(classes)
     if input not in ("paths", "images"):
         raise ValueError(f"input must be 'paths' or 'images', got {input!r}.")
     if runtime == "onnx":
         from ._loader import ImageLoader
         from ._onnx import load_onnx
 
-        with resources.as_file(_FOLDER / ONNX_FILE) as path:
+        with resources.as_file(_FOLDER / f"{stem}.onnx.zip") as path:
             scorer = load_onnx(path)
         if input == "images":
             scorer.steps = [s for s in scorer.steps if not isinstance(s, ImageLoader)]
@@ -107,8 +145,11 @@ def load_pretrained(*, input="paths", test_time_augmentation=True, runtime="kera
     from ._tensorflow_log import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    with resources.as_file(_FOLDER / MODEL_FILE) as path:
+    with resources.as_file(_FOLDER / f"{stem}.pneumo") as path:
         model = load_model(path)
     if input == "images":
         model.set_params(load="passthrough")
-    return model.set_params(ensemble__test_time_augmentation=test_time_augmentation)
+    final = model.steps[-1][0]  # "ensemble", or "cnn" for one network
+    return model.set_params(
+        **{f"{final}__test_time_augmentation": test_time_augmentation}
+    )

@@ -125,3 +125,58 @@ def test_test_time_augmentation_can_be_turned_off(loaded):
     assert not np.allclose(
         once.predict_proba(paths[:4]), model.predict_proba(paths[:4])
     )
+
+
+# --- the three-class model ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def three_class():
+    return load_pretrained("normal-bacterial-viral")
+
+
+def test_three_class_model_matches_its_record(three_class):
+    record = pretrained_record("normal-bacterial-viral")
+    assert three_class.classes_.tolist() == record["classes"]
+    assert record["classes"] == ["bacterial", "normal", "viral"]
+    params = three_class.get_params()
+    assert params["resize__border"] == "trim"
+    assert params["resize__contrast"] == "equalize"
+    paths, y = load_chest_xray_sample()
+    proba = three_class.predict_proba(paths)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+    pneumonia = 1 - proba[:, record["classes"].index("normal")]
+    assert ((pneumonia > 0.5) == y).mean() >= 0.75  # chance is 0.5
+    recorded = record["sample_probabilities"]
+    for path, row in zip(paths, proba):
+        expected = [recorded[Path(path).name][c] for c in record["classes"]]
+        np.testing.assert_allclose(row, expected, atol=1e-4)
+    # Its ONNX form gives the same answers, and both report borders trimmed.
+    onnx_form = load_pretrained("normal-bacterial-viral", runtime="onnx")
+    assessed = onnx_form.assess(paths)
+    np.testing.assert_allclose(assessed.proba, proba, atol=1e-4)
+    np.testing.assert_allclose(
+        assessed.border_trimmed, three_class.assess(paths).border_trimmed
+    )
+
+
+def test_an_unknown_question_is_refused():
+    with pytest.raises(ValueError, match="normal-bacterial-viral"):
+        load_pretrained("normal-covid")
+    with pytest.raises(ValueError, match="normal-bacterial-viral"):
+        pretrained_record("normal-covid")
+
+
+def test_command_line_scores_three_classes(three_class, xray_dir, tmp_path):
+    from sklearn_pneumo._cli import main
+
+    out = tmp_path / "types.csv"
+    argv = ["predict", "--pretrained", "--classes", "normal-bacterial-viral"]
+    assert main([*argv, str(xray_dir), "--out", str(out)]) == 0
+    header, *rows = out.read_text().splitlines()
+    columns = header.split(",")
+    assert columns[2:5] == ["proba_bacterial", "proba_normal", "proba_viral"]
+    assert "border_trimmed" in columns and len(rows) == 16
+    with pytest.raises(SystemExit):
+        main(["predict", "--classes", "normal-viral", str(xray_dir)])
+    assert main(["predict", "--classes", "normal-bacterial-viral", str(out)]) != 0
