@@ -57,7 +57,7 @@ def load_pretrained(
     classes="normal-pneumonia",
     *,
     input="paths",
-    test_time_augmentation=True,
+    test_time_augmentation=None,
     runtime="keras",
 ):
     """A pipeline trained on the public dataset's whole ``train/`` folder.
@@ -81,11 +81,12 @@ def load_pretrained(
     ``classes="normal-bacterial-viral"`` loads the three-class model
     instead: one network at 150x150 that tells normal X-rays from
     bacterial and viral pneumonia (the types read from the file names,
-    :func:`~sklearn_pneumo.datasets.pneumonia_type`), with class weights
-    against the imbalance, trimmed borders and equalized contrast
-    (``resize__border="trim"``, ``resize__contrast="equalize"``); its
-    classes are ``"bacterial"``, ``"normal"``, ``"viral"``, in that
-    ``classes_`` order, and it has no test-time views.
+    :func:`~sklearn_pneumo.datasets.pneumonia_type`), trained with class
+    weights against the imbalance; its classes are ``"bacterial"``,
+    ``"normal"``, ``"viral"``, in that ``classes_`` order, and it scores
+    each X-ray once unless ``test_time_augmentation`` is True. The
+    probability of pneumonia is ``1 - P(normal)``; for that question alone
+    the default model is the better one (see the model card).
 
     Parameters
     ----------
@@ -96,13 +97,15 @@ def load_pretrained(
         What ``X`` will hold: image file paths, or already decoded images
         (2-D grayscale or 3-D color arrays, any size; the ``load`` step is
         then ``"passthrough"``).
-    test_time_augmentation : bool, default=True
-        Score five views of each X-ray with each network, as validated
-        (see the model card); ``False`` scores each X-ray once per network:
-        about five times faster, less robust to exposure and framing, and
-        without the views' share of the ``uncertainty``. It is the
-        returned pipeline's ``ensemble__test_time_augmentation``
-        parameter, which ``set_params`` changes later.
+    test_time_augmentation : bool or None, default=None
+        Score five views of each X-ray with each network; None keeps what
+        the model was validated with: on for the default model (see the
+        model card), off for the three-class one. ``False`` scores each
+        X-ray once per network: about five times faster, less robust to
+        exposure and framing, and without the views' share of the
+        ``uncertainty``. It is the returned pipeline's
+        ``ensemble__test_time_augmentation`` parameter (``cnn__...`` for
+        the three-class model), which ``set_params`` changes later.
     runtime : {"keras", "onnx"}, default="keras"
         ``"keras"``: the fitted pipeline, with TensorFlow. ``"onnx"``: its
         ONNX form (:func:`~sklearn_pneumo.export_onnx` of the same model,
@@ -137,7 +140,8 @@ def load_pretrained(
             scorer = load_onnx(path)
         if input == "images":
             scorer.steps = [s for s in scorer.steps if not isinstance(s, ImageLoader)]
-        scorer.test_time_augmentation = test_time_augmentation
+        if test_time_augmentation is not None:
+            scorer.test_time_augmentation = test_time_augmentation
         return scorer
     if runtime != "keras":
         raise ValueError(f"runtime must be 'keras' or 'onnx', got {runtime!r}.")
@@ -149,6 +153,8 @@ def load_pretrained(
         model = load_model(path)
     if input == "images":
         model.set_params(load="passthrough")
+    if test_time_augmentation is None:
+        return model
     final = model.steps[-1][0]  # "ensemble", or "cnn" for one network
     return model.set_params(
         **{f"{final}__test_time_augmentation": test_time_augmentation}
