@@ -57,8 +57,12 @@ for name, model in models.items():
 # The reliability diagram
 # -----------------------
 # Points on the diagonal are calibrated; below it, too sure of pneumonia.
-# With 50 test X-rays, each bin holds few: a sketch, not a measure
-# (``benchmarks/bench_calibration.py`` measures on 1,043).
+# With 50 X-rays to calibrate on and 50 to test, this is a sketch, not a
+# measure: here the small network happens to start close to calibrated and
+# the fitted maps move it away. Calibrate on hundreds of X-rays of your own
+# site: ``benchmarks/bench_calibration.py``, with 1,044 to calibrate on and
+# 1,043 to test, measured 0.156 uncalibrated, 0.031 with the sigmoid and
+# 0.124 with temperature scaling.
 import matplotlib.pyplot as plt
 from sklearn.calibration import CalibrationDisplay
 
