@@ -91,6 +91,15 @@ SAMPLE_ACCURACY_TO_SHIP = 0.75
 TYPE_SAMPLE_ACCURACY_TO_SHIP = 0.625
 
 
+def versions():
+    """The versions that trained a model, for its record."""
+    return {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "python": platform.python_version(),
+    }
+
+
 def fixed_epochs(config, epochs):
     """The configuration trained for ``epochs`` epochs without early stopping.
 
@@ -155,17 +164,17 @@ def train_multiclass(train_dir, bench_file, out_dir, seed, validated=None):
     """
     bench = json.loads(bench_file.read_text())
     size = tuple(bench["image_size"])
-    paths, y, groups = load_image_folder(
-        train_dir, label_from=pneumonia_type, return_groups=True
-    )
     if validated is not None:
         pipe, fit_seconds = load_model(validated), bench["fit_seconds"]
-        epochs, trained_on = bench["epochs_run"], "validation"
+        epochs = bench["epochs_run"]
         # The training part of bench_multiclass.py's split (seed 0).
         splits, groups = patient_split(train_dir, 0, pneumonia_type)
         y = splits["train"][1]
     else:
-        epochs, trained_on = bench["best_epoch"], "all"
+        paths, y, groups = load_image_folder(
+            train_dir, label_from=pneumonia_type, return_groups=True
+        )
+        epochs = bench["best_epoch"]
         print(f"Training three classes on {len(y)} files for {epochs} epochs")
         config = fixed_epochs(
             {"preset": "tuned", "params": dict(bench["settings"])}, epochs
@@ -189,6 +198,7 @@ def train_multiclass(train_dir, bench_file, out_dir, seed, validated=None):
             f"Not saved: gets {sample_accuracy:.3f} of the 16 sample X-rays "
             f"right (pneumonia or not), below {TYPE_SAMPLE_ACCURACY_TO_SHIP}."
         )
+    out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / f"pneumo_type_{size[0]}"
     save_both_forms(pipe, stem)
     counts = dict(zip(*np.unique(y, return_counts=True)))
@@ -212,7 +222,7 @@ def train_multiclass(train_dir, bench_file, out_dir, seed, validated=None):
         "trained_on": (
             f"the training part of the validation split ({bench['train_files']} "
             "files, 80 % of the patients)"
-            if trained_on == "validation"
+            if validated is not None
             else "every file of the folder"
         ),
         "sample_accuracy_pneumonia_or_not": sample_accuracy,
@@ -246,11 +256,7 @@ def train_multiclass(train_dir, bench_file, out_dir, seed, validated=None):
             Path(p).name: dict(zip(map(str, pipe.classes_), map(float, row)))
             for p, row in zip(sample_paths, proba)
         },
-        "versions": {
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": versions(),
     }
     stem.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record, indent=2))
@@ -372,11 +378,7 @@ def main():
             "20 % (patient-grouped); the shipped model then trained on all"
         ),
         "sample_probabilities": samples,
-        "versions": {
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": versions(),
     }
     (args.out_dir / f"{stem}.json").write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record, indent=2))

@@ -202,15 +202,28 @@ def grayscale_resize(image, size, *, border="keep", contrast="keep"):
     >>> float(np.abs(equalized - darker).max()) < 1e-6
     True
     """
+    return _preprocessed(image, size, border, contrast)[0]
+
+
+def _trimmed_gray(image, border):
+    """``image`` gray in [0, 1], borders cut with "trim", and the share cut."""
     image = np.asarray(image)
     if image.size == 0:
         raise ValueError(f"Image is empty (shape {image.shape}).")
     gray = to_gray(to_unit_float(image))
-    if border == "trim":
-        top, bottom, left, right = border_box(gray)
-        gray = gray[top:bottom, left:right]
+    if border != "trim":
+        return gray, 0.0
+    top, bottom, left, right = border_box(gray)
+    share = 1 - (bottom - top) * (right - left) / gray.size
+    return gray[top:bottom, left:right], share
+
+
+def _preprocessed(image, size, border, contrast):
+    """:func:`grayscale_resize` of ``image``, and the share of it cut as border."""
+    gray, share = _trimmed_gray(image, border)
     change = CONTRAST[contrast]
-    return resize_like_skimage(gray if change is None else change(gray), size)
+    resized = resize_like_skimage(gray if change is None else change(gray), size)
+    return resized, share
 
 
 @functools.lru_cache(maxsize=1024)
@@ -447,15 +460,22 @@ class GrayscaleResize(TransformerMixin, BaseEstimator):
         -------
         ndarray of shape (n, height * width), float32 in [0, 1]
         """
+        return self._rows_and_border_trimmed(X)[0]
+
+    def _rows_and_border_trimmed(self, X):
+        """:meth:`transform` and :meth:`border_trimmed` in one pass over ``X``."""
         size = self._check_size()
         images = _as_image_list(X)
         # Rows are written in place: peak memory is one output array, not two.
         rows = np.empty((len(images), size[0] * size[1]), dtype=np.float32)
+        shares = np.zeros(len(images))
         Parallel(n_jobs=image_threads(self.n_jobs, len(images)), require="sharedmem")(
-            delayed(_resize_into)(rows, i, image, size, self.border, self.contrast)
+            delayed(_resize_into)(
+                rows, shares, i, image, size, self.border, self.contrast
+            )
             for i, image in enumerate(images)
         )
-        return rows
+        return rows, shares
 
     def border_trimmed(self, X):
         """Share of each image's area that :meth:`transform` cuts off as border.
@@ -486,16 +506,12 @@ class GrayscaleResize(TransformerMixin, BaseEstimator):
         """
         self._check_size()
         images = _as_image_list(X)
-        if self.border == "keep":
-            return np.zeros(len(images))
-        shares = np.empty(len(images))
+        shares = np.zeros(len(images))
         for i, image in enumerate(images):
             try:
-                gray = to_gray(to_unit_float(np.asarray(image)))
+                shares[i] = _trimmed_gray(image, self.border)[1]
             except ValueError as error:
                 raise ValueError(f"Image {i}: {error}") from None
-            top, bottom, left, right = border_box(gray)
-            shares[i] = 1 - (bottom - top) * (right - left) / gray.size
         return shares
 
     def get_feature_names_out(self, input_features=None):
@@ -520,11 +536,13 @@ class GrayscaleResize(TransformerMixin, BaseEstimator):
         return tags
 
 
-def _resize_into(rows, index, image, size, border, contrast):
-    """Write image ``index``, preprocessed, into ``rows``; name it in errors."""
+def _resize_into(rows, shares, index, image, size, border, contrast):
+    """Write image ``index``, preprocessed, into ``rows``; name it in errors.
+
+    The share of it cut off as border goes into ``shares``.
+    """
     try:
-        rows[index] = grayscale_resize(
-            image, size, border=border, contrast=contrast
-        ).ravel()
+        resized, shares[index] = _preprocessed(image, size, border, contrast)
+        rows[index] = resized.ravel()
     except ValueError as error:
         raise ValueError(f"Image {index}: {error}") from None

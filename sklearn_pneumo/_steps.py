@@ -80,8 +80,9 @@ def transform_naming_failures(steps, chunk, *, borders=False):
         trimmed = None
         for step in steps:
             if borders and trims_borders([step]):
-                trimmed = step.border_trimmed(chunk)
-            chunk = step.transform(chunk)
+                chunk, trimmed = step._rows_and_border_trimmed(chunk)
+            else:
+                chunk = step.transform(chunk)
         return (chunk, trimmed) if borders else chunk
     except ImageLoadError:
         raise
