@@ -24,7 +24,7 @@ from ._seeding import keras_seed
 from ._tensorflow_log import drop_retracing_warnings
 from ._typicality import TypicalityMixin, summarize_views
 from ._upstream import Interval, ScikerasClassifier, StrOptions, fit_context
-from ._views import score_views
+from ._views import contrast_processed, score_views
 
 drop_retracing_warnings()
 
@@ -159,6 +159,13 @@ class CNNClassifier(TypicalityMixin, ScikerasClassifier):
         bottom or at the sides) and average their probabilities; the spread
         of the views is then each prediction's ``uncertainty``
         (:meth:`assess`). Scoring costs one forward pass per view.
+    clahe : float, default=0.0
+        Share of the training X-rays (not of a ``validation_split``
+        hold-out), drawn with ``random_state``, contrast-processed with CLAHE
+        (:func:`skimage.exposure.equalize_adapthist`), as many sites export
+        them, before each ``fit``: the network and its outlier model then
+        take such X-rays for X-rays. Needs intensities in [0, 1] (those of
+        :class:`~sklearn_pneumo.GrayscaleResize`).
     **kwargs
         Any other scikeras parameter (``run_eagerly``,
         ``validation_batch_size``...) and routed ``model__*``,
@@ -221,6 +228,7 @@ class CNNClassifier(TypicalityMixin, ScikerasClassifier):
         inference_dtype_policy=None,
         outlier_rate=0.01,
         test_time_augmentation=False,
+        clahe=0.0,
         **kwargs,
     ):
         super().__init__(
@@ -244,6 +252,7 @@ class CNNClassifier(TypicalityMixin, ScikerasClassifier):
         self.inference_dtype_policy = inference_dtype_policy
         self.outlier_rate = outlier_rate
         self.test_time_augmentation = test_time_augmentation
+        self.clahe = clahe
 
     __metadata_request__fit = {"groups": True, "image_size": True}
     # The parameters this class adds or gives new defaults; scikeras checks
@@ -262,6 +271,7 @@ class CNNClassifier(TypicalityMixin, ScikerasClassifier):
         "inference_dtype_policy": [str, None],
         "outlier_rate": [Interval(Real, 0, 1, closed="neither"), None],
         "test_time_augmentation": ["boolean"],
+        "clahe": [Interval(Real, 0, 1, closed="both")],
     }
 
     def __repr__(self):
@@ -376,6 +386,7 @@ class CNNClassifier(TypicalityMixin, ScikerasClassifier):
         -------
         self
         """
+        self._refuse_unrouted_parameters()
         if groups is not None:
             groups = np.asarray(groups).reshape(-1)
             if sample_weight is not None and len(groups) == len(sample_weight):
@@ -383,6 +394,19 @@ class CNNClassifier(TypicalityMixin, ScikerasClassifier):
         if not (self.warm_start and self.initialized_):
             X = self._learn_image_size(X, image_size)
         return super().fit(X, y, sample_weight=sample_weight, groups=groups, **kwargs)
+
+    def _refuse_unrouted_parameters(self):
+        """Refuse ``a__b`` parameters that no part of the classifier would read."""
+        unrouted = self._unrouted_parameters()
+        if unrouted:
+            name = unrouted[0].split("__", 1)[1]
+            raise ValueError(
+                f"{type(self).__name__} got parameters nothing reads: "
+                f"{', '.join(map(repr, unrouted))}. Routed parameters start with "
+                "model__, optimizer__, loss__, metrics__, compile__, fit__, "
+                "predict__ or callbacks__; the classifier's own take no prefix "
+                f"(e.g. {name}=...)."
+            )
 
     def partial_fit(self, X, y, sample_weight=None, image_size=None, **kwargs):
         """Train the network for one more epoch, building it on the first call.
@@ -398,6 +422,7 @@ class CNNClassifier(TypicalityMixin, ScikerasClassifier):
         -------
         self
         """
+        self._refuse_unrouted_parameters()
         if not self.initialized_:
             X = self._learn_image_size(X, image_size)
         return super().partial_fit(X, y, sample_weight=sample_weight, **kwargs)
@@ -582,6 +607,8 @@ class CNNClassifier(TypicalityMixin, ScikerasClassifier):
                 sample_weight = sample_weight[train]
             X, y, kwargs["validation_data"] = X[train], y[train], validation
             held_out = validation[0]
+        if self.clahe:
+            X = contrast_processed(X, self.clahe, self._fit_seed)
         for fitted in ("_prediction_networks", "outlier_model_", "offset_"):
             self.__dict__.pop(fitted, None)
         with keras_seed(self._fit_seed):

@@ -192,8 +192,11 @@ def _scikeras_classifier():
         deprecated alias of ``model``) is not a parameter, ``_fit_seed``
         is the seed scikeras drew for this fit,
         ``_has_predict_callbacks()`` says whether predict callbacks are set,
-        and ``_checked_rows(X)`` is ``X`` as scikeras' input check of predict
-        returns it.
+        ``_checked_rows(X)`` is ``X`` as scikeras' input check of predict
+        returns it, and ``_unrouted_parameters()`` lists the ``a__b``
+        keywords whose prefix scikeras routes nowhere (its
+        ``_routing_prefixes``, and ``callbacks``): it keeps them and never
+        uses them.
         """
 
         build_fn = None
@@ -209,6 +212,14 @@ def _scikeras_classifier():
 
         def _has_predict_callbacks(self):
             return bool(getattr(self, "_predict_callbacks", None))
+
+        def _unrouted_parameters(self):
+            routed = self._routing_prefixes | {"callbacks"}
+            return sorted(
+                name
+                for name in self.get_params(deep=False)
+                if "__" in name and name.split("__")[0] not in routed
+            )
 
         def _checked_rows(self, X):
             return self._validate_data(X=X, y=None)[0]

@@ -1,6 +1,7 @@
 """Test-time views of X-rays: the same image exposed and framed differently."""
 
 import numpy as np
+from skimage.exposure import equalize_adapthist
 
 #: The views scored with ``test_time_augmentation``: the image itself, two
 #: exposures (gamma curves on the [0, 1] intensities) and two framings (a
@@ -110,3 +111,46 @@ def score_views(images, forward, outlier_model, *, test_time_augmentation, typic
         if features:
             score = outlier_model.score(maps)
     return np.stack(probas), score
+
+
+def contrast_processed(images, share, seed):
+    """A copy of ``images`` with ``share`` of them, drawn at random, given CLAHE.
+
+    Contrast-limited adaptive histogram equalization
+    (:func:`skimage.exposure.equalize_adapthist`) is the post-processing
+    many sites apply to their X-rays before export; a network trained on a
+    share of such images learns that they are X-rays too. ``share`` of the
+    images (rounded) are drawn with ``numpy.random.default_rng(seed)``.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, height, width, 1)
+        Intensities in [0, 1].
+    share : float
+        Share of the images to process, in [0, 1].
+    seed : int or None
+
+    Returns
+    -------
+    ndarray of shape (n, height, width, 1)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> images = np.random.default_rng(0).random((4, 16, 16, 1)).astype(np.float32)
+    >>> processed = contrast_processed(images, 0.5, seed=0)
+    >>> int(sum(not np.array_equal(a, b) for a, b in zip(images, processed)))
+    2
+    """
+    low, high = float(images.min(initial=0.0)), float(images.max(initial=0.0))
+    if low < 0.0 or high > 1.0:
+        raise ValueError(
+            f"clahe needs intensities in [0, 1]; the training images hold "
+            f"values from {low:g} to {high:g}."
+        )
+    chosen = np.random.default_rng(seed).permutation(len(images))
+    chosen = chosen[: round(share * len(images))]
+    processed = images.copy()
+    for i in chosen:
+        processed[i, ..., 0] = equalize_adapthist(images[i, ..., 0])
+    return processed

@@ -11,6 +11,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_pneumo import CNNClassifier
 from sklearn_pneumo._holdout import holdout_indices
+from sklearn_pneumo._views import contrast_processed
 
 #: Tiny, fast, deterministic network for scikit-learn's checks.
 SMALL = dict(
@@ -187,3 +188,48 @@ def test_bfloat16_inference_uses_a_copy_with_the_same_weights(data):
     clf.fit(X, y)  # new weights: a new copy
     assert clf._network("mixed_bfloat16") is not network
     assert clf._network(None) is clf.model_
+
+
+def test_clahe_processes_a_share_of_the_training_part_only(data, monkeypatch):
+    X, y = data
+    import sklearn_pneumo._classifier as classifier_module
+
+    seen = []
+
+    def spy(images, share, seed):
+        processed = contrast_processed(images, share, seed)
+        seen.append((len(images), share, (processed != images).any(axis=(1, 2, 3))))
+        return processed
+
+    monkeypatch.setattr(classifier_module, "contrast_processed", spy)
+    clf = CNNClassifier(validation_split=0.2, clahe=0.25, **SMALL).fit(X, y)
+    assert clf.get_params()["clahe"] == 0.25
+    [(n_images, share, changed)] = seen
+    assert (n_images, share) == (48, 0.25)  # 12 held out, untouched
+    assert changed.sum() == 12
+    plain = CNNClassifier(validation_split=0.2, **SMALL).fit(X, y)
+    assert len(seen) == 1  # clahe=0 processes nothing
+    assert not np.allclose(clf.predict_proba(X), plain.predict_proba(X))
+
+
+def test_contrast_processed_draws_with_its_seed_and_keeps_the_input():
+    images = np.random.default_rng(1).random((10, 16, 16, 1), dtype=np.float32)
+    before = images.copy()
+    first = contrast_processed(images, 0.3, seed=0)
+    np.testing.assert_array_equal(images, before)
+    np.testing.assert_array_equal(first, contrast_processed(images, 0.3, seed=0))
+    changed = (first != images).any(axis=(1, 2, 3))
+    assert changed.sum() == 3
+    assert (first >= 0).all() and (first <= 1).all()
+    with pytest.raises(ValueError, match=r"clahe needs intensities in \[0, 1\].* to 2"):
+        contrast_processed(images * 255, 0.3, seed=0)
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_parameters_nothing_reads_are_refused(data, method):
+    # scikeras keeps any a__b keyword and reads only its routed prefixes: a
+    # pipeline-style name given to the classifier itself would do nothing.
+    X, y = data
+    clf = CNNClassifier(cnn__clahe=0.3, **SMALL)
+    with pytest.raises(ValueError, match=r"'cnn__clahe'.*\(e\.g\. clahe=\.\.\.\)"):
+        getattr(clf, method)(X, y)

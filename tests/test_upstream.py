@@ -278,3 +278,16 @@ def test_scikeras_state_read_by_name(spied):
     assert spied._checked_rows(rows).shape == rows.shape, _moved(
         "scikeras' _validate_data(X=..., y=None) no longer returns (X, y)"
     )
+
+
+def test_scikeras_routing_prefixes_are_what_it_routes():
+    from scikeras.wrappers import KerasClassifier
+
+    routed = KerasClassifier._routing_prefixes
+    assert {"model", "optimizer", "fit", "predict"} <= routed, _moved(
+        "scikeras' _routing_prefixes"
+    )
+    classifier = _upstream.ScikerasClassifier(
+        model__units=3, callbacks__patience=2, cnn__units=4
+    )
+    assert classifier._unrouted_parameters() == ["cnn__units"]
