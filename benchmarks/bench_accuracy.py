@@ -43,6 +43,9 @@ ratio (``aspect_swapped``), a check for the shortcut that stretching
 X-rays of class-dependent shapes to a square opens; ``val_gamma_0.8`` and
 ``val_gamma_1.25``, exposed differently; ``val_rotated_5``, turned by 5
 degrees. The ranking takes the worst of ``val`` and these.
+``stretch_exposure_clahe`` is ``stretch_exposure`` with 30 % of the
+training X-rays contrast-processed by CLAHE (``clahe=0.3``, against another
+site's post-processing), predicting and fitting its outlier model in float32.
 ``average_exposure`` is ``stretch_exposure`` with a global-average head
 (``model__head="average"``) and rotation 0.015, tried against the framing;
 ``--save-dir`` keeps every fitted pipeline (for ``bench_trust.py``), and
@@ -109,6 +112,20 @@ FILE_CONFIGS = {
             "model__stretch": 0.25,
             "model__contrast": 0.2,
             "model__brightness": 0.1,
+        },
+    },
+    "stretch_exposure_clahe": {
+        "preset": "tuned",
+        "tune_threshold": True,
+        "groups": True,
+        "params": {
+            "model__dtype_policy": "mixed_bfloat16",
+            "inference_dtype_policy": "float32",
+            "batch_size": 64,
+            "model__stretch": 0.25,
+            "model__contrast": 0.2,
+            "model__brightness": 0.1,
+            "clahe": 0.3,
         },
     },
     "average_exposure": {

@@ -23,7 +23,8 @@ from pathlib import Path
 from _validation import patient_split, site_copies
 from sklearn.metrics import roc_auc_score
 
-from sklearn_pneumo import make_pneumo_pipeline
+from sklearn_pneumo import load_model, make_pneumo_pipeline
+from sklearn_pneumo.datasets import load_chest_xray_sample
 
 #: (resize step settings, classifier settings) of each configuration.
 CONFIGS = {
@@ -35,6 +36,7 @@ CONFIGS = {
         {"border": "trim", "contrast": "equalize"},
         {"model__flip": True, "model__noise": 0.02},
     ),
+    "tuned+clahe": ({}, {"clahe": 0.3}),
 }
 
 
@@ -62,6 +64,10 @@ def scores(pipe, copies, y):
         }
     worst = min(report, key=lambda name: report[name]["roc_auc"])
     report["worst"] = {"copy": worst, **report[worst]}
+    paths, labels = load_chest_xray_sample()
+    report["samples_right"] = int(
+        ((pipe.predict_proba(paths)[:, 1] >= 0.5) == labels).sum()
+    )
     return report
 
 
@@ -72,6 +78,17 @@ def main():
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS))
+    parser.add_argument(
+        "--trim-at-prediction",
+        action="store_true",
+        help="also score each configuration that keeps borders trimming them",
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        help="score this saved pipeline (trained on the same split) instead",
+    )
+    parser.add_argument("--test-time-augmentation", action="store_true")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
@@ -80,26 +97,40 @@ def main():
     copies = site_copies(val_paths, val_y)
     size = (args.image_size, args.image_size)
     report = {"settings": vars(args) | {"train_dir": str(args.train_dir)}}
-    for config in args.configs:
-        pipe, seconds = fit(
-            config, *splits["train"], groups, size, args.epochs, args.random_state
-        )
-        report[config] = {
-            "fit_seconds": round(seconds, 1),
-            **scores(pipe, copies, val_y),
-        }
-        row = report[config]
-        flagged = max(row[name]["flagged"] for name in copies)
-        print(
-            f"{config:<32} plain AUC {row['plain']['roc_auc']:.4f}, worst "
-            f"{row['worst']['roc_auc']:.4f} ({row['worst']['copy']}), at most "
-            f"{flagged:.1%} flagged, fit {seconds:.0f} s",
-            flush=True,
-        )
+    for config in [args.model.name] if args.model else args.configs:
+        if args.model:
+            pipe, seconds = load_model(args.model), 0.0
+        else:
+            pipe, seconds = fit(
+                config, *splits["train"], groups, size, args.epochs, args.random_state
+            )
+        if args.test_time_augmentation:
+            pipe.set_params(**{f"{pipe.steps[-1][0]}__test_time_augmentation": True})
+        names = [config]
+        if args.trim_at_prediction and pipe.get_params()["resize__border"] == "keep":
+            names.append(f"{config} (trim at prediction)")
+        for name in names:
+            if name != config:  # the same fitted networks, borders trimmed first
+                pipe.set_params(resize__border="trim")
+            report[name] = {
+                "fit_seconds": round(seconds, 1),
+                **scores(pipe, copies, val_y),
+            }
+            row = report[name]
+            flagged = max(row[copy]["flagged"] for copy in copies)
+            print(
+                f"{name:<32} plain AUC {row['plain']['roc_auc']:.4f}, worst "
+                f"{row['worst']['roc_auc']:.4f} ({row['worst']['copy']}), at most "
+                f"{flagged:.1%} flagged, {row['samples_right']} of 16 samples "
+                f"right, fit {seconds:.0f} s",
+                flush=True,
+            )
         if args.out:
             args.out.write_text(json.dumps(report, indent=1, default=str))
+    if args.model:
+        return
     base = report[args.configs[0]]["worst"]["roc_auc"]
-    for config in args.configs[1:]:
+    for config in [name for name in report if name in CONFIGS][1:]:
         worst = report[config]["worst"]["roc_auc"]
         print(
             f"{config}: worst-copy AUC {worst:.4f} vs {base:.4f} for {args.configs[0]}"
