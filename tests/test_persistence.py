@@ -530,3 +530,20 @@ def test_saved_files_get_the_usual_permissions(fitted, tmp_path):
     finally:
         os.umask(umask)
     assert (tmp_path / "model.pneumo").stat().st_mode & 0o777 == 0o644
+
+
+def test_every_parameter_survives_the_round_trip(fitted, saved):
+    from sklearn.base import clone
+
+    # Estimator objects compare by identity: compare what they are called.
+    def described(model):
+        return {
+            name: value
+            if isinstance(value, (str, int, float, bool, tuple, type(None)))
+            else type(value).__name__
+            for name, value in clone(model).get_params(deep=True).items()
+        }
+
+    loaded = load_model(saved)
+    assert loaded.get_params()["cnn__clahe"] == 0.25
+    assert described(loaded) == described(fitted)
