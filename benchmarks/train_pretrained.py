@@ -52,10 +52,10 @@ each network's own hold-out), sets it to predict in float32, and saves it
 and its ONNX form again, with the record's sample probabilities updated:
 the networks then give the same answers in Keras and in ONNX Runtime.
 
-``--trim-borders site_shift_trim.json`` sets both shipped models to trim
-uniform borders before resizing (``resize__border="trim"``; their networks
-were trained on the X-rays as they are), saves both forms again and keeps
-what ``bench_site_shift.py --trim-at-prediction`` measured in their records.
+``--trim-borders`` sets both shipped models to trim uniform borders before
+resizing (``resize__border="trim"``; their networks were trained on the
+X-rays as they are), saves both forms again and keeps in their records what
+that does to the 16 samples padded in black and in white (right, flagged).
 """
 
 import argparse
@@ -67,7 +67,13 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from _validation import SHIFTED, fit_outliers, join_members, patient_split
+from _validation import (
+    SHIFTED,
+    SITE_CHANGES,
+    fit_outliers,
+    join_members,
+    patient_split,
+)
 from bench_accuracy import FILE_CONFIGS, fit_config, validation_rank
 
 from sklearn_pneumo import (
@@ -77,6 +83,7 @@ from sklearn_pneumo import (
     preset_settings,
     save_model,
 )
+from sklearn_pneumo._grayscale import to_gray, to_unit_float
 from sklearn_pneumo.datasets import (
     load_chest_xray_sample,
     load_image_folder,
@@ -160,21 +167,42 @@ def refit_outliers(train_dir, out_dir):
     print(json.dumps(record["sample_probabilities"], indent=2))
 
 
-def trim_borders(out_dir, trim_json):
+def trim_borders(out_dir):
     """Both shipped models, trimming uniform borders before they resize.
 
     The networks were trained on the folder's X-rays as they are
     (``resize__border="keep"``); trimming at prediction only gives a padded
     X-ray the input its unpadded self gives, and leaves an X-ray without
-    borders alone. ``trim_json`` is what ``bench_site_shift.py
-    --trim-at-prediction`` measured of it, kept in both records.
+    borders alone. Measured on the 16 bundled samples, padded by 6 % of
+    their size in black and in white, before and after: kept in both records.
     """
-    measured = json.loads(trim_json.read_text())
     paths, y = load_chest_xray_sample()
     for stem in (out_dir / "pneumo_150", out_dir / "pneumo_type_150"):
         pipe = load_model(stem.with_suffix(".pneumo"))
-        pipe.set_params(resize__border="trim")
-        save_both_forms(pipe, stem)
+        # Decoded by the model's own loader, as its predictions are.
+        images = [to_gray(to_unit_float(image)) for image in pipe[0].transform(paths)]
+        copies = {
+            "plain": images,
+            **{
+                name: [
+                    SITE_CHANGES[name](image, label) for image, label in zip(images, y)
+                ]
+                for name in ("border_black_6", "border_white_6")
+            },
+        }
+        classes = [str(c) for c in pipe.classes_]  # 0 and 1, or three names
+        normal = classes.index("normal") if "normal" in classes else 0
+        measured = {}
+        for border in ("keep", "trim"):
+            pipe.set_params(resize__border=border)
+            for name, copy in copies.items():
+                assessed = pipe[1:].assess(copy)
+                pneumonia = 1 - assessed.proba[:, normal]
+                measured[f"{border}: {name}"] = {
+                    "samples_right": int(((pneumonia >= 0.5) == y).sum()),
+                    "flagged": int(assessed.outlier.sum()),
+                }
+        save_both_forms(pipe, stem)  # border="trim"
         record_file = stem.with_suffix(".json")
         record = json.loads(record_file.read_text())
         proba = pipe.predict_proba(paths)
@@ -189,10 +217,10 @@ def trim_borders(out_dir, trim_json):
         record["border"] = {
             "trained": "keep",
             "predicts": "trim",
-            "measured": measured,
+            "samples_16_padded": measured,
         }
         record_file.write_text(json.dumps(record, indent=2) + "\n")
-        print(stem.name, json.dumps(record["sample_probabilities"], indent=2))
+        print(stem.name, json.dumps(measured, indent=2))
 
 
 def train_multiclass(train_dir, bench_file, out_dir, seed, validated=None):
@@ -321,10 +349,9 @@ def main():
     parser.add_argument("--trust", type=Path, help="a bench_trust.py JSON file")
     parser.add_argument("--trust-entry", help="its entry for this model")
     parser.add_argument("--refit-outliers", action="store_true")
+    parser.add_argument("--trim-borders", action="store_true")
     parser.add_argument(
-        "--trim-borders",
-        type=Path,
-        help="a bench_site_shift.py --trim-at-prediction JSON file",
+        "--site-shift", type=Path, help="a bench_site_shift.py --model JSON file"
     )
     parser.add_argument(
         "--multiclass", type=Path, help="a bench_multiclass.py JSON file"
@@ -346,7 +373,7 @@ def main():
         refit_outliers(args.train_dir, args.out_dir)
         return
     if args.trim_borders:
-        trim_borders(args.out_dir, args.trim_borders)
+        trim_borders(args.out_dir)
         return
 
     if not args.accuracy:
@@ -424,6 +451,15 @@ def main():
         "validation_note": (
             "trained on 80 % of the folder's patients, scored on the other "
             "20 % (patient-grouped); the shipped model then trained on all"
+        ),
+        "validation_site_shift": (
+            {
+                name: figures
+                for name, figures in json.loads(args.site_shift.read_text()).items()
+                if name != "settings"
+            }
+            if args.site_shift
+            else None
         ),
         "sample_probabilities": samples,
         "versions": versions(),
