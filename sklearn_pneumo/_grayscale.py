@@ -103,12 +103,20 @@ _BORDER_TOLERANCE = 0.04
 _BORDER_MAX_SHARE = 0.25
 
 
-def _uniform_lines(lines):
-    """How many of ``lines`` (2-D, one line a row), from the first, are uniform."""
+def _border_lines(lines):
+    """How many of ``lines`` (2-D, one line a row), from the first, are border.
+
+    The run of uniform lines, and the line after it where there is one: where
+    a border meets the image, a reduced or compressed image blends the two
+    into a line that is neither.
+    """
     median = np.median(lines, axis=1, keepdims=True)
     differing = (np.abs(lines - median) > _BORDER_TOLERANCE).mean(axis=1)
     uniform = differing < _BORDER_OUTLIERS
-    return len(uniform) if uniform.all() else int(np.argmin(uniform))
+    if uniform.all():
+        return len(uniform)
+    run = int(np.argmin(uniform))
+    return run + 1 if run else 0
 
 
 def border_box(gray):
@@ -116,26 +124,27 @@ def border_box(gray):
 
     A border is a run of rows or columns at an edge that are each of one
     value (black or white padding, a collimation frame, a scanner's margin),
-    up to a quarter of the height or width at each side; noise and JPEG
-    ringing of a few percent are tolerated.
+    and the line where it meets the image (which a reduced or compressed
+    image blends), up to a quarter of the height or width at each side;
+    noise and JPEG ringing of a few percent are tolerated.
 
     Examples
     --------
     >>> import numpy as np
-    >>> gray = np.zeros((10, 12), dtype=np.float32)
-    >>> gray[2:9, 3:10] = np.random.default_rng(0).random((7, 7))
+    >>> gray = np.zeros((20, 24), dtype=np.float32)
+    >>> gray[3:17, 4:20] = np.random.default_rng(0).random((14, 16))
     >>> border_box(gray)
-    (2, 9, 3, 10)
+    (4, 16, 5, 19)
     """
     height, width = gray.shape
     most_rows, most_columns = (
         int(height * _BORDER_MAX_SHARE),
         int(width * _BORDER_MAX_SHARE),
     )
-    top = _uniform_lines(gray[:most_rows])
-    bottom = height - _uniform_lines(gray[::-1][:most_rows])
-    left = _uniform_lines(gray[top:bottom, :most_columns].T)
-    right = width - _uniform_lines(gray[top:bottom, ::-1][:, :most_columns].T)
+    top = _border_lines(gray[:most_rows])
+    bottom = height - _border_lines(gray[::-1][:most_rows])
+    left = _border_lines(gray[top:bottom, :most_columns].T)
+    right = width - _border_lines(gray[top:bottom, ::-1][:, :most_columns].T)
     return top, bottom, left, right
 
 
@@ -195,7 +204,7 @@ def grayscale_resize(image, size, *, border="keep", contrast="keep"):
     >>> image = np.random.default_rng(0).random((40, 40), dtype=np.float32)
     >>> padded = np.pad(image, 6)
     >>> trimmed = grayscale_resize(padded, (20, 20), border="trim")
-    >>> bool(np.allclose(trimmed, grayscale_resize(image, (20, 20))))
+    >>> bool(np.allclose(trimmed, grayscale_resize(image[1:-1, 1:-1], (20, 20))))
     True
     >>> equalized = grayscale_resize(image, (20, 20), contrast="equalize")
     >>> darker = grayscale_resize(image**1.5, (20, 20), contrast="equalize")
@@ -501,8 +510,9 @@ class GrayscaleResize(TransformerMixin, BaseEstimator):
         >>> from sklearn_pneumo import GrayscaleResize
         >>> image = np.random.default_rng(0).random((40, 40))
         >>> padded = np.pad(image, ((0, 0), (10, 10)))  # 20 columns of 60 black
-        >>> GrayscaleResize(size=(8, 8), border="trim").border_trimmed([padded])
-        array([0.33333333])
+        >>> share = GrayscaleResize(size=(8, 8), border="trim").border_trimmed([padded])
+        >>> share * 60  # and the line where each border meets the image
+        array([22.])
         """
         self._check_size()
         images = _as_image_list(X)

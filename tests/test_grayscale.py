@@ -188,8 +188,10 @@ def test_trimmed_padding_gives_the_unpadded_rows(rng, value):
     image = _xray_like(rng)
     padded = np.pad(image, ((6, 4), (5, 7)), constant_values=value)
     trim = GrayscaleResize(size=(30, 30), border="trim")
+    # With the line where border and image meet (blended in a reduced image).
     np.testing.assert_allclose(
-        trim.transform([padded]), GrayscaleResize(size=(30, 30)).transform([image])
+        trim.transform([padded]),
+        GrayscaleResize(size=(30, 30)).transform([image[1:-1, 1:-1]]),
     )
     # The paper's setting keeps the border: another image.
     assert not np.allclose(
@@ -203,6 +205,16 @@ def test_trimming_leaves_an_image_without_border_as_it_is(rng):
         GrayscaleResize(size=(30, 30), border="trim").transform([image]),
         GrayscaleResize(size=(30, 30)).transform([image]),
     )
+
+
+def test_a_reduced_padded_image_is_trimmed_past_the_blended_line(rng):
+    # Box-reduced by 4 with a 6-pixel pad: one line per side mixes both.
+    image = _xray_like(rng)[:88, :68]
+    padded = np.pad(image, 6)
+    reduced = padded.reshape(25, 4, 20, 4).mean(axis=(1, 3))
+    from sklearn_pneumo._grayscale import border_box
+
+    assert border_box(reduced) == (2, 23, 2, 18)
 
 
 def test_trimming_stops_at_a_quarter_of_each_side():
@@ -244,7 +256,7 @@ def test_border_trimmed_is_the_share_of_area_cut_off(rng):
     padded = np.pad(image, ((6, 4), (5, 7)))  # 100x82
     trim = GrayscaleResize(size=(30, 30), border="trim")
     np.testing.assert_allclose(
-        trim.border_trimmed([padded, image]), [1 - 90 * 70 / (100 * 82), 0.0]
+        trim.border_trimmed([padded, image]), [1 - 88 * 68 / (100 * 82), 0.0]
     )
     keep = GrayscaleResize(size=(30, 30))
     np.testing.assert_array_equal(keep.border_trimmed([padded]), [0.0])
