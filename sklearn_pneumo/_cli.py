@@ -188,6 +188,50 @@ def _parser():
         "bfloat16 instructions (AVX-512 BF16, AMX), probabilities within about "
         "0.01 of float32",
     )
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="calibrate a model's probabilities on labelled X-rays of your own",
+        usage="sklearn-pneumo calibrate [options] MODEL FOLDER --out FILE\n"
+        "       sklearn-pneumo calibrate [options] --pretrained FOLDER --out FILE",
+        description="Fit a map from the model's probabilities to calibrated "
+        "ones on a folder with one subfolder per class (scikit-learn's "
+        "CalibratedClassifierCV of the frozen model; the model itself is not "
+        "retrained), print the log loss before and after, and save the "
+        "calibrated model, which 'sklearn-pneumo predict' scores. Use X-rays "
+        "the model was not trained on, from the site it will score.",
+    )
+    calibrate.add_argument(
+        "arguments",
+        nargs="+",
+        type=Path,
+        metavar="MODEL FOLDER",
+        help="a model file saved by 'train --save' (left out with "
+        "--pretrained), then a folder with one subfolder per class (NORMAL/ "
+        "and PNEUMONIA/, or the model's class names; for the three-class "
+        "model, Kermany et al.'s file names say bacterial or viral)",
+    )
+    calibrate.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="calibrate the model that ships with the package",
+    )
+    calibrate.add_argument(
+        "--classes",
+        choices=["normal-pneumonia", "normal-bacterial-viral"],
+        default="normal-pneumonia",
+        help="with --pretrained, which shipped model (default: normal-pneumonia)",
+    )
+    calibrate.add_argument(
+        "--method",
+        choices=["sigmoid", "temperature", "isotonic"],
+        default="sigmoid",
+        help="the map: Platt's sigmoid (default; undoes a shift and a scale "
+        "of the log-odds), temperature (one scale), isotonic (any increasing "
+        "map; needs about a thousand X-rays)",
+    )
+    calibrate.add_argument(
+        "--out", type=Path, required=True, help="file to save the calibrated model to"
+    )
     return parser
 
 
@@ -334,6 +378,87 @@ def _load_predictor(args, model_file):
     return load_model(model_file)
 
 
+def _calibration_data(folder, classes):
+    """Paths and labels of ``folder``, labelled as the model's ``classes``."""
+    names = [str(c) for c in classes]
+    if sorted(names) == ["bacterial", "normal", "viral"]:
+        paths, y = load_image_folder(folder, label_from=pneumonia_type, labels="name")
+    elif all(isinstance(c, (int, np.integer)) for c in classes):
+        paths, y = load_image_folder(folder)  # 0 normal, 1 pneumonia
+    else:
+        paths, y = load_image_folder(folder, class_names="folders", labels="name")
+    unknown = sorted(set(map(str, y)) - set(names))
+    if unknown:
+        raise ValueError(
+            f"{folder} has classes the model does not know: {', '.join(unknown)} "
+            f"(it knows {', '.join(names)})"
+        )
+    counts = {name: int(np.sum(np.asarray(y).astype(str) == name)) for name in names}
+    few = {name: n for name, n in counts.items() if n < 5}
+    if few:
+        raise ValueError(
+            f"{folder} has "
+            + ", ".join(f"{n} X-ray(s) of class {name}" for name, n in few.items())
+            + ": calibrating needs at least 5 of each class (hundreds to be worth it)"
+        )
+    return paths, y
+
+
+def _calibrate(args):
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.metrics import log_loss
+
+    from ._onnx import is_onnx_archive
+
+    model_file, *folders = (
+        [None, *args.arguments] if args.pretrained else args.arguments
+    )
+    if len(folders) != 1:
+        raise ValueError(
+            "give a model file and one labelled folder, or --pretrained and one "
+            "labelled folder"
+        )
+    if model_file is not None and args.classes != "normal-pneumonia":
+        raise ValueError(
+            "--classes chooses a shipped model: give it with --pretrained (a "
+            "model file has its own classes)"
+        )
+    _check_output(args.out)
+    if importlib.util.find_spec("tensorflow") is None:
+        raise ValueError("calibrating a model needs TensorFlow, which is not installed")
+    if model_file is not None and model_file.is_file() and is_onnx_archive(model_file):
+        raise ValueError(
+            f"{model_file} is an ONNX archive; calibrate the Keras model file it "
+            "was exported from"
+        )
+    model = _load_predictor(args, model_file)
+    paths, y = _calibration_data(folders[0], model.classes_)
+    _log(f"Calibrating on {_plural(len(y), 'X-ray')} of {folders[0]}")
+
+    def loss(proba):  # float32 rows sum to 1 only within float32 rounding
+        proba = np.asarray(proba, dtype=np.float64)
+        return log_loss(y, proba / proba.sum(axis=1, keepdims=True), labels=classes)
+
+    classes = model.classes_
+    before = loss(model.predict_proba(paths))
+    calibrated = CalibratedClassifierCV(FrozenEstimator(model), method=args.method)
+    calibrated.fit(paths, y)
+    after = loss(calibrated.predict_proba(paths))
+    print(
+        f"Log loss on these X-rays: {before:.4f} before, {after:.4f} after "
+        f"({args.method}; measured on the X-rays it was fitted on: check it "
+        "on others)"
+    )
+    from ._persistence import save_model
+
+    save_model(calibrated, args.out)
+    _log(
+        f"Saved the calibrated model to {args.out}; predict image files with "
+        f"'sklearn-pneumo predict {args.out} FILES_OR_FOLDERS'"
+    )
+
+
 def _predict(args):
     model_file, *inputs = [None, *args.arguments] if args.pretrained else args.arguments
     if model_file is not None and args.classes != "normal-pneumonia":
@@ -387,7 +512,8 @@ def main(argv=None):
     if args.tensorflow_log:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
     try:
-        return (_train if args.command == "train" else _predict)(args) or 0
+        command = {"train": _train, "predict": _predict, "calibrate": _calibrate}
+        return command[args.command](args) or 0
     except (OSError, ValueError) as error:
         _log(f"sklearn-pneumo: error: {error}")
         return 1

@@ -4,6 +4,7 @@ import contextlib
 import csv
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -81,7 +82,7 @@ def test_missing_data_folder_is_a_clear_error(tmp_path):
     assert "absent" in result.stderr and "not a folder" in result.stderr
 
 
-def test_train_save_and_predict_a_folder(chest_xray, tmp_path):
+def test_train_save_and_predict_a_folder(chest_xray, xray_dir, tmp_path):
     model = tmp_path / "model.pneumo"
     result = run_cli(
         "train",
@@ -120,6 +121,50 @@ def test_train_save_and_predict_a_folder(chest_xray, tmp_path):
     assert all(row["prediction"] in ("NORMAL", "PNEUMONIA") for row in rows[:4])
     assert {"proba_NORMAL", "proba_PNEUMONIA"} <= set(rows[0])
     assert rows[4]["prediction"] == "" and "cannot identify" in rows[4]["error"]
+
+    # Calibrated on labelled X-rays, it predicts files the same way.
+    calibrated = tmp_path / "calibrated.pneumo"
+    result = run_cli(
+        "calibrate",
+        model,
+        xray_dir,
+        "--method",
+        "temperature",
+        "--out",
+        calibrated,
+    )
+    assert result.returncode == 0, result.stderr
+    before, after = map(float, re.findall(r"(\d\.\d+) (?:before|after)", result.stdout))
+    assert after <= before + 1e-6  # fitted to minimise the log loss there
+    assert calibrated.is_file() and "sklearn-pneumo predict" in result.stderr
+    result = run_cli("predict", calibrated, chest_xray / "test", "--out", out)
+    assert result.returncode == 0, result.stderr
+    calibrated_rows = list(csv.DictReader(out.open()))
+    assert [row["path"] for row in calibrated_rows] == [row["path"] for row in rows[:4]]
+    assert [row["proba_PNEUMONIA"] for row in calibrated_rows] != [
+        row["proba_PNEUMONIA"] for row in rows[:4]
+    ]
+
+
+def test_calibrate_refuses_what_it_cannot_use(chest_xray, tmp_path):
+    cases = [
+        (["--pretrained", chest_xray / "test", chest_xray / "train"], "one labelled"),
+        (["--pretrained", chest_xray / "test"], "at least 5 of each class"),
+        (["--pretrained", tmp_path / "absent"], "absent"),
+        ([tmp_path / "none.pneumo", chest_xray / "test"], "does not exist"),
+    ]
+    for arguments, message in cases:
+        result = run_cli("calibrate", *arguments, "--out", tmp_path / "c.pneumo")
+        assert result.returncode == 1 and message in result.stderr, result.stderr
+    (tmp_path / "other" / "COVID").mkdir(parents=True)
+    shutil.copy(
+        next((chest_xray / "test" / "NORMAL").iterdir()), tmp_path / "other" / "COVID"
+    )
+    result = run_cli(
+        "calibrate", "--pretrained", tmp_path / "other", "--out", tmp_path / "c.pneumo"
+    )
+    assert result.returncode == 1
+    assert "COVID" in result.stderr or "not a known class" in result.stderr
 
 
 def test_train_an_ensemble(chest_xray, tmp_path):
