@@ -15,13 +15,14 @@ A pipeline from :func:`make_pneumo_pipeline` (the paper's network at
 - ``predict_files``: default settings, writing the CSV (with the outlier
   columns);
 - the shipped model (``load_pretrained``) with ``predict_files``, as it
-  ships (two networks, five test-time views each) and one of its networks
-  scoring each image once;
+  ships (five test-time views per network) and one of its networks
+  scoring each image once; with ``--previous FILE``, a former shipped model
+  too, in the same run;
 - the same in ONNX Runtime (``export_onnx``, ``load_onnx``,
   ``load_pretrained(runtime="onnx")``): one network on the decoded arrays,
   ``predict_files`` of the fitted pipeline, of the shipped model and of one
   of its networks with one view, and the shipped model on decoded arrays;
-- the shipped model with its two networks but without test-time views
+- the shipped model without test-time views
   (``test_time_augmentation=False``), in Keras and in ONNX Runtime;
 - ``decode and resize only``: the loader and resize steps alone, the part
   of every path that no network speeds up.
@@ -56,11 +57,15 @@ def main():
     parser.add_argument("--source", type=Path, default=SAMPLE_XRAYS)
     parser.add_argument("--n", type=int, default=2048)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--previous", type=Path, help="a former shipped model file, timed beside"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
     from sklearn_pneumo import (
         export_onnx,
+        load_model,
         load_onnx,
         load_pretrained,
         make_pneumo_pipeline,
@@ -74,9 +79,11 @@ def main():
     bf16.set_params(cnn__inference_dtype_policy="mixed_bfloat16")
     network = pipe["cnn"].model_
     shipped = load_pretrained()
-    single_view = load_pretrained()  # its first network, scoring once per image
-    single_view.steps[-1] = ("cnn", single_view[-1].estimators_[0][-1])
-    single_view[-1].set_params(test_time_augmentation=False)
+    single_view = load_pretrained(test_time_augmentation=False)
+    if single_view.steps[-1][0] == "ensemble":  # its first network, one view
+        single_view.steps[-1] = ("cnn", single_view[-1].estimators_[0][-1])
+        single_view[-1].set_params(test_time_augmentation=False)
+    previous = load_model(args.previous) if args.previous else None
     shipped_onnx = load_pretrained(runtime="onnx")
     shipped_onnx_rows = load_pretrained(runtime="onnx")
     shipped_onnx_rows.steps = []  # takes the decoded, resized rows
@@ -91,7 +98,9 @@ def main():
         export_onnx(pipe, Path(folder) / "pipe.onnx.zip")
         onnx_pipe = load_onnx(Path(folder) / "pipe.onnx.zip")
         onnx_network = onnx_pipe.networks[0]
-        for model in (pipe, bf16, shipped, single_view, no_views):
+        for model in (pipe, bf16, shipped, single_view, no_views, previous):
+            if model is None:
+                continue
             model.predict_proba(files[:300])  # warm-up: graph tracing
             model.assess(files[:300])
         network.predict(images[:64], verbose=0)
@@ -131,6 +140,10 @@ def main():
             ),
             "decode and resize only": lambda: pipe[:2].transform(files),
         }
+        if previous is not None:
+            variants["previous shipped model, predict_files"] = lambda: predict_files(
+                previous, files, csv
+            )
         seconds = {name: [] for name in variants}
         for _ in range(args.repeat):
             for name, run in variants.items():
