@@ -122,6 +122,27 @@ def _parser():
         help="filters of each convolution (default: 64, the paper's)",
     )
     train.add_argument(
+        "--border",
+        choices=["keep", "trim"],
+        default="keep",
+        help="keep uniform borders (default, the paper's) or trim them before "
+        "resizing, in training and prediction alike",
+    )
+    train.add_argument(
+        "--contrast",
+        choices=["keep", "stretch", "equalize"],
+        default="keep",
+        help="keep intensities (default), stretch each X-ray's 1st to 99th "
+        "percentile, or equalize its histogram",
+    )
+    train.add_argument(
+        "--clahe",
+        type=float,
+        default=0.0,
+        help="share of the training X-rays contrast-processed with CLAHE, as "
+        "other sites export them (default: 0)",
+    )
+    train.add_argument(
         "--random-state",
         type=int,
         default=0,
@@ -299,8 +320,10 @@ def _train(args):
         **({"epochs": args.epochs} if args.epochs else {}),
         batch_size=args.batch_size,
         model__filters=args.filters,
+        clahe=args.clahe,
         fit__verbose=2,  # progress while training; predicting stays quiet
     )
+    pipe.set_params(resize__border=args.border, resize__contrast=args.contrast)
     start = time.perf_counter()
     pipe.fit(X, y)
     _log(f"Trained in {time.perf_counter() - start:.0f} s")

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from sklearn_pneumo import load_model
 from sklearn_pneumo._cli import main
 
 
@@ -170,11 +171,26 @@ def test_calibrate_refuses_what_it_cannot_use(chest_xray, tmp_path):
 def test_train_an_ensemble(chest_xray, tmp_path):
     model = tmp_path / "ensemble.pneumo"
     args = ["--image-size", "24", "--epochs", "1", "--filters", "4"]
+    canonical = ["--border", "trim", "--contrast", "equalize", "--clahe", "0.25"]
     result = run_cli(
-        "train", "--data", chest_xray, *args, "--members", "2", "--save", model
+        "train",
+        "--data",
+        chest_xray,
+        *args,
+        *canonical,
+        "--members",
+        "2",
+        "--save",
+        model,
     )
     assert result.returncode == 0, result.stderr
     assert "2 network(s)" in result.stderr
+    params = load_model(model).get_params()
+    assert (params["resize__border"], params["resize__contrast"]) == (
+        "trim",
+        "equalize",
+    )
+    assert params["ensemble__member_1__cnn__clahe"] == 0.25
     assert "roc_auc" in result.stdout
     out = tmp_path / "predictions.csv"
     result = run_cli("predict", model, chest_xray / "test", "--out", out)
