@@ -13,6 +13,7 @@ import numpy as np
 from ._evaluation import evaluate_binary, evaluate_multiclass, format_report
 from ._loader import ImageLoader
 from ._predict_files import predict_files
+from ._pretrained import STEMS
 from ._tensorflow_log import import_tensorflow_quietly
 from ._walk import scoring_model
 from .datasets import (
@@ -77,7 +78,7 @@ def _parser():
     )
     train.add_argument(
         "--classes",
-        choices=["normal-pneumonia", "normal-bacterial-viral"],
+        choices=list(STEMS),
         default="normal-pneumonia",
         help="what to tell apart (default: normal-pneumonia); "
         "normal-bacterial-viral reads the pneumonia type from Kermany et al.'s "
@@ -186,7 +187,7 @@ def _parser():
     )
     predict.add_argument(
         "--classes",
-        choices=["normal-pneumonia", "normal-bacterial-viral"],
+        choices=list(STEMS),
         default="normal-pneumonia",
         help="with --pretrained, which shipped model: pneumonia or not "
         "(default), or normal, bacterial or viral pneumonia",
@@ -238,7 +239,7 @@ def _parser():
     )
     calibrate.add_argument(
         "--classes",
-        choices=["normal-pneumonia", "normal-bacterial-viral"],
+        choices=list(STEMS),
         default="normal-pneumonia",
         help="with --pretrained, which shipped model (default: normal-pneumonia)",
     )
