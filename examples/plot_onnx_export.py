@@ -3,7 +3,7 @@ Scoring without TensorFlow: the shipped model in ONNX
 ======================================================
 
 :func:`~sklearn_pneumo.export_onnx` writes a fitted model (here the shipped
-one: two networks, five test-time views each, an outlier model) to one
+one: a network, five test-time views, border trimming, an outlier model) to one
 archive of ONNX graphs and settings; :func:`~sklearn_pneumo.load_onnx`
 scores it with ONNX Runtime. We compare its answers with the Keras model's,
 then score the same files in a Python where importing TensorFlow fails.

@@ -62,10 +62,12 @@ def load_pretrained(
 ):
     """A pipeline trained on the public dataset's whole ``train/`` folder.
 
-    A fitted :func:`~sklearn_pneumo.make_pneumo_ensemble` pipeline
-    (``load``, ``resize``, ``ensemble``: two networks from different seeds,
-    each averaging five test-time views) at 150x150, trained on the 5,216
-    X-rays of Kermany et al.'s ``train/`` folder; see
+    A fitted :func:`~sklearn_pneumo.make_pneumo_pipeline` pipeline
+    (``load``, ``resize``, ``cnn``: one network averaging five test-time
+    views) at 150x150, trained on the 5,216 X-rays of Kermany et al.'s
+    ``train/`` folder, a share of them contrast-processed with CLAHE
+    (``clahe``), that trims uniform borders before resizing
+    (``resize__border="trim"``); see
     ``docs/model_card.md`` and :func:`pretrained_record` for its settings,
     figures and limits. For research and teaching: it is not a medical
     device.
@@ -98,20 +100,20 @@ def load_pretrained(
         (2-D grayscale or 3-D color arrays, any size; the ``load`` step is
         then ``"passthrough"``).
     test_time_augmentation : bool or None, default=None
-        Score five views of each X-ray with each network; None keeps what
-        the model was validated with: on for the default model (see the
-        model card), off for the three-class one. ``False`` scores each
-        X-ray once per network: about five times faster, less robust to
+        Score five views of each X-ray; None keeps what the model was
+        validated with: on for the default model (see the model card), off
+        for the three-class one. ``False`` scores each X-ray once: about
+        five times faster, less robust to
         exposure and framing, and without the views' share of the
         ``uncertainty``. It is the returned pipeline's
-        ``ensemble__test_time_augmentation`` parameter (``cnn__...`` for
-        the three-class model), which ``set_params`` changes later.
+        ``cnn__test_time_augmentation`` parameter, which ``set_params``
+        changes later.
     runtime : {"keras", "onnx"}, default="keras"
         ``"keras"``: the fitted pipeline, with TensorFlow. ``"onnx"``: its
         ONNX form (:func:`~sklearn_pneumo.export_onnx` of the same model,
         shipped beside it), scored by ONNX Runtime without TensorFlow
         (``pip install "sklearn-pneumo[onnx]"``); the same answers, within
-        1e-4, at the same speed from files (its ten network passes per
+        1e-4, at the same speed from files (its five network passes per
         X-ray dominate; ``benchmarks/bench_predict.py``), and it loads in
         0.1 s instead of several seconds with TensorFlow.
 
@@ -127,7 +129,7 @@ def load_pretrained(
     >>> paths, y = load_chest_xray_sample()
     >>> model = load_pretrained()
     >>> float((model.predict(paths) == y).mean())  # X-rays it never saw
-    0.875
+    0.75
     """
     stem = _stem(classes)
     if input not in ("paths", "images"):
