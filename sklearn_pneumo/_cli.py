@@ -5,6 +5,7 @@ import importlib.util
 import os
 import sys
 import time
+import warnings
 from functools import partial
 from pathlib import Path
 
@@ -535,12 +536,17 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     if args.tensorflow_log:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
-    try:
-        command = {"train": _train, "predict": _predict, "calibrate": _calibrate}
-        return command[args.command](args) or 0
-    except (OSError, ValueError) as error:
-        _log(f"sklearn-pneumo: error: {error}")
-        return 1
+    command = {"train": _train, "predict": _predict, "calibrate": _calibrate}
+    with warnings.catch_warnings():
+        # A warning reads as a line of the tool's, not as Python source.
+        warnings.showwarning = lambda message, *_: _log(
+            f"sklearn-pneumo: warning: {message}"
+        )
+        try:
+            return command[args.command](args) or 0
+        except (OSError, ValueError) as error:
+            _log(f"sklearn-pneumo: error: {error}")
+            return 1
 
 
 if __name__ == "__main__":

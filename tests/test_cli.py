@@ -148,15 +148,22 @@ def test_train_save_and_predict_a_folder(chest_xray, xray_dir, tmp_path):
 
 
 def test_calibrate_refuses_what_it_cannot_use(chest_xray, tmp_path):
+    few = tmp_path / "few"
+    shutil.copytree(chest_xray / "test", few)
+    shutil.copy(next((few / "NORMAL").iterdir()), few / "stray.jpeg")
     cases = [
         (["--pretrained", chest_xray / "test", chest_xray / "train"], "one labelled"),
-        (["--pretrained", chest_xray / "test"], "at least 5 of each class"),
         (["--pretrained", tmp_path / "absent"], "absent"),
         ([tmp_path / "none.pneumo", chest_xray / "test"], "does not exist"),
+        (["--pretrained", few], "at least 5 of each class"),  # the last: see below
     ]
     for arguments, message in cases:
         result = run_cli("calibrate", *arguments, "--out", tmp_path / "c.pneumo")
         assert result.returncode == 1 and message in result.stderr, result.stderr
+    # The stray file's warning reads as the tool's line, not as Python source.
+    warning = "sklearn-pneumo: warning: 1 image file(s) directly in"
+    assert warning in result.stderr and "stray.jpeg" in result.stderr
+    assert "UserWarning" not in result.stderr
     (tmp_path / "other" / "COVID").mkdir(parents=True)
     shutil.copy(
         next((chest_xray / "test" / "NORMAL").iterdir()), tmp_path / "other" / "COVID"
