@@ -140,6 +140,15 @@ def sample_probabilities(pipe):
     return {Path(p).name: float(q) for p, q in zip(paths, proba)}, accuracy
 
 
+def class_probabilities(pipe, paths, proba=None):
+    """Each file's probability of every class, by file name, for a record."""
+    proba = pipe.predict_proba(paths) if proba is None else proba
+    return {
+        Path(p).name: dict(zip(map(str, pipe.classes_), map(float, row)))
+        for p, row in zip(paths, proba)
+    }
+
+
 def save_both_forms(pipe, stem):
     """The model with ``save_model``, and its ONNX form beside it."""
     save_model(pipe, stem.with_suffix(".pneumo"), optimizer=False)
@@ -205,14 +214,10 @@ def trim_borders(out_dir):
         save_both_forms(pipe, stem)  # border="trim"
         record_file = stem.with_suffix(".json")
         record = json.loads(record_file.read_text())
-        proba = pipe.predict_proba(paths)
         record["sample_probabilities"] = (
-            {Path(p).name: float(row[1]) for p, row in zip(paths, proba)}
+            sample_probabilities(pipe)[0]
             if len(pipe.classes_) == 2
-            else {
-                Path(p).name: dict(zip(map(str, pipe.classes_), map(float, row)))
-                for p, row in zip(paths, proba)
-            }
+            else class_probabilities(pipe, paths)
         )
         record["border"] = {
             "trained": "keep",
@@ -320,10 +325,7 @@ def train_multiclass(train_dir, bench_file, out_dir, seed, validated=None):
             )
         ),
         "validation_site_shift": bench.get("site_shift"),
-        "sample_probabilities": {
-            Path(p).name: dict(zip(map(str, pipe.classes_), map(float, row)))
-            for p, row in zip(sample_paths, proba)
-        },
+        "sample_probabilities": class_probabilities(pipe, sample_paths, proba),
         "versions": versions(),
     }
     stem.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")

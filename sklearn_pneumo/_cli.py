@@ -403,6 +403,17 @@ def _load_predictor(args, model_file):
     return load_model(model_file)
 
 
+def _model_and_inputs(args):
+    """The model file (None with --pretrained) and the other arguments."""
+    model_file, *inputs = [None, *args.arguments] if args.pretrained else args.arguments
+    if model_file is not None and args.classes != "normal-pneumonia":
+        raise ValueError(
+            "--classes chooses a shipped model: give it with --pretrained (a "
+            "model file has its own classes)"
+        )
+    return model_file, inputs
+
+
 def _calibration_data(folder, classes):
     """Paths and labels of ``folder``, labelled as the model's ``classes``."""
     names = [str(c) for c in classes]
@@ -436,18 +447,11 @@ def _calibrate(args):
 
     from ._onnx import is_onnx_archive
 
-    model_file, *folders = (
-        [None, *args.arguments] if args.pretrained else args.arguments
-    )
+    model_file, folders = _model_and_inputs(args)
     if len(folders) != 1:
         raise ValueError(
             "give a model file and one labelled folder, or --pretrained and one "
             "labelled folder"
-        )
-    if model_file is not None and args.classes != "normal-pneumonia":
-        raise ValueError(
-            "--classes chooses a shipped model: give it with --pretrained (a "
-            "model file has its own classes)"
         )
     _check_output(args.out)
     if importlib.util.find_spec("tensorflow") is None:
@@ -485,12 +489,7 @@ def _calibrate(args):
 
 
 def _predict(args):
-    model_file, *inputs = [None, *args.arguments] if args.pretrained else args.arguments
-    if model_file is not None and args.classes != "normal-pneumonia":
-        raise ValueError(
-            "--classes chooses a shipped model: give it with --pretrained (a "
-            "model file has its own classes)"
-        )
+    model_file, inputs = _model_and_inputs(args)
     if not inputs:
         raise ValueError(
             "give a model file and image files or folders, or --pretrained "
