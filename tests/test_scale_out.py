@@ -43,21 +43,28 @@ def test_grid_search_runs_on_dask_workers(client, xray_paths):
     assert workers and workers <= set(client.scheduler_info()["workers"])
 
 
-def test_same_scores_as_local_search(client, xray_paths):
-    paths, y = xray_paths
-    grid = {"cnn__epochs": [1, 2]}
+def test_same_scores_as_local_search(client, xrays_224):
+    # A network that learns (probabilities 0.37-0.61, not all at 0.5), scored
+    # by log loss: accuracy of a network whose outputs all sit within 1e-5 of
+    # 0.5 flips with float32 round-off between processes. Another seed moves
+    # these losses by 0.3-2 %; round-off, by far less than the tolerance.
+    paths, y = xrays_224
+    grid = {"cnn__epochs": [4, 10]}
     searches = []
     for backend in ("loky", "dask"):
         search = GridSearchCV(
-            make_pneumo_pipeline((24, 24), **FAST),
+            make_pneumo_pipeline((32, 32), model__conv_blocks=2, **FAST),
             grid,
             cv=2,
+            scoring="neg_log_loss",
             n_jobs=2,
             error_score="raise",
         )
         with parallel_config(backend=backend):
             searches.append(search.fit(paths, y))
-    np.testing.assert_allclose(
-        searches[0].cv_results_["mean_test_score"],
-        searches[1].cv_results_["mean_test_score"],
+    local, dask = (
+        np.column_stack([s.cv_results_[f"split{i}_test_score"] for i in (0, 1)])
+        for s in searches
     )
+    assert (local > -np.log(2)).all()  # better than a constant 0.5
+    np.testing.assert_allclose(dask, local, rtol=1e-5)
