@@ -4,6 +4,7 @@ What it changes in scikeras goes through the hooks of
 ``_upstream.ScikerasClassifier``; this module names no private upstream name.
 """
 
+import inspect
 import math
 import warnings
 from numbers import Integral, Real
@@ -24,7 +25,7 @@ from ._seeding import keras_seed
 from ._tensorflow_log import drop_retracing_warnings
 from ._typicality import TypicalityMixin, summarize_views
 from ._upstream import Interval, ScikerasClassifier, StrOptions, fit_context
-from ._views import contrast_processed, score_views
+from ._views import contrast_processed, score_views, site_variants
 
 drop_retracing_warnings()
 
@@ -166,6 +167,14 @@ class CNNClassifier(TypicalityMixin, ScikerasClassifier):
         them, before each ``fit``: the network and its outlier model then
         take such X-rays for X-rays. Needs intensities in [0, 1] (those of
         :class:`~sklearn_pneumo.GrayscaleResize`).
+    outlier_variants : bool, default=False
+        Fit the outlier model also on four copies of the training X-rays as
+        another site may send them (``_views.SITE_VARIANTS``: mirrored,
+        CLAHE-processed, exposed by a gamma from 0.7 to 1.4, with noise of
+        a standard deviation up to 0.03; drawn with ``random_state``), so
+        that :meth:`is_outlier` takes such X-rays for X-rays. The threshold
+        still flags ``outlier_rate`` of the X-rays as they are. Costs four
+        more forward passes over the training X-rays at fit.
     **kwargs
         Any other scikeras parameter (``run_eagerly``,
         ``validation_batch_size``...) and routed ``model__*``,
@@ -229,6 +238,7 @@ class CNNClassifier(TypicalityMixin, ScikerasClassifier):
         outlier_rate=0.01,
         test_time_augmentation=False,
         clahe=0.0,
+        outlier_variants=False,
         **kwargs,
     ):
         super().__init__(
@@ -253,6 +263,7 @@ class CNNClassifier(TypicalityMixin, ScikerasClassifier):
         self.outlier_rate = outlier_rate
         self.test_time_augmentation = test_time_augmentation
         self.clahe = clahe
+        self.outlier_variants = outlier_variants
 
     __metadata_request__fit = {"groups": True, "image_size": True}
     # The parameters this class adds or gives new defaults; scikeras checks
@@ -272,6 +283,7 @@ class CNNClassifier(TypicalityMixin, ScikerasClassifier):
         "outlier_rate": [Interval(Real, 0, 1, closed="neither"), None],
         "test_time_augmentation": ["boolean"],
         "clahe": [Interval(Real, 0, 1, closed="both")],
+        "outlier_variants": ["boolean"],
     }
 
     def __repr__(self):
@@ -285,6 +297,16 @@ class CNNClassifier(TypicalityMixin, ScikerasClassifier):
             if "callbacks" in key:
                 state[key] = detach_callbacks(value, memo)
         return state
+
+    def __setstate__(self, state):
+        # A model saved before a parameter existed was fitted as its default
+        # fits: the parameter takes it (get_params, clone and refits need it).
+        defaults = {
+            name: parameter.default
+            for name, parameter in inspect.signature(CNNClassifier).parameters.items()
+            if parameter.default is not inspect.Parameter.empty
+        }
+        super().__setstate__({**defaults, **state})
 
     def _resolve_image_size(self, n_features, fit_size):
         if self.image_size is not None:
@@ -476,18 +498,29 @@ class CNNClassifier(TypicalityMixin, ScikerasClassifier):
     def _fit_outlier_model(self, images, y, held_out=None):
         """Fit the feature Gaussians on training images; set ``offset_``.
 
-        The units of each depth and the threshold come from the typicality
-        of ``held_out`` images (of the training images when None): the
+        With ``outlier_variants``, on their site variants too. The units of
+        each depth and the threshold come from the typicality of
+        ``held_out`` images (of the training images when None): the
         threshold is its ``outlier_rate`` quantile.
         """
-        policy = self.inference_dtype_policy
-        _, features = self._forward(images, policy, features=True)
+
+        def features(images):
+            return self._forward(images, self.inference_dtype_policy, features=True)[1]
+
         y = np.asarray(y).reshape(len(y), -1)[:, 0]
+        fitted = [features(images)]
+        if self.outlier_variants:
+            fitted += [
+                features(copy) for _, copy in site_variants(images, self._fit_seed)
+            ]
+        fitted_features = [np.concatenate(depth) for depth in zip(*fitted)]
         held_features = None
         if held_out is not None and len(held_out):
-            _, held_features = self._forward(held_out, policy, features=True)
-        self.outlier_model_ = FeatureGaussians().fit(features, y, held_features)
-        typicality = self.outlier_model_.score(held_features or features)
+            held_features = features(held_out)
+        self.outlier_model_ = FeatureGaussians().fit(
+            fitted_features, np.tile(y, len(fitted)), held_features
+        )
+        typicality = self.outlier_model_.score(held_features or fitted[0])
         self.offset_ = float(np.quantile(typicality, self.outlier_rate))
 
     def _scored_views(

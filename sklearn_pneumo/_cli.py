@@ -145,6 +145,13 @@ def _parser():
         "other sites export them (default: 0)",
     )
     train.add_argument(
+        "--outlier-variants",
+        action="store_true",
+        help="fit the outlier flag on mirrored, CLAHE-processed, re-exposed and "
+        "noisy copies of the training X-rays too, so that it takes such X-rays "
+        "for X-rays",
+    )
+    train.add_argument(
         "--random-state",
         type=int,
         default=0,
@@ -323,6 +330,7 @@ def _train(args):
         batch_size=args.batch_size,
         model__filters=args.filters,
         clahe=args.clahe,
+        outlier_variants=args.outlier_variants,
         fit__verbose=2,  # progress while training; predicting stays quiet
     )
     pipe.set_params(resize__border=args.border, resize__contrast=args.contrast)

@@ -1,4 +1,9 @@
-"""Test-time views of X-rays: the same image exposed and framed differently."""
+"""Views of X-rays: the same image exposed, framed or processed differently.
+
+The test-time views (:func:`augmented_views`), the CLAHE-processed share of
+the training X-rays (:func:`contrast_processed`) and the copies the outlier
+model also learns from (:func:`site_variants`).
+"""
 
 import numpy as np
 from skimage.exposure import equalize_adapthist
@@ -154,3 +159,54 @@ def contrast_processed(images, share, seed):
     for i in chosen:
         processed[i, ..., 0] = equalize_adapthist(images[i, ..., 0])
     return processed
+
+
+#: How :func:`site_variants` changes the training X-rays: the name of each
+#: copy and what it is.
+SITE_VARIANTS = (
+    ("mirrored", "flipped left-right"),
+    ("clahe", "contrast-processed by CLAHE"),
+    ("exposure", "a gamma curve drawn from 0.7 to 1.4"),
+    ("noise", "Gaussian noise of a standard deviation drawn up to 0.03"),
+)
+
+
+def site_variants(images, seed):
+    """Yield ``(name, copy)``: ``images`` as another site may send them.
+
+    One copy per entry of :data:`SITE_VARIANTS`, each of every image, so
+    that a model of what X-rays look like learns these are X-rays too.
+    The exposure and the noise of each image are drawn with
+    ``numpy.random.default_rng(seed)``.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, height, width, 1)
+        Intensities in [0, 1].
+    seed : int or None
+
+    Yields
+    ------
+    name : str
+    copy : ndarray of float32, the shape of ``images``, in [0, 1]
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> images = np.random.default_rng(0).random((2, 16, 16, 1)).astype(np.float32)
+    >>> variants = dict(site_variants(images, seed=0))
+    >>> list(variants)
+    ['mirrored', 'clahe', 'exposure', 'noise']
+    >>> bool((variants["mirrored"][:, :, ::-1] == images).all())
+    True
+    """
+    images = np.asarray(images, dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    shape = (len(images), 1, 1, 1)
+    gammas = np.exp(rng.uniform(np.log(0.7), np.log(1.4), shape)).astype(np.float32)
+    sigmas = rng.uniform(0.0, 0.03, shape).astype(np.float32)
+    yield "mirrored", images[:, :, ::-1]
+    yield "clahe", contrast_processed(images, 1.0, seed)
+    yield "exposure", np.power(images, gammas)
+    noise = rng.standard_normal(images.shape, dtype=np.float32)
+    yield "noise", np.clip(images + sigmas * noise, 0.0, 1.0)

@@ -5,6 +5,7 @@ import pickle
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 
 from sklearn_pneumo import (
     CNNClassifier,
@@ -16,6 +17,7 @@ from sklearn_pneumo import (
     save_model,
 )
 from sklearn_pneumo._feature_gaussians import FeatureGaussians
+from sklearn_pneumo._views import SITE_VARIANTS, site_variants
 from sklearn_pneumo.datasets import (
     load_chest_xray_224,
     load_chest_xray_sample,
@@ -214,3 +216,43 @@ def test_outlier_rate_none_fits_no_outlier_model(xrays):
     for method in ("assess", "score_samples", "is_outlier"):
         assert not hasattr(pipe, method) and not hasattr(pipe[-1], method)
     assert pipe.predict_proba(paths[:3]).shape == (3, 2)
+
+
+def test_outlier_variants_take_another_sites_xrays_for_xrays(fitted, xrays):
+    paths, y = xrays
+    variants = clone(fitted).set_params(cnn__outlier_variants=True).fit(paths, y)
+    # The same network: only the outlier model learnt from more copies.
+    np.testing.assert_array_equal(
+        variants.predict_proba(paths), fitted.predict_proba(paths)
+    )
+    images = fitted[:2].transform(paths).reshape(len(paths), 32, 32)
+    noisy = np.clip(
+        images + np.random.default_rng(1).normal(0, 0.03, images.shape), 0, 1
+    )
+    copies = {"mirrored": images[:, :, ::-1], "noisy": noisy}
+    plain = images.reshape(len(paths), -1)
+    for name, copy in copies.items():
+        rows = copy.reshape(len(paths), -1).astype(np.float32)
+        # How much less typical the copies score than the X-rays themselves,
+        # in held-out units (scores are minus scaled distances).
+        before, after = (
+            np.median(model[-1].score_samples(plain) - model[-1].score_samples(rows))
+            for model in (fitted, variants)
+        )
+        assert after < before, name
+    # What is not an X-ray stays flagged.
+    blank = np.zeros((1, 32 * 32), dtype=np.float32)
+    noise = np.random.default_rng(0).random((1, 32 * 32), dtype=np.float32)
+    assert variants[-1].is_outlier(np.vstack([blank, noise])).all()
+
+
+def test_site_variants_are_seeded_and_stay_in_range():
+    images = np.random.default_rng(0).random((3, 12, 12, 1), dtype=np.float32)
+    first, again, other = (dict(site_variants(images, seed)) for seed in (0, 0, 1))
+    assert list(first) == [name for name, _ in SITE_VARIANTS]
+    for name, copy in first.items():
+        assert copy.shape == images.shape and copy.dtype == np.float32, name
+        assert 0 <= copy.min() and copy.max() <= 1, name
+        np.testing.assert_array_equal(copy, again[name])
+    assert not np.array_equal(first["noise"], other["noise"])
+    assert not np.array_equal(first["exposure"], other["exposure"])

@@ -18,6 +18,7 @@ from conftest import TINY_NETWORK
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from imblearn.over_sampling import SMOTE
+from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV
@@ -547,3 +548,14 @@ def test_every_parameter_survives_the_round_trip(fitted, saved):
     loaded = load_model(saved)
     assert loaded.get_params()["cnn__clahe"] == 0.25
     assert described(loaded) == described(fitted)
+
+
+def test_a_model_saved_before_a_parameter_existed_takes_its_default(
+    fitted_pipeline,
+):
+    state = fitted_pipeline[-1].__getstate__()
+    del state["outlier_variants"]  # as in a file saved before it existed
+    older = CNNClassifier.__new__(CNNClassifier)
+    older.__setstate__(state)
+    assert older.get_params()["outlier_variants"] is False
+    assert clone(older).outlier_variants is False
