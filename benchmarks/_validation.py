@@ -18,6 +18,7 @@ from sklearn.utils import Bunch
 from sklearn_pneumo import ImageLoader, load_model, make_pneumo_ensemble
 from sklearn_pneumo._grayscale import to_gray, to_unit_float
 from sklearn_pneumo._holdout import holdout_indices
+from sklearn_pneumo._views import contrast_processed
 from sklearn_pneumo.datasets import load_image_folder
 
 #: Validation copies that shift framing, exposure or orientation; the
@@ -87,6 +88,10 @@ def shifted_copies(paths, y):
 def fit_outliers(preprocess, cnn, paths, y, groups):
     """Fit ``cnn``'s outlier model on ``paths`` as its ``fit`` would, in float32.
 
+    As ``fit``: on the training part (its ``clahe`` share contrast-processed,
+    with ``outlier_variants`` its site variants too), threshold on the
+    hold-out of its ``validation_split``.
+
     ``preprocess`` turns paths into its rows. The features are computed in
     float32, as ONNX Runtime computes them (a model exported with
     ``export_onnx``), and the network predicts in float32 from then on:
@@ -100,7 +105,10 @@ def fit_outliers(preprocess, cnn, paths, y, groups):
     train, held_out = holdout_indices(
         labels, cnn.validation_split, cnn.random_state, groups
     )
-    cnn._fit_outlier_model(images[train], labels[train], images[held_out])
+    fitted = images[train]
+    if cnn.clahe:  # the training part as the network saw it
+        fitted = contrast_processed(fitted, cnn.clahe, cnn.random_state)
+    cnn._fit_outlier_model(fitted, labels[train], images[held_out])
 
 
 def joined_ensemble(pipes):

@@ -10,6 +10,11 @@ training augmentations; they are ranked by the worst copy's ROC AUC. The
 first configuration is the baseline every ratio is taken against, in the
 same run.
 
+``--model FILE`` scores a saved pipeline trained on the same split instead;
+with ``--outlier-variants``, its networks' outlier models are first fitted
+again, on the split's training part, as ``fit`` with
+``outlier_variants=True`` would fit them (``_validation.fit_outliers``).
+
     python benchmarks/bench_site_shift.py \\
         --train-dir ../shared/data/chest_xray_224/train --image-size 64 \\
         --epochs 12 --out site_shift.json
@@ -20,10 +25,10 @@ import json
 import time
 from pathlib import Path
 
-from _validation import patient_split, site_copies
+from _validation import fit_outliers, patient_split, site_copies
 from sklearn.metrics import roc_auc_score
 
-from sklearn_pneumo import load_model, make_pneumo_pipeline
+from sklearn_pneumo import fitted_networks, load_model, make_pneumo_pipeline
 from sklearn_pneumo.datasets import load_chest_xray_sample
 
 #: (resize step settings, classifier settings) of each configuration.
@@ -89,6 +94,11 @@ def main():
         help="score this saved pipeline (trained on the same split) instead",
     )
     parser.add_argument("--test-time-augmentation", action="store_true")
+    parser.add_argument(
+        "--outlier-variants",
+        action="store_true",
+        help="with --model: refit its outlier models with outlier_variants=True",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
@@ -100,6 +110,10 @@ def main():
     for config in [args.model.name] if args.model else args.configs:
         if args.model:
             pipe, seconds = load_model(args.model), 0.0
+            if args.outlier_variants:
+                for cnn in fitted_networks(pipe):
+                    cnn.set_params(outlier_variants=True)
+                    fit_outliers(pipe[:2], cnn, *splits["train"], groups)
         else:
             pipe, seconds = fit(
                 config, *splits["train"], groups, size, args.epochs, args.random_state

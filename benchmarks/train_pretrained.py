@@ -48,9 +48,11 @@ the patients, its figures its own); saved as
 
 ``--refit-outliers`` refits the outlier model of every network of the
 shipped model in float32 (on ``--train-dir``, as ``fit`` would, threshold on
-each network's own hold-out), sets it to predict in float32, and saves it
-and its ONNX form again, with the record's sample probabilities updated:
-the networks then give the same answers in Keras and in ONNX Runtime.
+each network's own hold-out; with ``--outlier-variants``, on the site
+variants of the training X-rays too), sets it to predict in float32, and
+saves it and its ONNX form again, with the record's sample probabilities
+updated: the networks then give the same answers in Keras and in ONNX
+Runtime.
 
 ``--trim-borders`` sets both shipped models to trim uniform borders before
 resizing (``resize__border="trim"``; their networks were trained on the
@@ -78,6 +80,7 @@ from bench_accuracy import FILE_CONFIGS, fit_config, validation_rank
 
 from sklearn_pneumo import (
     export_onnx,
+    fitted_networks,
     load_model,
     make_pneumo_pipeline,
     preset_settings,
@@ -155,22 +158,31 @@ def save_both_forms(pipe, stem):
     export_onnx(pipe, stem.with_suffix(".onnx.zip"))
 
 
-def refit_outliers(train_dir, out_dir):
-    """Refit the shipped model's outlier models in float32; save both forms."""
+def refit_outliers(train_dir, out_dir, variants=False):
+    """Refit the shipped model's outlier models in float32; save both forms.
+
+    As each network's ``fit`` would (``_validation.fit_outliers``), on the
+    X-rays as the model now prepares them; with ``variants``, with
+    ``outlier_variants=True``.
+    """
     stem = out_dir / "pneumo_150"
     pipe = load_model(stem.with_suffix(".pneumo"))
     paths, y, groups = load_image_folder(train_dir, return_groups=True)
-    for member in pipe[-1].estimators_:
-        fit_outliers(pipe[:-1], member[-1], paths, y, groups)
-    pipe.set_params(ensemble__inference_dtype_policy=None)
+    networks = fitted_networks(pipe)
+    for cnn in networks:
+        cnn.set_params(outlier_variants=variants)
+        fit_outliers(pipe[:2], cnn, paths, y, groups)
+    if pipe[-1] not in networks:  # an ensemble: its members' float32 applies
+        pipe.set_params(ensemble__inference_dtype_policy=None)
     save_both_forms(pipe, stem)
     record_file = stem.with_suffix(".json")
     record = json.loads(record_file.read_text())
     record["sample_probabilities"], _ = sample_probabilities(pipe)
     record["inference_dtype_policy"] = "float32"
     record["outliers_refit"] = (
-        "outlier models refitted in float32 after training (the trust "
-        "figures were measured with those fitted in bfloat16)"
+        "outlier model fitted again after training, in float32, on the "
+        "training X-rays as the model prepares them (borders trimmed)"
+        + (", and on their site variants (outlier_variants=True)" if variants else "")
     )
     record_file.write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record["sample_probabilities"], indent=2))
@@ -351,6 +363,11 @@ def main():
     parser.add_argument("--trust", type=Path, help="a bench_trust.py JSON file")
     parser.add_argument("--trust-entry", help="its entry for this model")
     parser.add_argument("--refit-outliers", action="store_true")
+    parser.add_argument(
+        "--outlier-variants",
+        action="store_true",
+        help="with --refit-outliers: fit them with outlier_variants=True",
+    )
     parser.add_argument("--trim-borders", action="store_true")
     parser.add_argument(
         "--site-shift", type=Path, help="a bench_site_shift.py --model JSON file"
@@ -372,7 +389,7 @@ def main():
         )
         return
     if args.refit_outliers:
-        refit_outliers(args.train_dir, args.out_dir)
+        refit_outliers(args.train_dir, args.out_dir, args.outlier_variants)
         return
     if args.trim_borders:
         trim_borders(args.out_dir)
