@@ -49,7 +49,8 @@ the patients, its figures its own); saved as
 ``--refit-outliers`` refits the outlier model of every network of the
 shipped model in float32 (on ``--train-dir``, as ``fit`` would, threshold on
 each network's own hold-out; with ``--outlier-variants``, on the site
-variants of the training X-rays too), sets it to predict in float32, and
+variants of the training X-rays too; with ``--site-shift``, the record
+takes those figures of the validated network), sets it to predict in float32, and
 saves it and its ONNX form again, with the record's sample probabilities
 updated: the networks then give the same answers in Keras and in ONNX
 Runtime.
@@ -158,12 +159,22 @@ def save_both_forms(pipe, stem):
     export_onnx(pipe, stem.with_suffix(".onnx.zip"))
 
 
-def refit_outliers(train_dir, out_dir, variants=False):
+def site_shift_figures(file):
+    """What ``bench_site_shift.py --model`` wrote to ``file``, for a record."""
+    if file is None:
+        return None
+    report = json.loads(file.read_text())
+    return {name: figures for name, figures in report.items() if name != "settings"}
+
+
+def refit_outliers(train_dir, out_dir, variants=False, site_shift=None):
     """Refit the shipped model's outlier models in float32; save both forms.
 
     As each network's ``fit`` would (``_validation.fit_outliers``), on the
     X-rays as the model now prepares them; with ``variants``, with
-    ``outlier_variants=True``.
+    ``outlier_variants=True``. ``site_shift``, a ``bench_site_shift.py
+    --model`` JSON file of the validated network refitted the same way,
+    replaces the record's site-shift figures.
     """
     stem = out_dir / "pneumo_150"
     pipe = load_model(stem.with_suffix(".pneumo"))
@@ -178,6 +189,8 @@ def refit_outliers(train_dir, out_dir, variants=False):
     record_file = stem.with_suffix(".json")
     record = json.loads(record_file.read_text())
     record["sample_probabilities"], _ = sample_probabilities(pipe)
+    if site_shift is not None:
+        record["validation_site_shift"] = site_shift_figures(site_shift)
     record["inference_dtype_policy"] = "float32"
     record["outliers_refit"] = (
         "outlier model fitted again after training, in float32, on the "
@@ -389,7 +402,9 @@ def main():
         )
         return
     if args.refit_outliers:
-        refit_outliers(args.train_dir, args.out_dir, args.outlier_variants)
+        refit_outliers(
+            args.train_dir, args.out_dir, args.outlier_variants, args.site_shift
+        )
         return
     if args.trim_borders:
         trim_borders(args.out_dir)
@@ -471,15 +486,7 @@ def main():
             "trained on 80 % of the folder's patients, scored on the other "
             "20 % (patient-grouped); the shipped model then trained on all"
         ),
-        "validation_site_shift": (
-            {
-                name: figures
-                for name, figures in json.loads(args.site_shift.read_text()).items()
-                if name != "settings"
-            }
-            if args.site_shift
-            else None
-        ),
+        "validation_site_shift": site_shift_figures(args.site_shift),
         "sample_probabilities": samples,
         "versions": versions(),
     }
