@@ -1,8 +1,29 @@
 """The paper's convolutional network, as a scikeras model-building function."""
 
+import random
+
 import keras
 
 from ._fused_batch_norm import FusedBatchNormalization
+from ._upstream import keras_random_seed
+
+
+def _seed_draws():
+    """A function giving each random layer its seed, as Keras would draw it.
+
+    Keras gives a layer without a seed ``random.randint(1, 10**9)`` of
+    Python's process-wide generator, which ``keras.utils.set_random_seed``
+    seeds, and which any other thread of the process may advance meanwhile
+    (a Dask worker's own code): the network would then depend on that
+    thread's timing. The same draws from a generator of our own, seeded with
+    the seed Keras holds for this thread, give the same networks. Without a
+    seed set, ``None``: Keras' own draws.
+    """
+    seed = keras_random_seed()
+    if seed is None:
+        return lambda: None
+    generator = random.Random(seed)
+    return lambda: generator.randint(1, int(1e9))
 
 
 def _conv_padding(height, width, kernel_size):
@@ -10,7 +31,7 @@ def _conv_padding(height, width, kernel_size):
     return "valid" if min(height, width) >= kernel_size else "same"
 
 
-def _convolution(filters, kernel_size, padding, batch_norm, dtype_policy):
+def _convolution(filters, kernel_size, padding, batch_norm, dtype_policy, seed):
     """A ReLU convolution; with batch normalisation between the two."""
     convolution = keras.layers.Conv2D(
         filters,
@@ -18,6 +39,7 @@ def _convolution(filters, kernel_size, padding, batch_norm, dtype_policy):
         padding=padding,
         activation=None if batch_norm else "relu",
         use_bias=not batch_norm,
+        kernel_initializer=keras.initializers.GlorotUniform(seed()),
         dtype=dtype_policy,
     )
     if not batch_norm:
@@ -29,30 +51,43 @@ def _convolution(filters, kernel_size, padding, batch_norm, dtype_policy):
     ]
 
 
-def _augmentation(rotation, shift, zoom, stretch, contrast, brightness, flip, noise):
+def _augmentation(
+    rotation, shift, zoom, stretch, contrast, brightness, flip, noise, seed
+):
     """Keras preprocessing layers that change images only while training."""
-    layers = [keras.layers.RandomFlip("horizontal")] if flip else []
+    layers = [keras.layers.RandomFlip("horizontal", seed=seed())] if flip else []
     if stretch:
         layers.append(
             keras.layers.RandomZoom(
                 (-stretch, stretch),
                 (-stretch, stretch),
                 fill_mode="nearest",
+                seed=seed(),
                 name="stretch",
             )
         )
     if rotation:
-        layers.append(keras.layers.RandomRotation(rotation, fill_mode="nearest"))
+        layers.append(
+            keras.layers.RandomRotation(rotation, fill_mode="nearest", seed=seed())
+        )
     if shift:
-        layers.append(keras.layers.RandomTranslation(shift, shift, fill_mode="nearest"))
+        layers.append(
+            keras.layers.RandomTranslation(
+                shift, shift, fill_mode="nearest", seed=seed()
+            )
+        )
     if zoom:
-        layers.append(keras.layers.RandomZoom(zoom, fill_mode="nearest"))
+        layers.append(keras.layers.RandomZoom(zoom, fill_mode="nearest", seed=seed()))
     if contrast:
-        layers.append(keras.layers.RandomContrast(contrast, value_range=(0, 1)))
+        layers.append(
+            keras.layers.RandomContrast(contrast, value_range=(0, 1), seed=seed())
+        )
     if brightness:
-        layers.append(keras.layers.RandomBrightness(brightness, value_range=(0, 1)))
+        layers.append(
+            keras.layers.RandomBrightness(brightness, value_range=(0, 1), seed=seed())
+        )
     if noise:
-        layers.append(keras.layers.GaussianNoise(noise))
+        layers.append(keras.layers.GaussianNoise(noise, seed=seed()))
     return layers
 
 
@@ -175,13 +210,16 @@ def build_cnn(
         input_shape = (*meta["image_size_"], 1)
         n_classes = meta["n_classes_"]
     height, width = input_shape[:2]
+    seed = _seed_draws()
     layers = [keras.Input(shape=input_shape)]
     layers += _augmentation(
-        rotation, shift, zoom, stretch, contrast, brightness, flip, noise
+        rotation, shift, zoom, stretch, contrast, brightness, flip, noise, seed
     )
     for block in range(conv_blocks):
         padding = _conv_padding(height, width, kernel_size)
-        layers += _convolution(filters, kernel_size, padding, batch_norm, dtype_policy)
+        layers += _convolution(
+            filters, kernel_size, padding, batch_norm, dtype_policy, seed
+        )
         if padding == "valid":
             height, width = height - kernel_size + 1, width - kernel_size + 1
         if block < conv_blocks - 1 and min(height, width) >= 2:
@@ -193,12 +231,24 @@ def build_cnn(
         layers.append(keras.layers.Flatten())
     else:
         raise ValueError(f"head must be 'flatten' or 'average', got {head!r}.")
-    layers += [keras.layers.Dropout(dropout)] if dropout else []
+    layers += [keras.layers.Dropout(dropout, seed=seed())] if dropout else []
     layers.append(
-        keras.layers.Dense(dense_units, activation="relu", dtype=dtype_policy)
+        keras.layers.Dense(
+            dense_units,
+            activation="relu",
+            kernel_initializer=keras.initializers.GlorotUniform(seed()),
+            dtype=dtype_policy,
+        )
     )
-    layers += [keras.layers.Dropout(dropout)] if dropout else []
-    layers.append(keras.layers.Dense(n_classes, activation="softmax", dtype="float32"))
+    layers += [keras.layers.Dropout(dropout, seed=seed())] if dropout else []
+    layers.append(
+        keras.layers.Dense(
+            n_classes,
+            activation="softmax",
+            kernel_initializer=keras.initializers.GlorotUniform(seed()),
+            dtype="float32",
+        )
+    )
     return keras.Sequential(layers, name="pneumo_cnn")
 
 

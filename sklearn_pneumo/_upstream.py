@@ -86,6 +86,22 @@ def score_function(scorer):
 CALLBACK_RUNTIME_STATE = {"_model": None, "_summary_module": None, "_writers": {}}
 
 
+# -- Keras -------------------------------------------------------------------
+
+
+def keras_random_seed():
+    """The seed ``keras.utils.set_random_seed`` last set in this thread, or None.
+
+    Keras keeps it per thread but exports no getter; ``build_cnn`` draws its
+    layers' seeds from it with a generator of its own, since Keras' default
+    draws from Python's process-wide ``random``, which any other thread of
+    the process (a Dask worker's own code) may advance meanwhile.
+    """
+    from keras.src.utils.rng_utils import get_random_seed
+
+    return get_random_seed()
+
+
 # -- TensorFlow --------------------------------------------------------------
 
 

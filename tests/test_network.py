@@ -118,3 +118,19 @@ def test_brightness_shifts_whole_images_in_training_only():
     assert per_image.min() < -0.05 and per_image.max() > 0.05
     assert np.abs(per_image).max() <= 0.2 + 1e-6
     np.testing.assert_array_equal(augment(x, training=False), x)
+
+
+def test_the_network_does_not_depend_on_other_draws_from_python_random():
+    import random
+
+    from sklearn_pneumo._seeding import keras_seed
+
+    settings = dict(input_shape=(16, 16, 1), filters=2, dense_units=4)
+    settings.update(dropout=0.3, flip=True, noise=0.01)
+    with keras_seed(0):
+        first = build_cnn(**settings)
+    with keras_seed(0):
+        random.random()  # as any other thread of the process may, meanwhile
+        second = build_cnn(**settings)
+    for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)

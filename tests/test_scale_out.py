@@ -49,7 +49,9 @@ def test_grid_search_runs_on_dask_workers(client, xray_paths):
     "machine, the fits of one worker (one split) scored differently from the "
     "loky ones (log loss 0.684 vs 0.687, 0.642 vs 0.668); the same fits "
     "agree in every run of this module alone, in fresh and in used worker "
-    "processes alike",
+    "processes alike. Since then build_cnn no longer draws its layers' seeds "
+    "from Python's process-wide random, one channel by which another thread "
+    "of a worker could change a fit",
 )
 def test_same_scores_as_local_search(client, xrays_224):
     # A network that learns (probabilities 0.37-0.61, not all at 0.5), scored

@@ -167,6 +167,23 @@ def test_keras_fits_register_all_reduce_gradients_that_are_released():
     assert len(left) == 1 and not _upstream._is_all_reduce_gradient(left[0])
 
 
+def test_keras_random_seed_is_what_set_random_seed_set_in_this_thread():
+    import threading
+
+    import keras
+
+    keras.utils.set_random_seed(7)
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(_upstream.keras_random_seed()))
+    thread.start()
+    thread.join()
+    assert _upstream.keras_random_seed() == 7, _moved(
+        "keras.src.utils.rng_utils.get_random_seed no longer returns the seed "
+        "keras.utils.set_random_seed set"
+    )
+    assert seen == [None], _moved("Keras' random seed is no longer kept per thread")
+
+
 def test_traced_graphs_are_counted():
     import tensorflow as tf
 
