@@ -15,7 +15,12 @@ from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
 
-from sklearn_pneumo import ImageLoader, load_model, make_pneumo_ensemble
+from sklearn_pneumo import (
+    ImageLoader,
+    fitted_networks,
+    load_model,
+    make_pneumo_ensemble,
+)
 from sklearn_pneumo._grayscale import to_gray, to_unit_float
 from sklearn_pneumo._holdout import holdout_indices
 from sklearn_pneumo._views import contrast_processed
@@ -83,6 +88,16 @@ def shifted_copies(paths, y):
             for image in images
         ],
     }
+
+
+def refit_outlier_models(pipe, paths, y, groups, variants):
+    """``fit_outliers`` for each network of ``pipe``, ``outlier_variants=variants``.
+
+    ``pipe``'s first two steps (``load``, ``resize``) prepare the X-rays.
+    """
+    for cnn in fitted_networks(pipe):
+        cnn.set_params(outlier_variants=variants)
+        fit_outliers(pipe[:2], cnn, paths, y, groups)
 
 
 def fit_outliers(preprocess, cnn, paths, y, groups):

@@ -25,10 +25,10 @@ import json
 import time
 from pathlib import Path
 
-from _validation import fit_outliers, patient_split, site_copies
+from _validation import patient_split, refit_outlier_models, site_copies
 from sklearn.metrics import roc_auc_score
 
-from sklearn_pneumo import fitted_networks, load_model, make_pneumo_pipeline
+from sklearn_pneumo import load_model, make_pneumo_pipeline
 from sklearn_pneumo.datasets import load_chest_xray_sample
 
 #: (resize step settings, classifier settings) of each configuration.
@@ -111,9 +111,7 @@ def main():
         if args.model:
             pipe, seconds = load_model(args.model), 0.0
             if args.outlier_variants:
-                for cnn in fitted_networks(pipe):
-                    cnn.set_params(outlier_variants=True)
-                    fit_outliers(pipe[:2], cnn, *splits["train"], groups)
+                refit_outlier_models(pipe, *splits["train"], groups, variants=True)
         else:
             pipe, seconds = fit(
                 config, *splits["train"], groups, size, args.epochs, args.random_state

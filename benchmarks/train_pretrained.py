@@ -73,9 +73,9 @@ import tensorflow as tf
 from _validation import (
     SHIFTED,
     SITE_CHANGES,
-    fit_outliers,
     join_members,
     patient_split,
+    refit_outlier_models,
 )
 from bench_accuracy import FILE_CONFIGS, fit_config, validation_rank
 
@@ -179,11 +179,8 @@ def refit_outliers(train_dir, out_dir, variants=False, site_shift=None):
     stem = out_dir / "pneumo_150"
     pipe = load_model(stem.with_suffix(".pneumo"))
     paths, y, groups = load_image_folder(train_dir, return_groups=True)
-    networks = fitted_networks(pipe)
-    for cnn in networks:
-        cnn.set_params(outlier_variants=variants)
-        fit_outliers(pipe[:2], cnn, paths, y, groups)
-    if pipe[-1] not in networks:  # an ensemble: its members' float32 applies
+    refit_outlier_models(pipe, paths, y, groups, variants)
+    if pipe[-1] not in fitted_networks(pipe):  # an ensemble: members' float32
         pipe.set_params(ensemble__inference_dtype_policy=None)
     save_both_forms(pipe, stem)
     record_file = stem.with_suffix(".json")

@@ -231,24 +231,17 @@ def build_cnn(
         layers.append(keras.layers.Flatten())
     else:
         raise ValueError(f"head must be 'flatten' or 'average', got {head!r}.")
-    layers += [keras.layers.Dropout(dropout, seed=seed())] if dropout else []
-    layers.append(
-        keras.layers.Dense(
-            dense_units,
-            activation="relu",
-            kernel_initializer=keras.initializers.GlorotUniform(seed()),
-            dtype=dtype_policy,
+    for units, activation, dtype in (
+        (dense_units, "relu", dtype_policy),
+        (n_classes, "softmax", "float32"),
+    ):
+        layers += [keras.layers.Dropout(dropout, seed=seed())] if dropout else []
+        initializer = keras.initializers.GlorotUniform(seed())
+        layers.append(
+            keras.layers.Dense(
+                units, activation, kernel_initializer=initializer, dtype=dtype
+            )
         )
-    )
-    layers += [keras.layers.Dropout(dropout, seed=seed())] if dropout else []
-    layers.append(
-        keras.layers.Dense(
-            n_classes,
-            activation="softmax",
-            kernel_initializer=keras.initializers.GlorotUniform(seed()),
-            dtype="float32",
-        )
-    )
     return keras.Sequential(layers, name="pneumo_cnn")
 
 
