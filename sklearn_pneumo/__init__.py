@@ -22,9 +22,8 @@ from ._loader import ImageLoader, ImageLoadError
 from ._onnx import OnnxScorer, export_onnx, load_onnx
 from ._predict_files import predict_files
 from ._pretrained import load_pretrained, pretrained_record
+from ._version import __version__ as __version__
 from ._walk import fitted_networks
-
-__version__ = "0.1.0"
 
 #: Names whose modules import TensorFlow, and those modules.
 _LAZY = {

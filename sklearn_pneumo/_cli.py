@@ -16,6 +16,7 @@ from ._loader import ImageLoader
 from ._predict_files import predict_files
 from ._pretrained import STEMS
 from ._tensorflow_log import import_tensorflow_quietly
+from ._upstream import CALIBRATION_METHODS
 from ._walk import scoring_model
 from .datasets import (
     TARGET_NAMES,
@@ -468,6 +469,14 @@ def _calibrate(args):
         raise ValueError(
             f"{model_file} is an ONNX archive; calibrate the Keras model file it "
             "was exported from"
+        )
+    if args.method not in CALIBRATION_METHODS:
+        import sklearn
+
+        raise ValueError(
+            f"--method {args.method} needs scikit-learn 1.8 or later, and this "
+            f"environment has {sklearn.__version__}: upgrade it, or use "
+            "--method sigmoid"
         )
     model = _load_predictor(args, model_file)
     paths, y = _calibration_data(folders[0], model.classes_)

@@ -36,6 +36,7 @@ from ._steps import (
     with_border_trimmed,
 )
 from ._typicality import TypicalityMixin, combine_members, summarize_views
+from ._version import __version__
 from ._views import score_views
 from ._walk import final_step, scoring_model
 from ._writing import atomic_write
@@ -139,8 +140,6 @@ def _versions():
     import keras
     import tensorflow as tf
     import tf2onnx
-
-    from . import __version__
 
     return {
         "sklearn_pneumo": __version__,

@@ -34,6 +34,7 @@ from ._upstream import (
     SCORER_TYPES,
     score_function,
 )
+from ._version import __version__
 from ._walk import walk_classifiers
 from ._writing import atomic_write
 
@@ -260,8 +261,6 @@ def _check_manifest(manifest, path):
     if not isinstance(version, int) or isinstance(version, bool):
         raise _refuse(path, f"invalid format version {version!r}")
     if version != VERSION:
-        from . import __version__
-
         raise _refuse(
             path,
             f"it is in format version {version}, and this sklearn-pneumo "

@@ -13,11 +13,7 @@ load without TensorFlow); the Keras side is imported on first use:
 from contextlib import contextmanager
 
 from sklearn.base import _fit_context
-from sklearn.calibration import (
-    _CalibratedClassifier,
-    _SigmoidCalibration,
-    _TemperatureScaling,
-)
+from sklearn.calibration import _CalibratedClassifier, _SigmoidCalibration
 from sklearn.metrics._scorer import _MultimetricScorer, _PassthroughScorer, _Scorer
 from sklearn.pipeline import _final_estimator_has
 from sklearn.utils._indexing import _safe_indexing
@@ -63,8 +59,23 @@ SCORER_TYPES = (_PassthroughScorer, _Scorer, _MultimetricScorer)
 
 #: What a fitted ``CalibratedClassifierCV`` holds in ``calibrated_classifiers_``
 #: (with ``method="sigmoid"`` or ``"temperature"``): persistence must name
-#: them to trust them, and scikit-learn does not export them.
-CALIBRATION_TYPES = (_CalibratedClassifier, _SigmoidCalibration, _TemperatureScaling)
+#: them to trust them, and scikit-learn does not export them. Temperature
+#: scaling arrived in scikit-learn 1.8; on 1.7 there is none to trust.
+try:
+    from sklearn.calibration import _TemperatureScaling
+except ImportError:  # scikit-learn 1.7
+    CALIBRATION_TYPES = (_CalibratedClassifier, _SigmoidCalibration)
+else:
+    CALIBRATION_TYPES = (
+        _CalibratedClassifier,
+        _SigmoidCalibration,
+        _TemperatureScaling,
+    )
+
+#: The ``method`` values this scikit-learn's ``CalibratedClassifierCV`` takes.
+CALIBRATION_METHODS = ("sigmoid", "isotonic") + (
+    ("temperature",) if len(CALIBRATION_TYPES) == 3 else ()
+)
 
 
 def score_function(scorer):

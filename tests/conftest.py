@@ -7,11 +7,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sklearn_pneumo import _upstream
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 #: The tiny network the tests train, a few seconds per fit. Modules add the
 #: epochs, batch size and seed their test needs: ``{**TINY_NETWORK, ...}``.
 TINY_NETWORK = {"model__filters": 4, "model__dense_units": 8}
+
+#: CalibratedClassifierCV's methods that map log-odds, as a parametrization:
+#: temperature scaling needs scikit-learn 1.8, and the package supports 1.7.
+CALIBRATION_METHODS = [
+    "sigmoid",
+    pytest.param(
+        "temperature",
+        marks=pytest.mark.skipif(
+            "temperature" not in _upstream.CALIBRATION_METHODS,
+            reason="temperature scaling arrived in scikit-learn 1.8",
+        ),
+    ),
+]
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@ import pytest
 
 from sklearn_pneumo import load_model
 from sklearn_pneumo._cli import main
+from sklearn_pneumo._upstream import CALIBRATION_METHODS
 
 
 def run_cli(*args):
@@ -130,7 +131,7 @@ def test_train_save_and_predict_a_folder(chest_xray, xray_dir, tmp_path):
         model,
         xray_dir,
         "--method",
-        "temperature",
+        "temperature" if "temperature" in CALIBRATION_METHODS else "sigmoid",
         "--out",
         calibrated,
     )

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 import skops.io as sio
-from conftest import TINY_NETWORK
+from conftest import CALIBRATION_METHODS, TINY_NETWORK
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from imblearn.over_sampling import SMOTE
@@ -82,7 +82,7 @@ def test_round_trip_grid_search_and_best_estimator(mnist, tmp_path):
         )
 
 
-@pytest.mark.parametrize("method", ["sigmoid", "temperature"])
+@pytest.mark.parametrize("method", CALIBRATION_METHODS)
 def test_round_trip_a_calibrated_model(fitted, tmp_path, method):
     paths, y = load_chest_xray_224()
     held_out = paths[1::5], y[1::5]  # fitted on paths[::5]

@@ -9,6 +9,7 @@ from numbers import Integral
 
 import numpy as np
 import pytest
+from conftest import CALIBRATION_METHODS
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
@@ -102,7 +103,7 @@ def test_scorer_types_cover_what_a_grid_search_holds():
     )
 
 
-@pytest.mark.parametrize("method", ["sigmoid", "temperature"])
+@pytest.mark.parametrize("method", CALIBRATION_METHODS)
 def test_calibration_types_are_what_a_calibrated_model_holds(method):
     X, y = np.random.default_rng(0).random((40, 3)), np.tile([0, 1], 20)
     model = LogisticRegression().fit(X, y)
