@@ -19,6 +19,7 @@ from ._evaluation import (
 )
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader, ImageLoadError
+from ._model_file import ModelFileError
 from ._onnx import OnnxScorer, export_onnx, load_onnx
 from ._predict_files import predict_files
 from ._pretrained import load_pretrained, pretrained_record
@@ -44,6 +45,7 @@ __all__ = [
     "FusedBatchNormalization",
     "GrayscaleResize",
     "ImageLoadError",
+    "ModelFileError",
     "ImageLoader",
     "OnnxScorer",
     "PneumoEnsemble",

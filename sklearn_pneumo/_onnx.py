@@ -27,9 +27,16 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils.metaestimators import available_if
 
-from ._feature_gaussians import FeatureGaussians
-from ._grayscale import GrayscaleResize
-from ._loader import ImageLoader
+from ._model_file import ModelFileError
+from ._onnx_archive import (
+    FORMAT,
+    INPUTS,
+    MANIFEST,
+    STEPS,
+    VERSION,
+    read_archive,
+    refused,
+)
 from ._steps import (
     prediction_steps,
     transform_naming_failures,
@@ -41,20 +48,8 @@ from ._views import score_views
 from ._walk import final_step, scoring_model
 from ._writing import atomic_write
 
-FORMAT = "sklearn_pneumo.onnx"
-#: Format written and read.
-VERSION = 1
-_MANIFEST = "manifest.json"
-#: The preprocessing steps an archive may hold, rebuilt from their parameters.
-_STEPS = {cls.__name__: cls for cls in (ImageLoader, GrayscaleResize)}
-#: Parameters held as tuples, which JSON writes as lists.
-_TUPLES = ("size", "decode_size")
 #: Bound on what an archive may inflate to (the paper's network is 4 MB).
 MAX_SIZE = 1 << 30
-
-
-def _refused(path, reason):
-    return ValueError(f"{path} is not an sklearn_pneumo ONNX archive: {reason}.")
 
 
 def _named_prediction_steps(model):
@@ -64,7 +59,7 @@ def _named_prediction_steps(model):
 
 
 def _check_step(name, step):
-    if type(step) not in _STEPS.values():  # a subclass may transform otherwise
+    if type(step) not in STEPS.values():  # a subclass may transform otherwise
         raise ValueError(
             f"export_onnx cannot export step {name!r} ({type(step).__name__}): "
             "only ImageLoader and GrayscaleResize run before the network in an "
@@ -238,9 +233,7 @@ def export_onnx(model, path):
     manifest = {
         "format": FORMAT,
         "version": VERSION,
-        "input": {"ImageLoader": "paths", "GrayscaleResize": "images"}.get(
-            first, "rows"
-        ),
+        "input": INPUTS[first],
         "classes": np.asarray(model.classes_).tolist(),
         "steps": steps,
         "combine": combine,
@@ -252,7 +245,7 @@ def export_onnx(model, path):
         atomic_write(path, "wb") as handle,
         zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive,
     ):
-        archive.writestr(_MANIFEST, json.dumps(manifest, indent=1))
+        archive.writestr(MANIFEST, json.dumps(manifest, indent=1))
         for name, data in files.items():
             archive.writestr(name, data)
 
@@ -398,66 +391,11 @@ class OnnxScorer(TypicalityMixin):
         return self.networks[0].offset if self.combine == "network" else 0.0
 
 
-def _read(archive, name, manifest, path):
-    data = archive.read(name)
-    if hashlib.sha256(data).hexdigest() != manifest["sha256"].get(name):
-        raise _refused(path, f"{name} does not match its checksum (corrupted?)")
-    return data
-
-
-def _gaussians(data):
-    with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-        depths = len([key for key in arrays.files if key.startswith("means_")])
-        gaussians = FeatureGaussians()
-        gaussians.means_ = [arrays[f"means_{d}"] for d in range(depths)]
-        gaussians.precisions_ = [arrays[f"precision_{d}"] for d in range(depths)]
-        gaussians.scales_ = [float(arrays[f"scale_{d}"]) for d in range(depths)]
-    return gaussians
-
-
-def _step(entry, path):
-    cls = _STEPS.get(entry.get("type"))
-    if cls is None:
-        raise _refused(path, f"unknown step type {entry.get('type')!r}")
-    params = {
-        key: tuple(value) if key in _TUPLES and value is not None else value
-        for key, value in entry["params"].items()
-    }
-    try:
-        return cls(**params)
-    except TypeError as error:
-        raise _refused(path, f"step {entry['name']!r}: {error}") from None
-
-
-def _checked_manifest(archive, path, max_size):
-    if sum(info.file_size for info in archive.infolist()) > max_size:
-        raise _refused(path, f"it inflates to more than {max_size:,} bytes")
-    try:
-        manifest = json.loads(archive.read(_MANIFEST))
-    except KeyError:
-        raise _refused(path, f"no {_MANIFEST}") from None
-    except ValueError as error:
-        raise _refused(path, f"invalid {_MANIFEST} ({error})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise _refused(path, f"its {_MANIFEST} is not of format {FORMAT!r}")
-    if manifest.get("version") != VERSION:
-        raise _refused(
-            path,
-            f"format version {manifest.get('version')!r}; this version of "
-            f"sklearn_pneumo reads version {VERSION}",
-        )
-    expected = {_MANIFEST, *manifest["sha256"]}
-    if set(archive.namelist()) != expected or len(archive.namelist()) != len(expected):
-        unexpected = sorted(set(archive.namelist()) ^ expected)
-        raise _refused(path, f"unexpected, missing or repeated members {unexpected}")
-    return manifest
-
-
 def is_onnx_archive(path):
     """Whether ``path`` is a zip whose manifest says it is an ONNX archive."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return json.loads(archive.read(_MANIFEST)).get("format") == FORMAT
+            return json.loads(archive.read(MANIFEST)).get("format") == FORMAT
     except (OSError, KeyError, ValueError, AttributeError, zipfile.BadZipFile):
         return False
 
@@ -491,28 +429,21 @@ def load_onnx(path, *, max_size=MAX_SIZE):
         raise ImportError(
             "load_onnx needs onnxruntime: pip install 'sklearn-pneumo[onnx]'."
         )
-    import onnxruntime
-
     if not Path(path).is_file():
         raise FileNotFoundError(f"ONNX archive {str(path)!r} does not exist.")
     try:
         with zipfile.ZipFile(path) as archive:
-            manifest = _checked_manifest(archive, path, max_size)
-            networks = []
-            for entry in manifest["members"]:
-                graph = _read(archive, entry["network"], manifest, path)
-                session = onnxruntime.InferenceSession(
-                    graph, providers=["CPUExecutionProvider"]
-                )
-                gaussians = None
-                if entry["gaussians"] is not None:
-                    data = _read(archive, entry["gaussians"], manifest, path)
-                    gaussians = _gaussians(data)
-                networks.append(_Network(session, entry, gaussians))
+            manifest, steps, networks = read_archive(archive, path, max_size)
     except zipfile.BadZipFile as error:
-        raise _refused(path, f"not a valid zip archive ({error})") from None
-    except (KeyError, TypeError) as error:
-        raise _refused(path, f"incomplete manifest ({error!r})") from None
-    steps = [_step(entry, path) for entry in manifest["steps"]]
+        raise refused(path, f"not a valid zip archive ({error})") from None
+    except ModelFileError:
+        raise
+    except Exception as error:  # a damaged zip surfaces as many types
+        raise refused(
+            path, f"damaged archive ({type(error).__name__}: {error})"
+        ) from None
+    networks = [
+        _Network(session, entry, gaussians) for entry, session, gaussians in networks
+    ]
     classes = np.asarray(manifest["classes"])
     return OnnxScorer(networks, steps, classes, manifest["combine"], manifest)

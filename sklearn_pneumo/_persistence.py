@@ -26,6 +26,7 @@ from ._ensemble import PneumoEnsemble
 from ._feature_gaussians import FeatureGaussians
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader
+from ._model_file import ModelFileError, check_image_size
 from ._network import build_cnn
 from ._pipeline import PneumoPipeline
 from ._upstream import (
@@ -217,12 +218,8 @@ def save_model(model, path, *, optimizer=True):
             archive.writestr(name, data)
 
 
-class _Refused(ValueError):
-    """A model file refused by :func:`load_model`, with the reason."""
-
-
 def _refuse(path, reason):
-    return _Refused(f"{path} is not a loadable sklearn_pneumo model: {reason}")
+    return ModelFileError(f"{path} is not a loadable sklearn_pneumo model: {reason}")
 
 
 def _check_archive_size(archive, what, budget, path):
@@ -391,9 +388,20 @@ def _load(path, archive, folder, trusted, safe_mode, max_size):
             cnn = None
         if not isinstance(cnn, CNNClassifier):
             raise _refuse(path, f"no CNNClassifier at {network_path}")
+        reason = check_image_size(
+            getattr(cnn, "image_size_", None), f"the image_size_ of {network_path}"
+        )
+        if reason is not None:
+            raise _refuse(path, reason)
         network_file = Path(folder) / name
         network_file.write_bytes(network_data)
         cnn.model_ = _load_network(network_file, name, safe_mode, path)
+        if tuple(cnn.model_.input_shape[1:3]) != tuple(cnn.image_size_):
+            raise _refuse(
+                path,
+                f"{name} takes images of {cnn.model_.input_shape[1:3]}, and its "
+                f"classifier's image_size_ is {cnn.image_size_}",
+            )
         for name in SCIKERAS_CALLBACK_LISTS:
             setattr(cnn, name, [])
     return model
@@ -443,7 +451,7 @@ def load_model(path, *, trusted=None, safe_mode=True, max_size=MAX_SIZE):
             tempfile.TemporaryDirectory() as folder,
         ):
             return _load(path, archive, folder, trusted, safe_mode, max_size)
-    except _Refused:
+    except ModelFileError:
         raise
     except zipfile.BadZipFile as error:
         raise _refuse(
