@@ -10,7 +10,7 @@ from scipy import sparse
 from skimage.color import rgb2gray, rgba2rgb
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ._threads import image_threads
+from ._threads import N_JOBS, image_threads
 from ._upstream import StrOptions, fit_context, validate_estimator_params
 
 #: Integer dtypes with a fixed full-scale value; other dtypes are refused.
@@ -409,7 +409,7 @@ class GrayscaleResize(TransformerMixin, BaseEstimator):
         "size": [tuple],
         "border": [StrOptions({"keep", "trim"})],
         "contrast": [StrOptions(set(CONTRAST))],
-        "n_jobs": [Integral, None, StrOptions({"auto"})],
+        "n_jobs": [*N_JOBS, None, StrOptions({"auto"})],
     }
 
     def __init__(

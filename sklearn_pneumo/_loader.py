@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from tqdm.auto import tqdm
 
 from ._dicom import decode_dicom, is_dicom
-from ._threads import image_threads
+from ._threads import N_JOBS, image_threads
 from ._upstream import Interval, StrOptions, fit_context, validate_estimator_params
 
 #: EXIF orientations that swap width and height.
@@ -530,7 +530,7 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         "decode_size": [tuple, None],
         "max_pixels": [Interval(Integral, 1, None, closed="left"), None],
         "intensity": [StrOptions({"container", "image"})],
-        "n_jobs": [Integral, None, StrOptions({"auto"})],
+        "n_jobs": [*N_JOBS, None, StrOptions({"auto"})],
         "progress": ["boolean"],
     }
 

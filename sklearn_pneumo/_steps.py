@@ -2,6 +2,7 @@
 
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoadError
+from ._upstream import validate_estimator_params
 
 
 def prediction_steps(pipeline):
@@ -74,8 +75,12 @@ def transform_naming_failures(steps, chunk, *, borders=False):
     is retried file by file, so that the error names the file. With
     ``borders``, returns ``(rows, trimmed)``: ``trimmed`` is the
     :meth:`GrayscaleResize.border_trimmed` of the images a border-trimming
-    step saw (None without one).
+    step saw (None without one). The steps' parameters are validated first:
+    a broken step raises once, as itself, and is never blamed on a file.
     """
+    for step in steps:
+        if hasattr(step, "_parameter_constraints"):
+            validate_estimator_params(step)
     try:
         trimmed = None
         for step in steps:

@@ -1,5 +1,16 @@
 """How many threads decode and resize images: the ``n_jobs="auto"`` rule."""
 
+from numbers import Integral
+
+from ._upstream import Interval
+
+#: joblib's ``n_jobs`` as parameter constraints: any int but 0, which joblib
+#: would refuse only once the images are being read, as if they were at fault.
+N_JOBS = [
+    Interval(Integral, None, -1, closed="right"),
+    Interval(Integral, 1, None, closed="left"),
+]
+
 #: Fewest images for which "auto" starts threads: below this, starting them
 #: costs about as much as it saves (a full-size X-ray takes 2-5 ms).
 AUTO_MIN_IMAGES = 16
