@@ -126,8 +126,14 @@ def live_traced_graphs():
 
     from tensorflow.python.framework.func_graph import FuncGraph
 
+    def is_graph(obj):
+        try:
+            return isinstance(obj, FuncGraph)
+        except ReferenceError:  # a weak proxy whose object is gone
+            return False
+
     gc.collect()
-    return sum(isinstance(obj, FuncGraph) for obj in gc.get_objects())
+    return sum(map(is_graph, gc.get_objects()))
 
 
 def _gradient_registry():
