@@ -251,3 +251,24 @@ def test_a_broken_step_is_never_blamed_on_the_images(exported, tmp_path, xray_pa
         assert not (tmp_path / "rows.csv").exists()
         scorer.steps[step].set_params(**original)
     assert scorer.predict_proba(paths).shape == (3, 2)
+
+
+def test_a_graph_that_reads_files_beside_it_is_refused(exported, tmp_path):
+    """Weights stored as "external data" would be read from the loader's folder."""
+    onnx = pytest.importorskip("onnx")
+    (tmp_path / "secret.bin").write_bytes(b"\0" * 64)
+    graph = onnx.load_from_string(exported["network_0.onnx"])
+    weights = graph.graph.initializer[0]
+    weights.ClearField("raw_data")
+    weights.ClearField("float_data")
+    weights.data_location = onnx.TensorProto.EXTERNAL
+    for key, value in {"location": "secret.bin", "offset": "0"}.items():
+        entry = weights.external_data.add()
+        entry.key, entry.value = key, value
+    path = craft(
+        tmp_path / "crafted.onnx.zip",
+        exported,
+        **{"network_0.onnx": graph.SerializeToString()},
+    )
+    with pytest.raises(ModelFileError, match="network_0.onnx is not a valid ONNX"):
+        load_onnx(path)
