@@ -23,6 +23,7 @@ from ._model_file import ModelFileError
 from ._onnx import OnnxScorer, export_onnx, load_onnx
 from ._predict_files import predict_files
 from ._pretrained import load_pretrained, pretrained_record
+from ._prior_shift import PriorShiftAdapter, measure_source_priors
 from ._version import __version__ as __version__
 from ._walk import fitted_networks
 
@@ -50,6 +51,7 @@ __all__ = [
     "OnnxScorer",
     "PneumoEnsemble",
     "PneumoPipeline",
+    "PriorShiftAdapter",
     "build_cnn",
     "evaluate_binary",
     "evaluate_multiclass",
@@ -63,6 +65,7 @@ __all__ = [
     "load_pretrained",
     "make_pneumo_ensemble",
     "make_pneumo_pipeline",
+    "measure_source_priors",
     "predict_files",
     "preset_settings",
     "pretrained_record",

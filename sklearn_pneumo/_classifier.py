@@ -198,6 +198,10 @@ class CNNClassifier(TypicalityMixin, ScikerasClassifier):
     offset_ : float
         Inputs whose :meth:`score_samples` is below it are outliers
         (:meth:`is_outlier`), as scikit-learn's outlier detectors define it.
+    source_priors_ : ndarray of shape (n_classes,)
+        With a hold-out (``validation_split``): the mean predicted
+        probability of each class on it, the class shares the probabilities
+        reflect. :class:`PriorShiftAdapter` starts from them.
 
     See Also
     --------
@@ -642,13 +646,35 @@ class CNNClassifier(TypicalityMixin, ScikerasClassifier):
             held_out = validation[0]
         if self.clahe:
             X = contrast_processed(X, self.clahe, self._fit_seed)
-        for fitted in ("_prediction_networks", "outlier_model_", "offset_"):
+        for fitted in (
+            "_prediction_networks",
+            "outlier_model_",
+            "offset_",
+            "source_priors_",
+        ):
             self.__dict__.pop(fitted, None)
         with keras_seed(self._fit_seed):
             result = keras_fit(X, y, sample_weight, **kwargs)
+        if held_out is not None and len(held_out):
+            self.source_priors_ = self._mean_proba(held_out)
         if self.outlier_rate is not None:
             self._fit_outlier_model(X, y, held_out)
         return result
+
+    def _mean_proba(self, images):
+        """The mean probability of each class over ``images``, as predicted."""
+
+        def forward(view, features):
+            return self._forward(view, self.inference_dtype_policy, features)
+
+        views, _ = score_views(
+            images,
+            forward,
+            None,
+            test_time_augmentation=self.test_time_augmentation,
+            typicality=False,
+        )
+        return views.mean(axis=(0, 1)).astype(np.float64)
 
     def __sklearn_is_fitted__(self):
         return self.initialized_

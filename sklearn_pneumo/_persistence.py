@@ -29,6 +29,7 @@ from ._loader import ImageLoader
 from ._model_file import ModelFileError, check_image_size
 from ._network import build_cnn
 from ._pipeline import PneumoPipeline
+from ._prior_shift import PriorShiftAdapter
 from ._upstream import (
     CALIBRATION_TYPES,
     SCIKERAS_CALLBACK_LISTS,
@@ -70,6 +71,7 @@ TRUSTED_TYPES = sorted(
         Pipeline,
         PneumoPipeline,
         PneumoEnsemble,
+        PriorShiftAdapter,
         FeatureGaussians,
         RandomOverSampler,
         RandomUnderSampler,

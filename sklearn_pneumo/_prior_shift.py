@@ -1,0 +1,306 @@
+"""A new site's share of each class, learned from its unlabeled X-rays.
+
+A model's probabilities carry the class shares of the X-rays it learned
+from. At a site where pneumonia is rarer (an outpatient clinic) or more
+common (a ward), the same network's answers are then biased. Saerens,
+Latinne and Decaestecker (2002, "Adjusting the outputs of a classifier to
+new a priori probabilities: a simple procedure") estimate the site's shares
+from the model's own probabilities on the site's unlabeled inputs, by EM,
+and reweigh each probability by the ratio of the site's share to the
+source's. The source's shares must be the ones the probabilities reflect:
+the model's mean probabilities on held-out X-rays of its training source
+(``source_priors_``, set at fit from the hold-out), not the share of the
+training labels, and not one half each.
+"""
+
+import warnings
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin
+from sklearn.frozen import FrozenEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
+
+from ._upstream import HasMethods, Interval, fit_context
+from ._walk import final_step, scoring_model
+
+#: Estimated shares below this (or above one minus it) sit at their bound.
+_BOUND = 0.01
+
+
+def shift_priors(proba, source_priors, target_priors):
+    """Probabilities of a model that learned ``source_priors``, moved to new ones.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> shift_priors(np.array([[0.5, 0.5]]), [0.5, 0.5], [0.8, 0.2]).tolist()
+    [[0.8, 0.2]]
+    """
+    weighted = np.asarray(proba, dtype=np.float64) * (
+        np.asarray(target_priors, dtype=np.float64)
+        / np.asarray(source_priors, dtype=np.float64)
+    )
+    return weighted / weighted.sum(axis=1, keepdims=True)
+
+
+def em_priors(proba, source_priors, *, max_iter=1000, tol=1e-8):
+    """The class shares of the inputs behind ``proba``, by EM (Saerens et al. 2002).
+
+    Parameters
+    ----------
+    proba : array-like of shape (n_samples, n_classes)
+        The model's probabilities of the new inputs.
+    source_priors : array-like of shape (n_classes,)
+        The class shares its probabilities reflect.
+
+    Returns
+    -------
+    ndarray of shape (n_classes,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.random(4000) < 0.8  # 80 % of class 1
+    >>> x = rng.normal(np.where(y, 1.0, -1.0))  # each class a Gaussian
+    >>> p1 = 1 / (1 + np.exp(-2 * x))  # the posterior where both had 50 %
+    >>> em_priors(np.column_stack([1 - p1, p1]), [0.5, 0.5]).round(2).tolist()
+    [0.2, 0.8]
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    priors = np.asarray(source_priors, dtype=np.float64)
+    for _ in range(max_iter):
+        updated = shift_priors(proba, source_priors, priors).mean(axis=0)
+        if np.abs(updated - priors).max() < tol:
+            return updated
+        priors = updated
+    return priors
+
+
+def source_priors(model):
+    """The class shares of ``model``'s probabilities; a ValueError says how to add."""
+    final = final_step(model)
+    priors = getattr(final, "source_priors_", None)
+    if priors is None:
+        raise ValueError(
+            f"{type(scoring_model(model)).__name__} has no source_priors_: the "
+            "class shares it predicts on held-out X-rays of its training "
+            "source, which adapting to a site's shares starts from. Fit it "
+            "with validation_split > 0 (a hold-out sets them), or measure them "
+            "on X-rays of its training source that it was not fitted on: "
+            "measure_source_priors(model, X_held_out)."
+        )
+    return np.asarray(priors, dtype=np.float64)
+
+
+def measure_source_priors(model, X):
+    """Set ``source_priors_`` of a fitted model from held-out X-rays of its source.
+
+    For a model fitted without a hold-out: its mean probability of each
+    class on ``X``, inputs of its training source that it was not fitted on
+    (the rest of the training folder's patients, say), is stored on its
+    final step, as fit stores it from a hold-out.
+
+    Returns
+    -------
+    ndarray of shape (n_classes,)
+        The measured shares.
+    """
+    priors = np.asarray(model.predict_proba(X), dtype=np.float64).mean(axis=0)
+    final_step(model).source_priors_ = priors
+    return priors
+
+
+def _estimator_has(name):
+    return lambda self: hasattr(scoring_model(self.estimator), name)
+
+
+class PriorShiftAdapter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+    """A fitted model adapted to a site's class shares, from its unlabeled X-rays.
+
+    ``fit(X)`` reads no label: it scores the site's inputs with the wrapped
+    model, leaves out those it flags as outliers, and estimates the site's
+    share of each class by EM (Saerens, Latinne & Decaestecker 2002) from
+    the model's ``source_priors_``. Then :meth:`predict_proba`,
+    :meth:`predict` and :meth:`assess` reweigh the model's probabilities by
+    the ratio of the site's shares to the source's. The wrapped model is
+    used as it is, never refitted.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+        A model of this package (a pipeline, ensemble, the shipped model,
+        a search) with ``source_priors_`` on its final step. Clones of the
+        adapter (``GridSearchCV``, ``cross_validate``) keep it fitted only if
+        it is wrapped in scikit-learn's ``FrozenEstimator``.
+    skip_outliers : bool, default=True
+        Leave the inputs the model flags as outliers out of the estimate
+        (with a model that has ``assess``).
+    min_samples : int, default=30
+        Fewest inputs (after leaving outliers out) to estimate from.
+    n_bootstrap : int, default=200
+        Bootstrap resamples of the inputs for ``priors_interval_``; 0 for
+        none.
+    random_state : int, RandomState or None, default=None
+        Seeds the bootstrap.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The wrapped model's classes.
+    source_priors_ : ndarray of shape (n_classes,)
+        The class shares the model's probabilities reflect.
+    priors_ : ndarray of shape (n_classes,)
+        The site's estimated share of each class.
+    priors_interval_ : ndarray of shape (2, n_classes)
+        The 2.5 and 97.5 percentiles of ``priors_`` over bootstrap
+        resamples (NaN with ``n_bootstrap=0``).
+    n_samples_ : int
+        Inputs the estimate used.
+    n_outliers_ : int
+        Inputs left out as outliers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pneumo import CNNClassifier, PriorShiftAdapter
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.random((60, 8 * 8), dtype=np.float32)
+    >>> clf = CNNClassifier(epochs=1, model__filters=2, validation_split=0.25,
+    ...                     random_state=0).fit(X, [0, 1] * 30)
+    >>> adapter = PriorShiftAdapter(clf, n_bootstrap=20, random_state=0).fit(X)
+    >>> adapter.priors_.shape, adapter.predict_proba(X[:2]).shape
+    ((2,), (2, 2))
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["predict_proba"])],
+        "skip_outliers": ["boolean"],
+        "min_samples": [Interval(Integral, 2, None, closed="left")],
+        "n_bootstrap": [Interval(Integral, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        skip_outliers=True,
+        min_samples=30,
+        n_bootstrap=200,
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.skip_outliers = skip_outliers
+        self.min_samples = min_samples
+        self.n_bootstrap = n_bootstrap
+        self.random_state = random_state
+
+    def _model(self):
+        if isinstance(self.estimator, FrozenEstimator):
+            return self.estimator.estimator
+        return self.estimator
+
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Estimate the site's class shares from its inputs ``X``; ``y`` is ignored.
+
+        Raises
+        ------
+        ValueError
+            If the model has no ``source_priors_`` (the message says how to
+            add them), or fewer than ``min_samples`` inputs are left once
+            outliers are left out.
+        """
+        model = self._model()
+        check_is_fitted(scoring_model(model))
+        source = source_priors(model)
+        outlier = None
+        if hasattr(scoring_model(model), "assess"):
+            assessed = model.assess(X)
+            proba, outlier = assessed.proba, np.asarray(assessed.outlier)
+        else:
+            proba = model.predict_proba(X)
+        proba = np.asarray(proba, dtype=np.float64)
+        self.n_outliers_ = int(outlier.sum()) if outlier is not None else 0
+        if self.skip_outliers and outlier is not None:
+            proba = proba[~outlier]
+        if len(proba) < self.min_samples:
+            raise ValueError(
+                f"{len(proba)} input(s) to estimate the class shares from, "
+                f"{self.n_outliers_} more left out as outliers; at least "
+                f"min_samples={self.min_samples} are needed, and a few hundred "
+                "give a narrow interval."
+            )
+        self.classes_ = np.asarray(scoring_model(model).classes_)
+        self.source_priors_ = source
+        self.n_samples_ = len(proba)
+        self.priors_ = em_priors(proba, source)
+        self.priors_interval_ = self._bootstrap(proba, source)
+        at_bound = [
+            f"{name!r} {share:.4f}"
+            for name, share in zip(self.classes_.tolist(), self.priors_)
+            if not _BOUND <= share <= 1 - _BOUND
+        ]
+        if at_bound:
+            warnings.warn(
+                f"Estimated class shares at their bound ({', '.join(at_bound)}): "
+                "the inputs may hold none of a class, or the model may not read "
+                "them. Check a few by eye before trusting the adapted answers.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return self
+
+    def _bootstrap(self, proba, source):
+        if not self.n_bootstrap:
+            return np.full((2, len(source)), np.nan)
+        rng = check_random_state(self.random_state)
+        estimates = [
+            em_priors(proba[rng.randint(0, len(proba), len(proba))], source)
+            for _ in range(self.n_bootstrap)
+        ]
+        return np.percentile(estimates, [2.5, 97.5], axis=0)
+
+    def _shifted(self, proba):
+        return shift_priors(proba, self.source_priors_, self.priors_)
+
+    def predict_proba(self, X):
+        """The model's probabilities, moved to the site's class shares."""
+        check_is_fitted(self)
+        return self._shifted(self._model().predict_proba(X))
+
+    def predict(self, X):
+        """The class of largest adapted probability."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    @available_if(_estimator_has("assess"))
+    def assess(self, X):
+        """The model's ``assess``, with adapted probabilities.
+
+        Typicality, outlier flags, uncertainty and ``border_trimmed`` are the
+        model's: they do not depend on the class shares.
+        """
+        check_is_fitted(self)
+        assessed = self._model().assess(X)
+        assessed["proba"] = self._shifted(assessed.proba)
+        return assessed
+
+    @available_if(_estimator_has("score_samples"))
+    def score_samples(self, X):
+        """The model's typicality of each input (unchanged by adapting)."""
+        return self._model().score_samples(X)
+
+    @available_if(_estimator_has("is_outlier"))
+    def is_outlier(self, X):
+        """The model's outlier flags (unchanged by adapting)."""
+        return self._model().is_outlier(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = True
+        return tags

@@ -1,0 +1,120 @@
+"""Adapting to a site's class shares from its unlabeled X-rays (Saerens et al.)."""
+
+import numpy as np
+import pytest
+from conftest import TINY_NETWORK
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score
+
+from sklearn_pneumo import (
+    CNNClassifier,
+    PriorShiftAdapter,
+    load_model,
+    measure_source_priors,
+    save_model,
+)
+from sklearn_pneumo._prior_shift import em_priors, shift_priors
+
+
+def gaussian_site(n, shares, rng):
+    """Inputs of three classes, each a Gaussian around its own corner."""
+    y = rng.choice(len(shares), size=n, p=shares)
+    X = rng.normal(size=(n, 2)) + np.eye(3, 2)[y] * 2.5
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def source_model():
+    """A classifier fitted on equal shares, its source shares measured held out."""
+    rng = np.random.default_rng(0)
+    model = LogisticRegression().fit(*gaussian_site(3000, [1 / 3] * 3, rng))
+    measure_source_priors(model, gaussian_site(3000, [1 / 3] * 3, rng)[0])
+    return model
+
+
+@pytest.mark.parametrize("shares", [[0.6, 0.3, 0.1], [0.1, 0.1, 0.8]])
+def test_recovers_a_sites_shares_and_answers_better(source_model, shares):
+    rng = np.random.default_rng(1)
+    X, y = gaussian_site(2000, shares, rng)
+    adapter = PriorShiftAdapter(source_model, random_state=0).fit(X)
+    np.testing.assert_allclose(adapter.priors_, shares, atol=0.04)
+    low, high = adapter.priors_interval_
+    assert np.all(low <= adapter.priors_) and np.all(adapter.priors_ <= high)
+    assert np.all(high - low < 0.1)
+    X_new, y_new = gaussian_site(2000, shares, rng)
+    before = accuracy_score(y_new, source_model.predict(X_new))
+    assert accuracy_score(y_new, adapter.predict(X_new)) > before + 0.01
+    np.testing.assert_allclose(adapter.predict_proba(X_new).sum(axis=1), 1)
+
+
+def test_the_source_shares_change_nothing(source_model):
+    rng = np.random.default_rng(2)
+    X, _ = gaussian_site(3000, [1 / 3] * 3, rng)
+    adapter = PriorShiftAdapter(source_model, n_bootstrap=0).fit(X)
+    np.testing.assert_allclose(adapter.priors_, adapter.source_priors_, atol=0.03)
+    assert np.isnan(adapter.priors_interval_).all()
+
+
+def test_em_is_a_fixed_point_at_the_true_shares():
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    priors = em_priors(proba, [0.5, 0.5])
+    shifted = shift_priors(proba, [0.5, 0.5], priors)
+    np.testing.assert_allclose(shifted.mean(axis=0), priors, atol=1e-6)
+
+
+def test_refuses_what_it_cannot_use(source_model):
+    rng = np.random.default_rng(3)
+    X, _ = gaussian_site(20, [1 / 3] * 3, rng)
+    with pytest.raises(ValueError, match="20 input.*min_samples=30"):
+        PriorShiftAdapter(source_model).fit(X)
+    bare = LogisticRegression().fit(*gaussian_site(300, [1 / 3] * 3, rng))
+    with pytest.raises(ValueError, match="no source_priors_.*measure_source_priors"):
+        PriorShiftAdapter(bare).fit(X)
+    one_class = gaussian_site(500, [0.0, 0.0, 1.0], rng)[0]
+    with pytest.warns(UserWarning, match="shares at their bound \\(0 0.0000, 1 0.00"):
+        PriorShiftAdapter(source_model, n_bootstrap=0).fit(one_class)
+
+
+def test_fit_changes_no_parameter_and_clones_frozen(source_model):
+    X, _ = gaussian_site(300, [0.5, 0.3, 0.2], np.random.default_rng(4))
+    adapter = PriorShiftAdapter(FrozenEstimator(source_model), n_bootstrap=5)
+    params = adapter.get_params(deep=False)
+    adapter.fit(X, y=np.zeros(len(X)))  # y is ignored
+    assert adapter.get_params(deep=False) == params
+    refitted = clone(adapter).fit(X)
+    np.testing.assert_allclose(refitted.priors_, adapter.priors_)
+
+
+@pytest.fixture(scope="module")
+def network(mnist):
+    """A tiny network with a hold-out, so with source_priors_."""
+    images, y = mnist
+    rows = images.reshape(len(images), -1).astype(np.float32) / 255
+    clf = CNNClassifier(**TINY_NETWORK, epochs=2, validation_split=0.25, random_state=0)
+    return clf.fit(rows, y), rows, y
+
+
+def test_a_network_learns_its_source_shares_from_its_hold_out(network):
+    clf, rows, y = network
+    assert clf.source_priors_.shape == (2,)
+    np.testing.assert_allclose(clf.source_priors_.sum(), 1, atol=1e-5)
+    unseen = CNNClassifier(**TINY_NETWORK, epochs=1, random_state=0).fit(rows, y)
+    assert not hasattr(unseen, "source_priors_")
+
+
+def test_leaves_outliers_out_keeps_flags_and_saves(network, tmp_path):
+    clf, rows, _ = network
+    noise = np.random.default_rng(5).random((20, rows.shape[1]), dtype=np.float32)
+    site = np.vstack([rows[:60], noise])
+    adapter = PriorShiftAdapter(clf, min_samples=10, random_state=0).fit(site)
+    assert adapter.n_outliers_ == int(clf.is_outlier(site).sum()) > 0
+    assert adapter.n_samples_ == len(site) - adapter.n_outliers_
+    assessed, plain = adapter.assess(site), clf.assess(site)
+    np.testing.assert_array_equal(assessed.outlier, plain.outlier)
+    np.testing.assert_allclose(assessed.proba, adapter.predict_proba(site), atol=1e-5)
+    save_model(adapter, tmp_path / "adapted.pneumo")
+    loaded = load_model(tmp_path / "adapted.pneumo")
+    np.testing.assert_allclose(loaded.predict_proba(site), adapter.predict_proba(site))
+    np.testing.assert_array_equal(loaded.priors_, adapter.priors_)
