@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
 
 from ._model_file import ModelFileError
 from ._onnx_archive import (
@@ -37,6 +38,7 @@ from ._onnx_archive import (
     read_archive,
     refused,
 )
+from ._prior_shift import shift_priors
 from ._steps import (
     prediction_steps,
     transform_naming_failures,
@@ -131,6 +133,22 @@ def _gaussian_arrays(gaussians):
     return buffer.getvalue()
 
 
+def _without_prior_shift(model):
+    """``model`` and its class-share adaptation (a manifest entry), if any."""
+    from ._prior_shift import PriorShiftAdapter
+
+    if not isinstance(model, PriorShiftAdapter):
+        return model, None
+    check_is_fitted(model)
+    shift = {"source": model.source_priors_.tolist(), "target": model.priors_.tolist()}
+    return scoring_model(model._model()), shift
+
+
+def _source_priors(final):
+    priors = getattr(final, "source_priors_", None)
+    return None if priors is None else np.asarray(priors, dtype=float).tolist()
+
+
 def _versions():
     import keras
     import tensorflow as tf
@@ -199,7 +217,7 @@ def export_onnx(model, path):
     import_tensorflow_quietly()
     from ._walk import fitted_networks
 
-    model = scoring_model(model)
+    model, prior_shift = _without_prior_shift(scoring_model(model))
     if not fitted_networks(model):
         raise ValueError(
             f"export_onnx needs a fitted model; {type(model).__name__} holds no "
@@ -238,6 +256,8 @@ def export_onnx(model, path):
         "steps": steps,
         "combine": combine,
         "members": entries,
+        "source_priors": _source_priors(final_step(model)),
+        "prior_shift": prior_shift,
         "versions": _versions(),
         "sha256": {name: hashlib.sha256(d).hexdigest() for name, d in files.items()},
     }
@@ -324,6 +344,16 @@ class OnnxScorer(TypicalityMixin):
         self.combine = combine
         self.manifest = manifest
         self.test_time_augmentation = None
+        if manifest.get("source_priors") is not None:
+            self.source_priors_ = np.asarray(manifest["source_priors"])
+        self.prior_shift = manifest.get("prior_shift")
+
+    def _shifted(self, proba):
+        """``proba`` moved to the site's class shares, if the archive was adapted."""
+        if self.prior_shift is None:
+            return proba
+        shift = self.prior_shift
+        return shift_priors(proba, shift["source"], shift["target"])
 
     def __repr__(self):
         names = [type(step).__name__ for step in self.steps]
@@ -358,7 +388,7 @@ class OnnxScorer(TypicalityMixin):
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), in ``classes_`` order."""
         views, weights, _ = self._combined(self._rows(X)[0], typicality=False)
-        return np.average(views, axis=0, weights=weights)
+        return self._shifted(np.average(views, axis=0, weights=weights))
 
     def predict(self, X):
         """The class of each input: the one of largest probability."""
@@ -380,6 +410,7 @@ class OnnxScorer(TypicalityMixin):
         rows, trimmed = self._rows(X)
         views, weights, typicality = self._combined(rows, typicality=True)
         assessed = summarize_views(views, typicality, self.offset_, weights)
+        assessed["proba"] = self._shifted(assessed.proba)
         return with_border_trimmed(assessed, trimmed)
 
     def _typicality(self, X):

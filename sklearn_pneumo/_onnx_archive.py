@@ -51,6 +51,8 @@ _FIELDS = {
     "versions",
     "sha256",
 }
+#: Fields an archive of an earlier version of this format may lack.
+_OPTIONAL_FIELDS = {"source_priors", "prior_shift"}
 _MEMBER_FIELDS = {
     "name",
     "network",
@@ -99,6 +101,20 @@ def _check_classes(classes):
         and len(set(classes)) == len(classes),
         f"classes is {classes!r}: it must list 2 or more distinct labels, all "
         "strings or all ints",
+    )
+
+
+def _check_shares(shares, where, n_classes):
+    """``shares``: null, or one positive share per class, summing to 1."""
+    _require(
+        shares is None
+        or (
+            isinstance(shares, list)
+            and len(shares) == n_classes
+            and all(_is_number(share) and share > 0 for share in shares)
+            and abs(sum(shares) - 1) < 1e-3
+        ),
+        f"{where} is {shares!r}: null, or {n_classes} positive shares summing to 1",
     )
 
 
@@ -156,8 +172,9 @@ def _check_manifest(manifest):
         f"sklearn_pneumo reads version {VERSION}",
     )
     _require(
-        set(manifest) == _FIELDS,
-        f"{MANIFEST} must have exactly the fields {sorted(_FIELDS)}",
+        _FIELDS <= set(manifest) <= _FIELDS | _OPTIONAL_FIELDS,
+        f"{MANIFEST} must have the fields {sorted(_FIELDS)}, and may have "
+        f"{sorted(_OPTIONAL_FIELDS)}",
     )
     checksums = manifest["sha256"]
     _require(
@@ -187,6 +204,16 @@ def _check_manifest(manifest):
     )
     for index, entry in enumerate(members):
         _check_member(index, entry, checksums)
+    n_classes = len(manifest["classes"])
+    _check_shares(manifest.get("source_priors"), "source_priors", n_classes)
+    shift = manifest.get("prior_shift")
+    _require(
+        shift is None
+        or (isinstance(shift, dict) and set(shift) == {"source", "target"}),
+        "prior_shift is neither null nor a map of source and target shares",
+    )
+    for key in ("source", "target") if shift is not None else ():
+        _check_shares(shift[key], f"prior_shift.{key}", n_classes)
     sizes = {tuple(entry["image_size"]) for entry in members}
     _require(len(sizes) == 1, f"the members take different image sizes {sorted(sizes)}")
     used = [m["network"] for m in members] + [

@@ -82,8 +82,7 @@ def em_priors(proba, source_priors, *, max_iter=1000, tol=1e-8):
 
 def source_priors(model):
     """The class shares of ``model``'s probabilities; a ValueError says how to add."""
-    final = final_step(model)
-    priors = getattr(final, "source_priors_", None)
+    priors = getattr(final_step(model), "source_priors_", None)
     if priors is None:
         raise ValueError(
             f"{type(scoring_model(model)).__name__} has no source_priors_: the "
@@ -216,7 +215,8 @@ class PriorShiftAdapter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             outliers are left out.
         """
         model = self._model()
-        check_is_fitted(scoring_model(model))
+        if isinstance(model, BaseEstimator):  # an OnnxScorer is fitted as read
+            check_is_fitted(scoring_model(model))
         source = source_priors(model)
         outlier = None
         if hasattr(scoring_model(model), "assess"):

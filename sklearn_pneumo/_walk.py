@@ -29,7 +29,8 @@ def final_step(model):
     """
     model = scoring_model(model)
     steps = getattr(model, "steps", None)
-    return steps[-1][1] if steps else model
+    # (name, step) pairs; an OnnxScorer's steps are its preprocessing alone
+    return steps[-1][1] if steps and isinstance(steps[-1], tuple) else model
 
 
 def walk_classifiers(obj, path=()):

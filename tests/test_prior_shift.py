@@ -11,7 +11,9 @@ from sklearn.metrics import accuracy_score
 from sklearn_pneumo import (
     CNNClassifier,
     PriorShiftAdapter,
+    export_onnx,
     load_model,
+    load_onnx,
     measure_source_priors,
     save_model,
 )
@@ -118,3 +120,22 @@ def test_leaves_outliers_out_keeps_flags_and_saves(network, tmp_path):
     loaded = load_model(tmp_path / "adapted.pneumo")
     np.testing.assert_allclose(loaded.predict_proba(site), adapter.predict_proba(site))
     np.testing.assert_array_equal(loaded.priors_, adapter.priors_)
+
+
+def test_an_adapted_model_exports_to_onnx_and_an_archive_adapts(network, tmp_path):
+    clf, rows, _ = network
+    site = rows[np.asarray(network[2]) == 1][:40]  # a site of pneumonia only
+    adapter = PriorShiftAdapter(clf, n_bootstrap=0).fit(site)
+    export_onnx(adapter, tmp_path / "adapted.onnx.zip")
+    scorer = load_onnx(tmp_path / "adapted.onnx.zip")
+    np.testing.assert_allclose(
+        scorer.predict_proba(rows[:10]), adapter.predict_proba(rows[:10]), atol=1e-4
+    )
+    np.testing.assert_allclose(
+        scorer.assess(rows[:10]).proba, adapter.predict_proba(rows[:10]), atol=1e-4
+    )
+    export_onnx(clf, tmp_path / "plain.onnx.zip")
+    plain = load_onnx(tmp_path / "plain.onnx.zip")
+    np.testing.assert_allclose(plain.source_priors_, clf.source_priors_, atol=1e-6)
+    from_archive = PriorShiftAdapter(plain, n_bootstrap=0).fit(site)
+    np.testing.assert_allclose(from_archive.priors_, adapter.priors_, atol=1e-3)
