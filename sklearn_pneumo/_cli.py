@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _cli_adapt
 from ._evaluation import evaluate_binary, evaluate_multiclass, format_report
 from ._loader import ImageLoader
 from ._predict_files import predict_files
@@ -263,6 +264,7 @@ def _parser():
     calibrate.add_argument(
         "--out", type=Path, required=True, help="file to save the calibrated model to"
     )
+    _cli_adapt.add_parser(commands)
     return parser
 
 
@@ -552,7 +554,19 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     if args.tensorflow_log:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
-    command = {"train": _train, "predict": _predict, "calibrate": _calibrate}
+    command = {
+        "train": _train,
+        "predict": _predict,
+        "calibrate": _calibrate,
+        "adapt": partial(
+            _cli_adapt.run,
+            model_and_inputs=_model_and_inputs,
+            load_predictor=_load_predictor,
+            expand_inputs=_expand_inputs,
+            check_output=_check_output,
+            log=_log,
+        ),
+    }
     with warnings.catch_warnings():
         # A warning reads as a line of the tool's, not as Python source.
         warnings.showwarning = lambda message, *_: _log(

@@ -144,6 +144,29 @@ def _without_prior_shift(model):
     return scoring_model(model._model()), shift
 
 
+def _readapted_archive(scorer, prior_shift, path):
+    """Write ``scorer``'s archive again with ``prior_shift``: no TensorFlow needed.
+
+    The members are read back from the archive ``scorer`` was loaded from
+    and must still match the checksums it was loaded with.
+    """
+    if scorer.path is None:
+        raise ValueError("this OnnxScorer was not read from an archive")
+    manifest = {**scorer.manifest, "prior_shift": prior_shift}
+    with zipfile.ZipFile(scorer.path) as source:
+        members = {name: source.read(name) for name in manifest["sha256"]}
+    for name, data in members.items():
+        if hashlib.sha256(data).hexdigest() != manifest["sha256"][name]:
+            raise refused(scorer.path, f"{name} changed since it was loaded")
+    with (
+        atomic_write(path, "wb") as handle,
+        zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive,
+    ):
+        archive.writestr(MANIFEST, json.dumps(manifest, indent=1))
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
 def _source_priors(final):
     priors = getattr(final, "source_priors_", None)
     return None if priors is None else np.asarray(priors, dtype=float).tolist()
@@ -182,7 +205,10 @@ def export_onnx(model, path):
     model : fitted estimator
         A :class:`CNNClassifier`, a pipeline of :func:`make_pneumo_pipeline`
         or :func:`make_pneumo_ensemble` (the shipped model too), or a fitted
-        search over one (its ``best_estimator_`` is exported).
+        search over one (its ``best_estimator_`` is exported), or a fitted
+        :class:`PriorShiftAdapter` of any of these or of an
+        :class:`OnnxScorer` (the archive then holds the class-share shift;
+        an adapted archive is written again without TensorFlow).
     path : str or os.PathLike
         Where the archive goes (``.onnx.zip`` by convention).
 
@@ -208,6 +234,9 @@ def export_onnx(model, path):
     >>> bool(np.abs(scorer.predict_proba(X) - clf.predict_proba(X)).max() < 1e-4)
     True
     """
+    model, prior_shift = _without_prior_shift(scoring_model(model))
+    if isinstance(model, OnnxScorer):
+        return _readapted_archive(model, prior_shift, path)
     if importlib.util.find_spec("tf2onnx") is None:
         raise ImportError(
             "export_onnx needs tf2onnx: pip install 'sklearn-pneumo[export]'."
@@ -217,7 +246,6 @@ def export_onnx(model, path):
     import_tensorflow_quietly()
     from ._walk import fitted_networks
 
-    model, prior_shift = _without_prior_shift(scoring_model(model))
     if not fitted_networks(model):
         raise ValueError(
             f"export_onnx needs a fitted model; {type(model).__name__} holds no "
@@ -337,7 +365,8 @@ class OnnxScorer(TypicalityMixin):
         Typicality below it is flagged as an outlier.
     """
 
-    def __init__(self, networks, steps, classes, combine, manifest):
+    def __init__(self, networks, steps, classes, combine, manifest, path=None):
+        self.path = path
         self.networks = networks
         self.steps = steps
         self.classes_ = classes
@@ -477,4 +506,4 @@ def load_onnx(path, *, max_size=MAX_SIZE):
         _Network(session, entry, gaussians) for entry, session, gaussians in networks
     ]
     classes = np.asarray(manifest["classes"])
-    return OnnxScorer(networks, steps, classes, manifest["combine"], manifest)
+    return OnnxScorer(networks, steps, classes, manifest["combine"], manifest, path)

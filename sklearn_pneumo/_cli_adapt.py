@@ -1,0 +1,128 @@
+"""``sklearn-pneumo adapt``: a model adapted to a site's class shares, from its X-rays.
+
+Its options and its ``run``, registered by the command line's dispatcher
+(:mod:`sklearn_pneumo._cli`).
+"""
+
+from pathlib import Path
+
+from ._pretrained import STEMS
+
+
+def add_parser(commands):
+    """Add the ``adapt`` subcommand to ``commands`` (argparse subparsers)."""
+    adapt = commands.add_parser(
+        "adapt",
+        help="adapt a model to a site's share of each class, from its unlabeled X-rays",
+        usage="sklearn-pneumo adapt [options] MODEL FOLDER --out FILE\n"
+        "       sklearn-pneumo adapt [options] --pretrained FOLDER --out FILE",
+        description="Score a site's X-rays (a folder, read at any depth; no "
+        "label is read), estimate the site's share of each class from the "
+        "model's own probabilities (EM of Saerens et al. 2002, from the shares "
+        "the model learned on held-out X-rays; outliers left out), print the "
+        "shares with a 95% bootstrap interval, and save the adapted model, "
+        "which 'sklearn-pneumo predict' scores. A Keras model file gives a "
+        "model file, an ONNX archive an ONNX archive.",
+    )
+    adapt.add_argument(
+        "arguments",
+        nargs="+",
+        type=Path,
+        metavar="MODEL FOLDER",
+        help="a model file or ONNX archive (left out with --pretrained), then "
+        "folders or image files of the site",
+    )
+    adapt.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="adapt the model that ships with the package",
+    )
+    adapt.add_argument(
+        "--classes",
+        choices=list(STEMS),
+        default="normal-pneumonia",
+        help="with --pretrained, which shipped model (default: normal-pneumonia)",
+    )
+    adapt.add_argument(
+        "--onnx",
+        action="store_true",
+        help="with --pretrained, adapt its ONNX form and write an ONNX archive "
+        "(needs no TensorFlow)",
+    )
+    adapt.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="file to save the adapted model to (.pneumo, or .onnx.zip for an "
+        "ONNX archive)",
+    )
+    return adapt
+
+
+def _fitted(adapter, paths, log):
+    """``adapter`` fitted on the readable ``paths``; unreadable ones are named."""
+    from ._loader import ImageLoadError
+
+    try:
+        return adapter.fit(paths)
+    except ImageLoadError as error:
+        unreadable = {path for path, _ in error.failures}
+        shown = "; ".join(f"{path}: {reason}" for path, reason in error.failures[:3])
+        more = len(error.failures) - min(3, len(error.failures))
+        log(
+            f"{len(unreadable)} file(s) could not be read and are left out "
+            f"({shown}{f'; and {more} more' if more else ''})"
+        )
+        return adapter.fit([path for path in paths if path not in unreadable])
+
+
+def run(args, *, model_and_inputs, load_predictor, expand_inputs, check_output, log):
+    """Adapt, print the shares, save; the command line's helpers are passed in."""
+    from ._onnx import OnnxScorer, export_onnx
+    from ._pretrained import load_pretrained
+    from ._prior_shift import PriorShiftAdapter
+
+    model_file, inputs = model_and_inputs(args)
+    if not inputs:
+        raise ValueError(
+            "give a model file and the site's folder, or --pretrained and the "
+            "site's folder"
+        )
+    check_output(args.out)
+    paths = expand_inputs(inputs)
+    if args.onnx and model_file is None:
+        model = load_pretrained(args.classes, runtime="onnx")
+    else:
+        model = load_predictor(args, model_file)
+    onnx = isinstance(model, OnnxScorer)
+    if onnx != str(args.out).endswith(".onnx.zip"):
+        adapts_to = (
+            "an ONNX archive adapts to an .onnx.zip file"
+            if onnx
+            else "a Keras model adapts to a .pneumo file (--onnx for an archive)"
+        )
+        raise ValueError(f"--out {args.out}: {adapts_to}")
+    log(f"Scoring {len(paths)} X-ray(s) of the site to estimate its class shares")
+    adapter = _fitted(PriorShiftAdapter(model, random_state=0), paths, log)
+    low, high = adapter.priors_interval_
+    print(
+        f"Estimated from {adapter.n_samples_} X-ray(s) "
+        f"({adapter.n_outliers_} flagged as outliers and left out):"
+    )
+    for name, source, share, lo, hi in zip(
+        adapter.classes_, adapter.source_priors_, adapter.priors_, low, high
+    ):
+        print(
+            f"  {name}: {share:.3f} (95% interval {lo:.3f} to {hi:.3f}); the "
+            f"model learned {source:.3f}"
+        )
+    if onnx:
+        export_onnx(adapter, args.out)
+    else:
+        from ._persistence import save_model
+
+        save_model(adapter, args.out)
+    log(
+        f"Saved the adapted model to {args.out}; predict image files with "
+        f"'sklearn-pneumo predict {args.out} FILES_OR_FOLDERS'"
+    )

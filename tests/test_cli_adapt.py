@@ -1,0 +1,82 @@
+"""``sklearn-pneumo adapt``: a site's class shares from its unlabeled X-rays."""
+
+import csv
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_cli import run_cli
+
+from sklearn_pneumo import load_onnx
+from sklearn_pneumo.datasets import load_chest_xray_224
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A site's folder of 200 X-rays, nested, with no class folders."""
+    root = tmp_path_factory.mktemp("site")
+    paths, _ = load_chest_xray_224()
+    for i, path in enumerate(paths):
+        folder = root / f"day_{i % 3}" / ("a" if i % 2 else "b")
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, folder / f"{i:03d}_{Path(path).name}")
+    return root
+
+
+def test_adapts_the_shipped_archive_and_predict_scores_it(site, tmp_path):
+    out = tmp_path / "site.onnx.zip"
+    result = run_cli("adapt", "--pretrained", "--onnx", site, "--out", out)
+    assert result.returncode == 0, result.stderr
+    shares = dict(re.findall(r"  (\d): (0\.\d+) \(95% interval", result.stdout))
+    assert set(shares) == {"0", "1"}
+    assert abs(sum(map(float, shares.values())) - 1) < 0.002
+    assert "Estimated from" in result.stdout and "outliers" in result.stdout
+    adapted = load_onnx(out)
+    assert adapted.prior_shift["target"] == pytest.approx(
+        [float(shares["0"]), float(shares["1"])], abs=1e-3
+    )
+    rows_file = tmp_path / "rows.csv"
+    result = run_cli("predict", out, site, "--out", rows_file)
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(rows_file.open()))
+    assert len(rows) == 200 and {"outlier", "typicality"} <= set(rows[0])
+
+
+def test_refuses_with_a_clear_error_and_writes_nothing(site, tmp_path):
+    out = tmp_path / "adapted.onnx.zip"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    noise = tmp_path / "noise"
+    noise.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        pixels = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(noise / f"photo_{i}.png")
+    cases = {
+        "no image files found": ("--pretrained", "--onnx", empty),
+        "left out as outliers; at least min_samples": ("--pretrained", "--onnx", noise),
+        "adapts to a .pneumo file": ("--pretrained", site),
+    }
+    for message, args in cases.items():
+        target = tmp_path / "adapted.pneumo" if "pneumo file" in message else out
+        result = run_cli("adapt", *args, "--out", out)
+        assert result.returncode != 0
+        assert message in result.stderr, result.stderr
+        assert not target.exists()
+
+
+def test_a_model_without_source_shares_says_how_to_add_them(
+    fitted_pipeline, site, tmp_path
+):
+    from sklearn_pneumo import save_model
+
+    save_model(fitted_pipeline, tmp_path / "model.pneumo")
+    out = tmp_path / "adapted.pneumo"
+    result = run_cli("adapt", tmp_path / "model.pneumo", site, "--out", out)
+    assert result.returncode == 1
+    assert "no source_priors_" in result.stderr
+    assert "measure_source_priors" in result.stderr
+    assert not out.exists()
