@@ -55,6 +55,11 @@ saves it and its ONNX form again, with the record's sample probabilities
 updated: the networks then give the same answers in Keras and in ONNX
 Runtime.
 
+``--source-priors`` measures both shipped models' ``source_priors_`` (the
+class shares their probabilities reflect, which ``PriorShiftAdapter`` and
+``sklearn-pneumo adapt`` start from) on training-folder X-rays each was not
+fitted on, and saves both forms again with them in their records.
+
 ``--trim-borders`` sets both shipped models to trim uniform borders before
 resizing (``resize__border="trim"``; their networks were trained on the
 X-rays as they are), saves both forms again and keeps in their records what
@@ -84,10 +89,12 @@ from sklearn_pneumo import (
     fitted_networks,
     load_model,
     make_pneumo_pipeline,
+    measure_source_priors,
     preset_settings,
     save_model,
 )
 from sklearn_pneumo._grayscale import to_gray, to_unit_float
+from sklearn_pneumo._holdout import holdout_indices
 from sklearn_pneumo.datasets import (
     load_chest_xray_sample,
     load_image_folder,
@@ -196,6 +203,46 @@ def refit_outliers(train_dir, out_dir, variants=False, site_shift=None):
     )
     record_file.write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record["sample_probabilities"], indent=2))
+
+
+def add_source_priors(train_dir, out_dir):
+    """Measure both shipped models' ``source_priors_``; save both forms again.
+
+    Each on X-rays of the training folder it was not fitted on: the binary
+    model, trained on every file, on the hold-out of its fit (its
+    ``validation_split``, by patient, with its seed, as ``fit`` drew it);
+    the three-class model, trained on the training part of
+    ``bench_multiclass.py``'s split, on that split's validation part.
+    """
+    pipe = load_model(out_dir / "pneumo_150.pneumo")
+    paths, y, groups = load_image_folder(train_dir, return_groups=True)
+    cnn = pipe[-1]
+    _, held_out = holdout_indices(
+        np.searchsorted(cnn.classes_, y), cnn.validation_split, cnn.random_state, groups
+    )
+    parts = {"pneumo_150": (pipe, paths[held_out], "the hold-out of its fit")}
+    splits, _ = patient_split(train_dir, 0, pneumonia_type)
+    parts["pneumo_type_150"] = (
+        load_model(out_dir / "pneumo_type_150.pneumo"),
+        splits["val"][0],
+        "the validation part of bench_multiclass.py's split",
+    )
+    for stem, (pipe, held_out_paths, where) in parts.items():
+        start = time.perf_counter()
+        priors = measure_source_priors(pipe, held_out_paths)
+        shares = dict(zip(map(str, pipe.classes_), map(float, priors)))
+        print(
+            f"{stem}: {shares} from {len(held_out_paths)} X-rays of {where} "
+            f"({time.perf_counter() - start:.0f} s)"
+        )
+        save_both_forms(pipe, out_dir / stem)
+        record_file = (out_dir / stem).with_suffix(".json")
+        record = json.loads(record_file.read_text())
+        record["source_priors"] = {
+            "shares": shares,
+            "measured_on": f"{len(held_out_paths)} X-rays of {where}",
+        }
+        record_file.write_text(json.dumps(record, indent=2) + "\n")
 
 
 def trim_borders(out_dir):
@@ -379,6 +426,7 @@ def main():
         help="with --refit-outliers: fit them with outlier_variants=True",
     )
     parser.add_argument("--trim-borders", action="store_true")
+    parser.add_argument("--source-priors", action="store_true")
     parser.add_argument(
         "--site-shift", type=Path, help="a bench_site_shift.py --model JSON file"
     )
@@ -405,6 +453,9 @@ def main():
         return
     if args.trim_borders:
         trim_borders(args.out_dir)
+        return
+    if args.source_priors:
+        add_source_priors(args.train_dir, args.out_dir)
         return
 
     if not args.accuracy:
