@@ -55,10 +55,12 @@ saves it and its ONNX form again, with the record's sample probabilities
 updated: the networks then give the same answers in Keras and in ONNX
 Runtime.
 
-``--source-priors`` measures both shipped models' ``source_priors_`` (the
-class shares their probabilities reflect, which ``PriorShiftAdapter`` and
-``sklearn-pneumo adapt`` start from) on training-folder X-rays each was not
-fitted on, and saves both forms again with them in their records.
+``--source-priors`` measures both shipped models' ``source_priors_`` and
+``source_calibration_`` (the class shares their calibrated probabilities
+reflect, and the calibration, which ``PriorShiftAdapter`` and
+``sklearn-pneumo adapt`` start from) on labelled training-folder X-rays
+each was not fitted on, and saves both forms again with them in their
+records.
 
 ``--trim-borders`` sets both shipped models to trim uniform borders before
 resizing (``resize__border="trim"``; their networks were trained on the
@@ -220,16 +222,18 @@ def add_source_priors(train_dir, out_dir):
     _, held_out = holdout_indices(
         np.searchsorted(cnn.classes_, y), cnn.validation_split, cnn.random_state, groups
     )
-    parts = {"pneumo_150": (pipe, paths[held_out], "the hold-out of its fit")}
+    parts = {
+        "pneumo_150": (pipe, paths[held_out], y[held_out], "the hold-out of its fit")
+    }
     splits, _ = patient_split(train_dir, 0, pneumonia_type)
     parts["pneumo_type_150"] = (
         load_model(out_dir / "pneumo_type_150.pneumo"),
-        splits["val"][0],
+        *splits["val"],
         "the validation part of bench_multiclass.py's split",
     )
-    for stem, (pipe, held_out_paths, where) in parts.items():
+    for stem, (pipe, held_out_paths, held_out_y, where) in parts.items():
         start = time.perf_counter()
-        priors = measure_source_priors(pipe, held_out_paths)
+        priors = measure_source_priors(pipe, held_out_paths, held_out_y)
         shares = dict(zip(map(str, pipe.classes_), map(float, priors)))
         print(
             f"{stem}: {shares} from {len(held_out_paths)} X-rays of {where} "
@@ -240,6 +244,7 @@ def add_source_priors(train_dir, out_dir):
         record = json.loads(record_file.read_text())
         record["source_priors"] = {
             "shares": shares,
+            "calibration": pipe[-1].source_calibration_.tolist(),
             "measured_on": f"{len(held_out_paths)} X-rays of {where}",
         }
         record_file.write_text(json.dumps(record, indent=2) + "\n")

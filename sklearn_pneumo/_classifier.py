@@ -21,6 +21,7 @@ from ._callbacks import detach_callbacks
 from ._feature_gaussians import FeatureGaussians, feature_network
 from ._holdout import holdout_indices
 from ._network import build_cnn, with_dtype_policy
+from ._prior_shift import source_state
 from ._seeding import keras_seed
 from ._tensorflow_log import drop_retracing_warnings
 from ._typicality import TypicalityMixin, summarize_views
@@ -199,9 +200,13 @@ class CNNClassifier(TypicalityMixin, ScikerasClassifier):
         Inputs whose :meth:`score_samples` is below it are outliers
         (:meth:`is_outlier`), as scikit-learn's outlier detectors define it.
     source_priors_ : ndarray of shape (n_classes,)
-        With a hold-out (``validation_split``): the mean predicted
-        probability of each class on it, the class shares the probabilities
-        reflect. :class:`PriorShiftAdapter` starts from them.
+        With a hold-out (``validation_split``): the class shares the
+        probabilities reflect, the mean calibrated probability of each class
+        on it. :class:`PriorShiftAdapter` starts from them.
+    source_calibration_ : ndarray of shape (n_classes + 1,)
+        With a hold-out: a temperature and a bias per class fitted to the
+        hold-out's log-probabilities and labels (bias-corrected temperature
+        scaling), which :class:`PriorShiftAdapter` applies first.
 
     See Also
     --------
@@ -626,7 +631,7 @@ class CNNClassifier(TypicalityMixin, ScikerasClassifier):
             return build()
 
     def _train(self, keras_fit, X, y, sample_weight, groups=None, **kwargs):
-        held_out = None
+        held_out = held_out_labels = None
         if self.validation_split and "validation_data" not in kwargs:
             if groups is not None and len(groups) != len(y):
                 raise ValueError(
@@ -643,7 +648,7 @@ class CNNClassifier(TypicalityMixin, ScikerasClassifier):
                 validation += (sample_weight[held_out],)
                 sample_weight = sample_weight[train]
             X, y, kwargs["validation_data"] = X[train], y[train], validation
-            held_out = validation[0]
+            held_out, held_out_labels = validation[0], validation[1]
         if self.clahe:
             X = contrast_processed(X, self.clahe, self._fit_seed)
         for fitted in (
@@ -651,18 +656,22 @@ class CNNClassifier(TypicalityMixin, ScikerasClassifier):
             "outlier_model_",
             "offset_",
             "source_priors_",
+            "source_calibration_",
         ):
             self.__dict__.pop(fitted, None)
         with keras_seed(self._fit_seed):
             result = keras_fit(X, y, sample_weight, **kwargs)
         if held_out is not None and len(held_out):
-            self.source_priors_ = self._mean_proba(held_out)
+            labels = np.asarray(held_out_labels).reshape(len(held_out), -1)[:, 0]
+            self.source_priors_, self.source_calibration_ = source_state(
+                self._proba(held_out), labels
+            )
         if self.outlier_rate is not None:
             self._fit_outlier_model(X, y, held_out)
         return result
 
-    def _mean_proba(self, images):
-        """The mean probability of each class over ``images``, as predicted."""
+    def _proba(self, images):
+        """The probabilities of encoded ``images``, as :meth:`predict_proba` gives."""
 
         def forward(view, features):
             return self._forward(view, self.inference_dtype_policy, features)
@@ -674,7 +683,7 @@ class CNNClassifier(TypicalityMixin, ScikerasClassifier):
             test_time_augmentation=self.test_time_augmentation,
             typicality=False,
         )
-        return views.mean(axis=(0, 1)).astype(np.float64)
+        return views.mean(axis=0)
 
     def __sklearn_is_fitted__(self):
         return self.initialized_

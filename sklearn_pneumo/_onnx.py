@@ -38,7 +38,7 @@ from ._onnx_archive import (
     read_archive,
     refused,
 )
-from ._prior_shift import shift_priors
+from ._prior_shift import calibrated, shift_priors
 from ._steps import (
     prediction_steps,
     transform_naming_failures,
@@ -140,7 +140,11 @@ def _without_prior_shift(model):
     if not isinstance(model, PriorShiftAdapter):
         return model, None
     check_is_fitted(model)
-    shift = {"source": model.source_priors_.tolist(), "target": model.priors_.tolist()}
+    shift = {
+        "source": model.source_priors_.tolist(),
+        "target": model.priors_.tolist(),
+        "calibration": _listed(model.source_calibration_),
+    }
     return scoring_model(model._model()), shift
 
 
@@ -167,9 +171,8 @@ def _readapted_archive(scorer, prior_shift, path):
             archive.writestr(name, data)
 
 
-def _source_priors(final):
-    priors = getattr(final, "source_priors_", None)
-    return None if priors is None else np.asarray(priors, dtype=float).tolist()
+def _listed(array):
+    return None if array is None else np.asarray(array, dtype=float).tolist()
 
 
 def _versions():
@@ -284,7 +287,10 @@ def export_onnx(model, path):
         "steps": steps,
         "combine": combine,
         "members": entries,
-        "source_priors": _source_priors(final_step(model)),
+        "source_priors": _listed(getattr(final_step(model), "source_priors_", None)),
+        "source_calibration": _listed(
+            getattr(final_step(model), "source_calibration_", None)
+        ),
         "prior_shift": prior_shift,
         "versions": _versions(),
         "sha256": {name: hashlib.sha256(d).hexdigest() for name, d in files.items()},
@@ -375,6 +381,7 @@ class OnnxScorer(TypicalityMixin):
         self.test_time_augmentation = None
         if manifest.get("source_priors") is not None:
             self.source_priors_ = np.asarray(manifest["source_priors"])
+            self.source_calibration_ = manifest.get("source_calibration")
         self.prior_shift = manifest.get("prior_shift")
 
     def _shifted(self, proba):
@@ -382,6 +389,7 @@ class OnnxScorer(TypicalityMixin):
         if self.prior_shift is None:
             return proba
         shift = self.prior_shift
+        proba = calibrated(proba, shift.get("calibration"))
         return shift_priors(proba, shift["source"], shift["target"])
 
     def __repr__(self):

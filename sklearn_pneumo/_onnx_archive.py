@@ -52,7 +52,7 @@ _FIELDS = {
     "sha256",
 }
 #: Fields an archive of an earlier version of this format may lack.
-_OPTIONAL_FIELDS = {"source_priors", "prior_shift"}
+_OPTIONAL_FIELDS = {"source_priors", "source_calibration", "prior_shift"}
 _MEMBER_FIELDS = {
     "name",
     "network",
@@ -115,6 +115,21 @@ def _check_shares(shares, where, n_classes):
             and abs(sum(shares) - 1) < 1e-3
         ),
         f"{where} is {shares!r}: null, or {n_classes} positive shares summing to 1",
+    )
+
+
+def _check_calibration(calibration, where, n_classes):
+    """``calibration``: null, or a temperature and a bias per class."""
+    _require(
+        calibration is None
+        or (
+            isinstance(calibration, list)
+            and len(calibration) == n_classes + 1
+            and all(_is_number(value) for value in calibration)
+            and 0.05 <= calibration[0] <= 20
+        ),
+        f"{where} is {calibration!r}: null, or a temperature from 0.05 to 20 "
+        f"and {n_classes} biases",
     )
 
 
@@ -206,12 +221,25 @@ def _check_manifest(manifest):
         _check_member(index, entry, checksums)
     n_classes = len(manifest["classes"])
     _check_shares(manifest.get("source_priors"), "source_priors", n_classes)
+    _check_calibration(
+        manifest.get("source_calibration"), "source_calibration", n_classes
+    )
     shift = manifest.get("prior_shift")
     _require(
         shift is None
-        or (isinstance(shift, dict) and set(shift) == {"source", "target"}),
-        "prior_shift is neither null nor a map of source and target shares",
+        or (
+            isinstance(shift, dict)
+            and {"source", "target"}
+            <= set(shift)
+            <= {"source", "target", "calibration"}
+        ),
+        "prior_shift is neither null nor a map of source and target shares "
+        "(and a calibration)",
     )
+    if shift is not None:
+        _check_calibration(
+            shift.get("calibration"), "prior_shift.calibration", n_classes
+        )
     for key in ("source", "target") if shift is not None else ():
         _check_shares(shift[key], f"prior_shift.{key}", n_classes)
     sizes = {tuple(entry["image_size"]) for entry in members}

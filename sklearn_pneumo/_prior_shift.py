@@ -7,16 +7,22 @@ Latinne and Decaestecker (2002, "Adjusting the outputs of a classifier to
 new a priori probabilities: a simple procedure") estimate the site's shares
 from the model's own probabilities on the site's unlabeled inputs, by EM,
 and reweigh each probability by the ratio of the site's share to the
-source's. The source's shares must be the ones the probabilities reflect:
-the model's mean probabilities on held-out X-rays of its training source
-(``source_priors_``, set at fit from the hold-out), not the share of the
-training labels, and not one half each.
+source's. EM is only as good as the probabilities are calibrated: as
+Alexandari, Kundaje and Shrikumar (2020, "Maximum likelihood with
+bias-corrected calibration is hard-to-beat at label shift adaptation")
+recommend, a temperature and a bias per class are first fitted to the
+model's log-probabilities on labelled held-out X-rays of its training
+source (``source_calibration_``), and the source's shares are the mean
+calibrated probabilities there (``source_priors_``): not the share of the
+training labels, and not one half each. Both are set at fit from the
+hold-out.
 """
 
 import warnings
 from numbers import Integral
 
 import numpy as np
+from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_random_state
@@ -80,6 +86,62 @@ def em_priors(proba, source_priors, *, max_iter=1000, tol=1e-8):
     return priors
 
 
+def _log_proba(proba):
+    return np.log(np.clip(np.asarray(proba, dtype=np.float64), 1e-12, 1))
+
+
+def calibrated(proba, calibration):
+    """``proba`` through a fitted ``[temperature, bias_1, ..., bias_k]`` (or as is).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> calibrated(np.array([[0.2, 0.8]]), [1.0, 0.0, np.log(4)]).round(3).tolist()
+    [[0.059, 0.941]]
+    """
+    if calibration is None:
+        return np.asarray(proba, dtype=np.float64)
+    logits = _log_proba(proba) / calibration[0] + np.asarray(calibration[1:])
+    logits -= logits.max(axis=1, keepdims=True)
+    weights = np.exp(logits)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def fit_calibration(proba, labels):
+    """Bias-corrected temperature scaling of ``proba`` to class indices ``labels``.
+
+    Returns
+    -------
+    ndarray of shape (n_classes + 1,)
+        The temperature, then one bias per class (their mean is 0), that
+        minimise the log loss.
+    """
+    log_proba, labels = _log_proba(proba), np.asarray(labels).astype(np.intp)
+    rows = np.arange(len(labels))
+
+    def loss(weights):
+        logits = log_proba / weights[0] + weights[1:]
+        logits -= logits.max(axis=1, keepdims=True)
+        log_sum = np.log(np.exp(logits).sum(axis=1))
+        return float(np.mean(log_sum - logits[rows, labels]))
+
+    start = np.r_[1.0, np.zeros(log_proba.shape[1])]
+    bounds = [(0.05, 20.0)] + [(-10.0, 10.0)] * log_proba.shape[1]
+    weights = minimize(loss, start, method="L-BFGS-B", bounds=bounds).x
+    weights[1:] -= weights[1:].mean()
+    return weights
+
+
+def source_state(proba, labels=None):
+    """``(source_priors, source_calibration)`` from held-out ``proba`` (and labels).
+
+    Without labels there is no calibration, and the shares are the mean
+    probabilities.
+    """
+    calibration = None if labels is None else fit_calibration(proba, labels)
+    return calibrated(proba, calibration).mean(axis=0), calibration
+
+
 def source_priors(model):
     """The class shares of ``model``'s probabilities; a ValueError says how to add."""
     priors = getattr(final_step(model), "source_priors_", None)
@@ -89,27 +151,34 @@ def source_priors(model):
             "class shares it predicts on held-out X-rays of its training "
             "source, which adapting to a site's shares starts from. Fit it "
             "with validation_split > 0 (a hold-out sets them), or measure them "
-            "on X-rays of its training source that it was not fitted on: "
-            "measure_source_priors(model, X_held_out)."
+            "on labelled X-rays of its training source that it was not fitted "
+            "on: measure_source_priors(model, X_held_out, y_held_out)."
         )
     return np.asarray(priors, dtype=np.float64)
 
 
-def measure_source_priors(model, X):
-    """Set ``source_priors_`` of a fitted model from held-out X-rays of its source.
+def measure_source_priors(model, X, y=None):
+    """Set ``source_priors_`` and ``source_calibration_`` of a fitted model.
 
-    For a model fitted without a hold-out: its mean probability of each
-    class on ``X``, inputs of its training source that it was not fitted on
-    (the rest of the training folder's patients, say), is stored on its
-    final step, as fit stores it from a hold-out.
+    For a model fitted without a hold-out: from its probabilities on ``X``,
+    inputs of its training source that it was not fitted on (the rest of
+    the training folder's patients, say), and their labels ``y``, stored on
+    its final step as fit stores them from a hold-out. Without ``y`` no
+    calibration is fitted (adapting then trusts the probabilities as they
+    are, and estimates shares less well).
 
     Returns
     -------
     ndarray of shape (n_classes,)
         The measured shares.
     """
-    priors = np.asarray(model.predict_proba(X), dtype=np.float64).mean(axis=0)
-    final_step(model).source_priors_ = priors
+    proba = model.predict_proba(X)
+    labels = None
+    if y is not None:
+        labels = np.searchsorted(np.asarray(scoring_model(model).classes_), y)
+    priors, calibration = source_state(proba, labels)
+    final = final_step(model)
+    final.source_priors_, final.source_calibration_ = priors, calibration
     return priors
 
 
@@ -151,7 +220,10 @@ class PriorShiftAdapter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     classes_ : ndarray
         The wrapped model's classes.
     source_priors_ : ndarray of shape (n_classes,)
-        The class shares the model's probabilities reflect.
+        The class shares the model's (calibrated) probabilities reflect.
+    source_calibration_ : ndarray of shape (n_classes + 1,) or None
+        The model's bias-corrected temperature scaling, applied before the
+        shares are estimated and shifted; None if the model has none.
     priors_ : ndarray of shape (n_classes,)
         The site's estimated share of each class.
     priors_interval_ : ndarray of shape (2, n_classes)
@@ -237,6 +309,10 @@ class PriorShiftAdapter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         self.classes_ = np.asarray(scoring_model(model).classes_)
         self.source_priors_ = source
+        self.source_calibration_ = getattr(
+            final_step(model), "source_calibration_", None
+        )
+        proba = calibrated(proba, self.source_calibration_)
         self.n_samples_ = len(proba)
         self.priors_ = em_priors(proba, source)
         self.priors_interval_ = self._bootstrap(proba, source)
@@ -266,6 +342,7 @@ class PriorShiftAdapter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         return np.percentile(estimates, [2.5, 97.5], axis=0)
 
     def _shifted(self, proba):
+        proba = calibrated(proba, self.source_calibration_)
         return shift_priors(proba, self.source_priors_, self.priors_)
 
     def predict_proba(self, X):

@@ -32,7 +32,7 @@ def source_model():
     """A classifier fitted on equal shares, its source shares measured held out."""
     rng = np.random.default_rng(0)
     model = LogisticRegression().fit(*gaussian_site(3000, [1 / 3] * 3, rng))
-    measure_source_priors(model, gaussian_site(3000, [1 / 3] * 3, rng)[0])
+    measure_source_priors(model, *gaussian_site(3000, [1 / 3] * 3, rng))
     return model
 
 

@@ -1,0 +1,181 @@
+"""Adapting to a site's share of pneumonia: accuracy and calibration before and after.
+
+Each shipped model is scored once on X-rays of the training folder it was
+not fitted on (the binary model: the hold-out of its fit; the three-class
+model: the validation part of ``bench_multiclass.py``'s split), with
+``assess`` (probabilities and outlier flags). Those X-rays are split in two
+by patient: one half measures the source shares and calibration (as
+``measure_source_priors`` does with labels), the other plays sites. For every share
+of pneumonia from 0.2 to 0.8, ``--repeats`` sites of ``--site-size``
+X-rays are drawn from it (without replacement within a site), each split
+in two halves: ``PriorShiftAdapter``'s EM estimates the shares on one half
+(outliers left out), and the other half is scored before and after. Then
+the halves swap roles. Reported per share: the medians over sites of
+accuracy, balanced accuracy and expected calibration error (of pneumonia
+or not; 10 bins) before and after, and of the estimated share; and the
+mean change of accuracy (a median over halves of 40 X-rays moves in steps
+of 0.025).
+
+    python benchmarks/bench_prior_shift.py \\
+        --train-dir ../shared/data/chest_xray_224/train --out prior_shift.json
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from _validation import patient_split
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.model_selection import StratifiedGroupKFold
+
+from sklearn_pneumo import expected_calibration_error, load_pretrained
+from sklearn_pneumo._holdout import holdout_indices
+from sklearn_pneumo._prior_shift import (
+    calibrated,
+    em_priors,
+    shift_priors,
+    source_state,
+)
+from sklearn_pneumo.datasets import load_image_folder, pneumonia_type
+
+SHARES = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+def unseen_xrays(classes, train_dir):
+    """Paths, labels and patients of training-folder X-rays the model never fit."""
+    if classes == "normal-pneumonia":
+        paths, y, groups = load_image_folder(train_dir, return_groups=True)
+        cnn = load_pretrained()[-1]
+        _, held_out = holdout_indices(y, cnn.validation_split, cnn.random_state, groups)
+        return paths[held_out], y[held_out], groups[held_out]
+    paths, labels, groups = load_image_folder(
+        train_dir, label_from=pneumonia_type, labels="name", return_groups=True
+    )
+    splits, _ = patient_split(train_dir, 0, pneumonia_type)
+    val = np.isin(paths, splits["val"][0])
+    return paths[val], labels[val], groups[val]
+
+
+def sick(proba, classes):
+    """P(pneumonia): of class 1, or one minus that of "normal"."""
+    normal = list(classes).index("normal") if "normal" in classes else 0
+    return 1 - proba[:, normal]
+
+
+def scored(y_sick, proba, classes):
+    p = sick(proba, classes)
+    return {
+        "accuracy": float(((p >= 0.5) == y_sick).mean()),
+        "balanced_accuracy": float(balanced_accuracy_score(y_sick, p >= 0.5)),
+        "ece": float(expected_calibration_error(y_sick, p, n_bins=10)),
+    }
+
+
+def site_figures(proba, outlier, y_sick, source, classes, share, rng, size):
+    """Figures of one drawn site, each half adapting for the other.
+
+    ``source`` is ``(source_priors, source_calibration)``.
+    """
+    ill, well = np.flatnonzero(y_sick), np.flatnonzero(~y_sick)
+    n_ill = round(share * size)
+    site = np.concatenate(
+        [rng.choice(ill, n_ill, replace=False), rng.choice(well, size - n_ill, False)]
+    )
+    rng.shuffle(site)
+    halves = np.array_split(site, 2)
+    results = []
+    for adapt, score in (halves, halves[::-1]):
+        shares, calibration = source
+        priors = em_priors(
+            calibrated(proba[adapt][~outlier[adapt]], calibration), shares
+        )
+        before = scored(y_sick[score], proba[score], classes)
+        adapted = shift_priors(calibrated(proba[score], calibration), shares, priors)
+        after = scored(y_sick[score], adapted, classes)
+        estimate = float(sick(priors[None], classes)[0])
+        results.append((before, after, estimate))
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train-dir", type=Path, required=True)
+    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--site-size", type=int, default=200)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    report = {"settings": vars(args) | {"train_dir": str(args.train_dir)}}
+    report["settings"].pop("out")
+    for classes in ("normal-pneumonia", "normal-bacterial-viral"):
+        paths, labels, groups = unseen_xrays(classes, args.train_dir)
+        model = load_pretrained(classes)
+        start = time.perf_counter()
+        assessed = model.assess(paths)
+        seconds = time.perf_counter() - start
+        names = [str(c) for c in model.classes_]
+        y_sick = labels.astype(str) != ("normal" if "normal" in names else "0")
+        proba, outlier = np.asarray(assessed.proba, float), assessed.outlier
+        source_half, site_half = next(
+            StratifiedGroupKFold(2, shuffle=True, random_state=0).split(
+                paths, y_sick, groups
+            )
+        )
+        labels_index = np.searchsorted(names, labels.astype(str))
+        source = source_state(proba[source_half], labels_index[source_half])
+        rng = np.random.default_rng(0)
+        # As large as the rarer class allows at a share of 0.8 either way.
+        rarer = min(y_sick[site_half].sum(), (~y_sick[site_half]).sum())
+        size = min(args.site_size, int(rarer / max(SHARES)))
+        rows = {}
+        for share in SHARES:
+            runs = [
+                result
+                for _ in range(args.repeats)
+                for result in site_figures(
+                    proba[site_half],
+                    outlier[site_half],
+                    y_sick[site_half],
+                    source,
+                    names,
+                    share,
+                    rng,
+                    size,
+                )
+            ]
+            rows[str(share)] = {
+                "estimated_share": float(np.median([r[2] for r in runs])),
+                "accuracy_change_mean": float(
+                    np.mean([r[1]["accuracy"] - r[0]["accuracy"] for r in runs])
+                ),
+                **{
+                    f"{metric}_{when}": float(np.median([r[i][metric] for r in runs]))
+                    for i, when in ((0, "before"), (1, "after"))
+                    for metric in ("accuracy", "balanced_accuracy", "ece")
+                },
+            }
+            row = rows[str(share)]
+            print(
+                f"{classes} share {share}: estimated {row['estimated_share']:.3f}; "
+                + ", ".join(
+                    f"{metric} {row[metric + '_before']:.3f} -> "
+                    f"{row[metric + '_after']:.3f}"
+                    for metric in ("accuracy", "balanced_accuracy", "ece")
+                )
+                + f" (accuracy's mean change {row['accuracy_change_mean']:+.4f})"
+            )
+        report[classes] = {
+            "xrays": len(paths),
+            "site_size": size,
+            "flagged": float(outlier.mean()),
+            "source_shares": dict(zip(names, map(float, source[0]))),
+            "assess_seconds": round(seconds, 1),
+            "shares": rows,
+        }
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
