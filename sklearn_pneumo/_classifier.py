@@ -18,6 +18,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ._callbacks import detach_callbacks
+from ._decision import LogOddsMixin
 from ._feature_gaussians import FeatureGaussians, feature_network
 from ._holdout import holdout_indices
 from ._network import build_cnn, with_dtype_policy
@@ -73,7 +74,7 @@ def check_labels(y):
         )
 
 
-class CNNClassifier(TypicalityMixin, ScikerasClassifier):
+class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
     """The paper's convolutional network as a scikit-learn classifier.
 
     Takes flat rows of ``height * width`` grayscale pixels (the output of

@@ -9,6 +9,7 @@ from sklearn.utils import Bunch
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.parallel import Parallel, delayed
 
+from ._decision import LogOddsMixin
 from ._steps import transform_for_prediction
 from ._typicality import TypicalityMixin, combine_members, summarize_views
 from ._walk import final_step
@@ -22,7 +23,7 @@ def _fit_member(member, X, y, params):
     return member.fit(X, y, **params)
 
 
-class PneumoEnsemble(TypicalityMixin, VotingClassifier):
+class PneumoEnsemble(LogOddsMixin, TypicalityMixin, VotingClassifier):
     """A soft-voting ``VotingClassifier`` of networks, with their spread.
 
     As scikit-learn's ``VotingClassifier(voting="soft")``; its members are

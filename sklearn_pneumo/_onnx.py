@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from ._decision import LogOddsMixin
 from ._model_file import ModelFileError
 from ._onnx_archive import (
     FORMAT,
@@ -346,7 +347,7 @@ class _Network:
         )
 
 
-class OnnxScorer(TypicalityMixin):
+class OnnxScorer(LogOddsMixin, TypicalityMixin):
     """A model read from an ONNX archive: the pipeline's answers without TensorFlow.
 
     Made by :func:`load_onnx`. It takes what the exported model took (image

@@ -12,6 +12,7 @@ from ._class_names import class_display_names
 from ._loader import apply_to_readable, check_paths
 from ._steps import trims_borders
 from ._walk import scoring_model
+from ._wrapped import assessing_model, wrapped_assess
 from ._writing import atomic_write
 
 
@@ -19,8 +20,10 @@ def _scored_batches(model, paths, batch_size):
     """Yield ``(batch, result, failures)`` for consecutive batches of ``paths``.
 
     ``result`` is the model's ``assess`` (probabilities, typicality,
-    outlier flags, uncertainty) where it has one, else its ``predict_proba``,
-    of the batch's readable files. A :class:`~sklearn_pneumo.PneumoPipeline`
+    outlier flags, uncertainty) where it has one (or the one of the model
+    inside scikit-learn's calibration and threshold wrappers, with the
+    wrapper's answers), else its ``predict_proba``, of the batch's readable
+    files. A :class:`~sklearn_pneumo.PneumoPipeline`
     decodes the next batch while its network scores this one.
     """
     model = scoring_model(model)
@@ -30,7 +33,7 @@ def _scored_batches(model, paths, batch_size):
     if pipelines is not None and isinstance(model, pipelines.PneumoPipeline):
         yield from model._iter_overlapped(method, paths, batch_size, keep_going=True)
         return
-    score = getattr(model, method)
+    score = wrapped_assess(model) or model.predict_proba
     for start in range(0, len(paths), batch_size):
         batch = paths[start : start + batch_size]
         yield batch, *apply_to_readable(score, batch)
@@ -91,10 +94,10 @@ def predict_files(model, paths, output, *, batch_size=256, progress=False):
 
 def _write_rows(model, paths, handle, batch_size, progress):
     classes = class_display_names(model.classes_)
-    scorer = scoring_model(model)
-    assessed = hasattr(scorer, "assess")
+    inner = assessing_model(scoring_model(model))
+    assessed = inner is not None
     extra = ["typicality", "outlier", "uncertainty"] if assessed else []
-    if assessed and trims_borders(getattr(scorer, "steps", [])):
+    if assessed and trims_borders(getattr(inner, "steps", [])):
         extra.append("border_trimmed")
     header = ["path", "prediction", *[f"proba_{c}" for c in classes], *extra, "error"]
     summary = Bunch(n_files=len(paths), n_errors=0, n_outliers=0, errors=[])
@@ -114,8 +117,12 @@ def _write_rows(model, paths, handle, batch_size, progress):
                 blank = [""] * (len(classes) + len(extra))
                 writer.writerow([path, "", *blank, reasons[path]])
                 continue
-            proba, checks = next(rows)
-            label = classes[int(np.argmax(proba))]
+            proba, checks, prediction = next(rows)
+            label = classes[
+                int(np.argmax(proba))
+                if prediction is None
+                else list(model.classes_).index(prediction)
+            ]
             if checks:
                 summary.n_outliers += checks[1]
                 checks = [
@@ -130,16 +137,26 @@ def _write_rows(model, paths, handle, batch_size, progress):
 
 
 def _rows(result, assessed):
-    """``(proba, [typicality, outlier, uncertainty])`` per scored row."""
+    """``(proba, [typicality, outlier, uncertainty], prediction)`` per row.
+
+    ``prediction`` is None where the class of largest probability is it.
+    """
     if result is None:
         return
     if not assessed:
         for proba in result:
-            yield proba, []
+            yield proba, [], None
         return
     trimmed = result.get("border_trimmed", [None] * len(result.proba))
-    for proba, typicality, outlier, uncertainty, share in zip(
-        result.proba, result.typicality, result.outlier, result.uncertainty, trimmed
+    predictions = result.get("prediction", [None] * len(result.proba))
+    for proba, typicality, outlier, uncertainty, share, prediction in zip(
+        result.proba,
+        result.typicality,
+        result.outlier,
+        result.uncertainty,
+        trimmed,
+        predictions,
     ):
         checks = [float(typicality), int(outlier), float(uncertainty)]
-        yield proba, checks if share is None else [*checks, float(share)]
+        checks = checks if share is None else [*checks, float(share)]
+        yield proba, checks, prediction

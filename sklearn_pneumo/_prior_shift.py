@@ -29,6 +29,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from ._decision import LogOddsMixin
 from ._upstream import HasMethods, Interval, fit_context
 from ._walk import final_step, scoring_model
 
@@ -186,7 +187,9 @@ def _estimator_has(name):
     return lambda self: hasattr(scoring_model(self.estimator), name)
 
 
-class PriorShiftAdapter(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class PriorShiftAdapter(
+    LogOddsMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator
+):
     """A fitted model adapted to a site's class shares, from its unlabeled X-rays.
 
     ``fit(X)`` reads no label: it scores the site's inputs with the wrapped

@@ -142,6 +142,7 @@ def test_train_save_and_predict_a_folder(chest_xray, xray_dir, tmp_path):
     result = run_cli("predict", calibrated, chest_xray / "test", "--out", out)
     assert result.returncode == 0, result.stderr
     calibrated_rows = list(csv.DictReader(out.open()))
+    assert list(calibrated_rows[0]) == list(rows[0])  # the trust columns too
     assert [row["path"] for row in calibrated_rows] == [row["path"] for row in rows[:4]]
     assert [row["proba_PNEUMONIA"] for row in calibrated_rows] != [
         row["proba_PNEUMONIA"] for row in rows[:4]

@@ -1,0 +1,72 @@
+"""Calibrated and threshold-tuned models keep the flags; log-odds for calibration."""
+
+import csv
+
+import numpy as np
+import pytest
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import FixedThresholdClassifier
+
+from sklearn_pneumo import predict_files
+from sklearn_pneumo.datasets import load_chest_xray_224
+
+
+@pytest.fixture(scope="module")
+def calibration_xrays():
+    paths, y = load_chest_xray_224()
+    return paths[1::5], y[1::5]  # the shared pipeline was fitted on paths[::5]
+
+
+def test_decision_function_is_the_log_odds(fitted_pipeline, calibration_xrays):
+    paths, _ = calibration_xrays
+    proba = fitted_pipeline.predict_proba(paths[:6])
+    np.testing.assert_allclose(
+        fitted_pipeline.decision_function(paths[:6]),
+        np.log(proba[:, 1]) - np.log(proba[:, 0]),
+        rtol=1e-5,
+    )
+
+
+def read_rows(path):
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_a_calibrated_model_keeps_every_trust_column(
+    fitted_pipeline, calibration_xrays, tmp_path
+):
+    paths, y = calibration_xrays
+    calibrated = CalibratedClassifierCV(FrozenEstimator(fitted_pipeline))
+    calibrated.fit(paths, y)
+    predict_files(fitted_pipeline, paths[:8], tmp_path / "plain.csv")
+    predict_files(calibrated, paths[:8], tmp_path / "calibrated.csv")
+    plain, rows = (
+        read_rows(tmp_path / "plain.csv"),
+        read_rows(tmp_path / "calibrated.csv"),
+    )
+    assert list(rows[0]) == list(plain[0])
+    assert {"typicality", "outlier", "uncertainty"} <= set(rows[0])
+    for column in ("typicality", "outlier"):
+        assert [r[column] for r in rows] == [r[column] for r in plain]
+    np.testing.assert_allclose(
+        [float(r["proba_PNEUMONIA"]) for r in rows],
+        calibrated.predict_proba(paths[:8])[:, 1],
+        atol=1e-6,
+    )
+
+
+def test_a_threshold_decides_the_prediction_column(
+    fitted_pipeline, calibration_xrays, tmp_path
+):
+    paths, _ = calibration_xrays
+    proba = fitted_pipeline.predict_proba(paths[:8])[:, 1]
+    threshold = float(np.median(proba))
+    tuned = FixedThresholdClassifier(
+        FrozenEstimator(fitted_pipeline), threshold=threshold
+    ).fit(paths[:8], np.arange(8) % 2)
+    predict_files(tuned, paths[:8], tmp_path / "rows.csv")
+    rows = read_rows(tmp_path / "rows.csv")
+    expected = ["PNEUMONIA" if p >= threshold else "NORMAL" for p in proba]
+    assert [r["prediction"] for r in rows] == expected
+    assert "outlier" in rows[0] and "PNEUMONIA" in expected and "NORMAL" in expected
