@@ -62,6 +62,10 @@ reflect, and the calibration, which ``PriorShiftAdapter`` and
 each was not fitted on, and saves both forms again with them in their
 records.
 
+``--two-stage`` writes into the three-class record the probabilities that
+``load_pretrained("normal-bacterial-viral")``, the two shipped models
+composed by ``TwoStageClassifier``, gives the bundled samples.
+
 ``--trim-borders`` sets both shipped models to trim uniform borders before
 resizing (``resize__border="trim"``; their networks were trained on the
 X-rays as they are), saves both forms again and keeps in their records what
@@ -90,6 +94,7 @@ from sklearn_pneumo import (
     export_onnx,
     fitted_networks,
     load_model,
+    load_pretrained,
     make_pneumo_pipeline,
     measure_source_priors,
     preset_settings,
@@ -248,6 +253,30 @@ def add_source_priors(train_dir, out_dir):
             "measured_on": f"{len(held_out_paths)} X-rays of {where}",
         }
         record_file.write_text(json.dumps(record, indent=2) + "\n")
+
+
+def record_two_stage(out_dir):
+    """Keep in the three-class record what ``load_pretrained`` now answers.
+
+    The three-class answer is a ``TwoStageClassifier`` of the two shipped
+    models; its probabilities of the bundled samples go into the record, so
+    that a load can be checked against them.
+    """
+    record_file = out_dir / "pneumo_type_150.json"
+    record = json.loads(record_file.read_text())
+    model = load_pretrained("normal-bacterial-viral")
+    sample_paths, sample_y = load_chest_xray_sample()
+    proba = model.predict_proba(sample_paths)
+    sick = 1 - proba[:, list(model.classes_).index("normal")]
+    record["two_stage"] = {
+        "answer": "P(normal) of the binary model (pneumo_150), the rest split "
+        "between bacterial and viral as the type network (pneumo_type_150) "
+        "splits it",
+        "sample_probabilities": class_probabilities(model, sample_paths, proba),
+        "sample_accuracy_pneumonia_or_not": float(((sick >= 0.5) == sample_y).mean()),
+    }
+    record_file.write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record["two_stage"], indent=2))
 
 
 def trim_borders(out_dir):
@@ -432,6 +461,7 @@ def main():
     )
     parser.add_argument("--trim-borders", action="store_true")
     parser.add_argument("--source-priors", action="store_true")
+    parser.add_argument("--two-stage", action="store_true")
     parser.add_argument(
         "--site-shift", type=Path, help="a bench_site_shift.py --model JSON file"
     )
@@ -461,6 +491,9 @@ def main():
         return
     if args.source_priors:
         add_source_priors(args.train_dir, args.out_dir)
+        return
+    if args.two_stage:
+        record_two_stage(args.out_dir)
         return
 
     if not args.accuracy:

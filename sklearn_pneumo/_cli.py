@@ -200,7 +200,8 @@ def _parser():
         choices=list(STEMS),
         default="normal-pneumonia",
         help="with --pretrained, which shipped model: pneumonia or not "
-        "(default), or normal, bacterial or viral pneumonia",
+        "(default), or normal, bacterial or viral pneumonia (the default "
+        "model's pneumonia or not, then a type network's split of it)",
     )
     predict.add_argument(
         "--out",

@@ -30,6 +30,7 @@ from ._model_file import ModelFileError, check_image_size
 from ._network import build_cnn
 from ._pipeline import PneumoPipeline
 from ._prior_shift import PriorShiftAdapter
+from ._two_stage import TwoStageClassifier
 from ._upstream import (
     CALIBRATION_TYPES,
     SCIKERAS_CALLBACK_LISTS,
@@ -72,6 +73,7 @@ TRUSTED_TYPES = sorted(
         PneumoPipeline,
         PneumoEnsemble,
         PriorShiftAdapter,
+        TwoStageClassifier,
         FeatureGaussians,
         RandomOverSampler,
         RandomUnderSampler,

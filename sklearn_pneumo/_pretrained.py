@@ -80,15 +80,17 @@ def load_pretrained(
     ``FixedThresholdClassifier(model, threshold=...)`` with the threshold
     of :func:`pretrained_record`.
 
-    ``classes="normal-bacterial-viral"`` loads the three-class model
-    instead: one network at 150x150 that tells normal X-rays from
-    bacterial and viral pneumonia (the types read from the file names,
-    :func:`~sklearn_pneumo.datasets.pneumonia_type`), trained with class
-    weights against the imbalance; its classes are ``"bacterial"``,
-    ``"normal"``, ``"viral"``, in that ``classes_`` order, and it scores
-    each X-ray once unless ``test_time_augmentation`` is True. The
-    probability of pneumonia is ``1 - P(normal)``; for that question alone
-    the default model is the better one (see the model card).
+    ``classes="normal-bacterial-viral"`` answers with three classes,
+    ``"bacterial"``, ``"normal"``, ``"viral"`` (in that ``classes_``
+    order), through the default model: a
+    :class:`~sklearn_pneumo.TwoStageClassifier` whose ``P(normal)`` is the
+    default model's, and which splits the rest between the types as the
+    shipped type network does (one network at 150x150 trained with class
+    weights on normal, bacterial and viral X-rays, the types read from the
+    file names, :func:`~sklearn_pneumo.datasets.pneumonia_type`; its
+    ``pneumonia_type_``). So its answer to "pneumonia or not" is always
+    the default model's. The type network scores each X-ray once unless
+    ``test_time_augmentation`` is True.
 
     Parameters
     ----------
@@ -119,8 +121,9 @@ def load_pretrained(
 
     Returns
     -------
-    PneumoPipeline or OnnxScorer
-        Classes 0 (normal) and 1 (pneumonia); or the three named above.
+    PneumoPipeline, OnnxScorer or TwoStageClassifier
+        Classes 0 (normal) and 1 (pneumonia); or the three named above, as a
+        TwoStageClassifier of two pipelines or of two ONNX scorers.
 
     Examples
     --------
@@ -134,6 +137,18 @@ def load_pretrained(
     stem = _stem(classes)
     if input not in ("paths", "images"):
         raise ValueError(f"input must be 'paths' or 'images', got {input!r}.")
+    if classes == "normal-bacterial-viral":
+        from ._two_stage import TwoStageClassifier
+
+        return TwoStageClassifier.from_fitted(
+            _load(STEMS["normal-pneumonia"], input, test_time_augmentation, runtime),
+            _load(stem, input, test_time_augmentation, runtime),
+        )
+    return _load(stem, input, test_time_augmentation, runtime)
+
+
+def _load(stem, input, test_time_augmentation, runtime):
+    """One shipped model: the file ``stem`` in ``runtime``, for ``input``."""
     if runtime == "onnx":
         from ._loader import ImageLoader
         from ._onnx import load_onnx

@@ -1,0 +1,89 @@
+"""No silent failure: for every site change, answers that hold or flags that fire.
+
+Each shipped model scores training-folder X-rays it was not fitted on (the
+binary model: the hold-out of its fit; the three-class model: the
+validation part of ``bench_multiclass.py``'s split), as they are and
+changed by every entry of ``_validation.SITE_CHANGES``, by Gaussian noise
+of standard deviation 0.05 added at full resolution (before resizing), and
+by sharpening (unsharp mask, radius 2, amount 1). The rule, per change:
+either the answers hold (accuracy within 0.02 and ROC AUC within 0.01 of
+the plain copy's, pneumonia or not) and at most 3 % are flagged as
+outliers, or at least 90 % are flagged. A change that breaks it is either
+silently wrong (answers move, few flagged) or a false alarm (answers hold,
+many flagged).
+
+    python benchmarks/bench_silent_failure.py \\
+        --train-dir ../shared/data/chest_xray_224/train --out silent.json
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from _validation import site_copies
+from bench_prior_shift import sick, unseen_xrays
+from skimage.filters import unsharp_mask
+from sklearn.metrics import roc_auc_score
+
+from sklearn_pneumo import load_pretrained
+
+EXTRA_CHANGES = {
+    "noise_0.05": lambda image, _: np.clip(
+        image + np.random.default_rng(1).normal(0, 0.05, image.shape), 0, 1
+    ).astype(np.float32),
+    "sharpened": lambda image, _: np.clip(
+        unsharp_mask(image, radius=2, amount=1), 0, 1
+    ).astype(np.float32),
+}
+
+
+def verdict(plain, changed):
+    holds = (
+        changed["accuracy"] >= plain["accuracy"] - 0.02
+        and changed["roc_auc"] >= plain["roc_auc"] - 0.01
+    )
+    if holds and changed["flagged"] <= 0.03:
+        return "holds"
+    if changed["flagged"] >= 0.9:
+        return "flagged"
+    return "false alarm" if holds else "SILENTLY WRONG"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train-dir", type=Path, required=True)
+    parser.add_argument("--classes", nargs="+", default=["normal-pneumonia"])
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    report = {}
+    for classes in args.classes:
+        paths, labels, _ = unseen_xrays(classes, args.train_dir)
+        model = load_pretrained(classes, input="images")
+        names = [str(c) for c in model.classes_]
+        y_sick = labels.astype(str) != ("normal" if "normal" in names else "0")
+        copies = site_copies(paths, labels)
+        for name, change in EXTRA_CHANGES.items():
+            copies[name] = [change(image, None) for image in copies["plain"]]
+        figures = {}
+        for name, images in copies.items():
+            assessed = model.assess(images)
+            p = sick(np.asarray(assessed.proba), names)
+            figures[name] = {
+                "accuracy": float(((p >= 0.5) == y_sick).mean()),
+                "roc_auc": float(roc_auc_score(y_sick, p)),
+                "flagged": float(np.mean(assessed.outlier)),
+            }
+        for name, row in figures.items():
+            row["verdict"] = verdict(figures["plain"], row)
+            print(
+                f"{classes} {name:<16} accuracy {row['accuracy']:.3f} ROC AUC "
+                f"{row['roc_auc']:.3f} flagged {row['flagged']:.1%}: {row['verdict']}"
+            )
+        report[classes] = {"xrays": len(paths), "copies": figures}
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

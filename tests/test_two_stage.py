@@ -1,0 +1,78 @@
+"""Three classes through the pneumonia model: pneumonia or not, then the type."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+
+from sklearn_pneumo import (
+    PriorShiftAdapter,
+    TwoStageClassifier,
+    load_model,
+    load_pretrained,
+    save_model,
+)
+from sklearn_pneumo.datasets import load_chest_xray_sample
+
+
+def three_classes(n, rng):
+    y = rng.choice(["normal", "bacterial", "viral"], n, p=[0.3, 0.45, 0.25])
+    X = rng.normal(size=(n, 2)) + np.c_[y == "bacterial", y == "viral"] * 3
+    return X, y
+
+
+def test_fits_both_stages_and_composes_their_answers():
+    rng = np.random.default_rng(0)
+    X, y = three_classes(600, rng)
+    model = TwoStageClassifier(LogisticRegression(), LogisticRegression()).fit(X, y)
+    params = model.get_params(deep=False)
+    assert model.pneumonia_.classes_.tolist() == [0, 1]
+    assert model.pneumonia_type_.classes_.tolist() == ["bacterial", "viral"]
+    proba = model.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1)
+    normal = list(model.classes_).index("normal")
+    np.testing.assert_allclose(
+        proba[:, normal], model.pneumonia_.predict_proba(X)[:, 0], rtol=1e-12
+    )
+    assert model.score(*three_classes(600, rng)) > 0.85
+    assert model.get_params(deep=False) == params
+    assert clone(model).get_params()["normal_class"] == "normal"
+
+
+def test_refuses_labels_without_normal_or_types():
+    rng = np.random.default_rng(1)
+    X, y = three_classes(100, rng)
+    model = TwoStageClassifier(LogisticRegression(), LogisticRegression())
+    with pytest.raises(ValueError, match="at least two types"):
+        model.fit(X, np.where(y == "viral", "bacterial", y))
+    with pytest.raises(ValueError, match="normal X-rays"):
+        model.fit(X, np.where(y == "normal", "viral", y))
+
+
+def test_the_shipped_answer_agrees_with_the_binary_model(tmp_path):
+    model = load_pretrained("normal-bacterial-viral", runtime="onnx")
+    binary = load_pretrained(runtime="onnx")
+    paths, _ = load_chest_xray_sample()
+    assessed = model.assess(paths)
+    normal = list(model.classes_).index("normal")
+    np.testing.assert_allclose(
+        1 - assessed.proba[:, normal], binary.predict_proba(paths)[:, 1], atol=1e-6
+    )
+    flags = binary.is_outlier(paths) | model.pneumonia_type_.is_outlier(paths)
+    np.testing.assert_array_equal(assessed.outlier, flags)
+    assert "border_trimmed" in assessed
+    # The composed source state lets a site adapt the three-class answer.
+    np.testing.assert_allclose(model.source_priors_.sum(), 1)
+    adapted = PriorShiftAdapter(FrozenEstimator(model), min_samples=10).fit(paths)
+    assert adapted.priors_.shape == (3,)
+
+
+def test_saves_and_loads_the_composed_keras_models(tmp_path):
+    model = load_pretrained("normal-bacterial-viral")
+    paths, _ = load_chest_xray_sample()
+    save_model(model, tmp_path / "three.pneumo")
+    loaded = load_model(tmp_path / "three.pneumo")
+    np.testing.assert_allclose(
+        loaded.predict_proba(paths[:4]), model.predict_proba(paths[:4]), atol=1e-6
+    )
