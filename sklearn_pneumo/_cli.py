@@ -209,6 +209,19 @@ def _parser():
         help="CSV file, written whole at the end (default: standard output)",
     )
     predict.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run from OUT.partial: its rows are kept "
+        "and only the rest is scored (refused if another model or other "
+        "inputs wrote it)",
+    )
+    predict.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing OUT (without it, or --resume, an existing "
+        "OUT is an error)",
+    )
+    predict.add_argument(
         "--batch-size",
         type=_positive_int,
         default=256,
@@ -516,6 +529,13 @@ def _predict(args):
             "and image files or folders"
         )
     _check_output(args.out)
+    if args.resume and args.out is None:
+        raise ValueError("--resume needs --out FILE")
+    if args.out is not None and args.out.exists() and not args.overwrite:
+        raise FileExistsError(
+            f"--out {args.out} exists: pass --overwrite to replace it"
+            + ("" if args.resume else ", or --resume if a run was interrupted")
+        )
     paths = _expand_inputs(inputs)
     model = _load_predictor(args, model_file)
     if args.bfloat16 and not hasattr(model, "set_params"):
@@ -533,7 +553,11 @@ def _predict(args):
         args.out or sys.stdout,
         batch_size=args.batch_size,
         progress=not to_terminal,
+        resume=args.resume,
+        overwrite=args.overwrite,
     )
+    if summary.get("n_resumed"):
+        _log(f"Resumed: kept {_plural(summary.n_resumed, 'row')} of {args.out}.partial")
     if summary.n_outliers:
         _log(
             f"{_plural(summary.n_outliers, 'image')} of {summary.n_files} flagged "

@@ -1,6 +1,7 @@
 """Score many image files in batches, writing results as they come."""
 
 import csv
+import os
 import sys
 from pathlib import Path
 
@@ -10,10 +11,10 @@ from tqdm.auto import tqdm
 
 from ._class_names import class_display_names
 from ._loader import apply_to_readable, check_paths
+from ._resume import check_state, kept_rows, run_state, write_state
 from ._steps import trims_borders
 from ._walk import scoring_model
 from ._wrapped import assessing_model, wrapped_assess
-from ._writing import atomic_write
 
 
 def _scored_batches(model, paths, batch_size):
@@ -39,7 +40,16 @@ def _scored_batches(model, paths, batch_size):
         yield batch, *apply_to_readable(score, batch)
 
 
-def predict_files(model, paths, output, *, batch_size=256, progress=False):
+def predict_files(
+    model,
+    paths,
+    output,
+    *,
+    batch_size=256,
+    progress=False,
+    resume=False,
+    overwrite=False,
+):
     """Write a CSV of predictions for image files, one batch at a time.
 
     Peak memory is bounded by ``batch_size``, not by the number of files; a
@@ -69,30 +79,79 @@ def predict_files(model, paths, output, *, batch_size=256, progress=False):
         name: as the model has them, or NORMAL/PNEUMONIA for 0/1. A path is
         written as ``<output>.partial`` and renamed to ``output`` once every
         file is scored: an interrupted run leaves the rows it wrote in the
-        ``.partial`` file and never a truncated file under the final name.
+        ``.partial`` file and never a truncated file under the final name;
+        beside it, ``<output>.partial.json`` identifies the run (the
+        model's fingerprint and the inputs', see ``resume``).
     batch_size : int, default=256
         Files decoded and scored at once.
     progress : bool, default=False
         Show a progress bar over batches.
+    resume : bool, default=False
+        Continue an interrupted run from ``<output>.partial``: its rows are
+        kept (a row torn when the run was killed is cut off) and only the
+        inputs after them are scored, so the final file is the one an
+        uninterrupted run writes. Refused, with a ValueError, if the
+        ``.partial`` was written by another model or for other inputs
+        (another list, or files whose size or modification time changed).
+        Without a ``.partial``, the run starts afresh.
+    overwrite : bool, default=False
+        Replace an existing ``output``; without it (or ``resume``), an
+        existing ``output`` is a FileExistsError, before anything is scored.
 
     Returns
     -------
     Bunch
         ``n_files``, ``n_errors`` (inputs with an error row),
-        ``n_outliers`` (rows flagged as outliers) and ``errors`` (the
-        ``(path, reason)`` of each error row, in order).
+        ``n_outliers`` (rows flagged as outliers), ``errors`` (the
+        ``(path, reason)`` of each error row, in order), all counting the
+        rows kept by ``resume``; for a file, ``n_resumed`` (those rows).
     """
     paths = check_paths(paths)
+    header, assessed = _columns(model)
     if hasattr(output, "write"):
-        return _write_rows(model, paths, output, batch_size, progress)
+        if resume:
+            raise ValueError("resume=True needs an output path, not a file object")
+        csv.writer(output).writerow(header)
+        summary = _summary(len(paths), [])
+        return _write_rows(model, paths, output, batch_size, progress, summary)
     output = Path(output)
     if output.is_dir():
         raise IsADirectoryError(f"output {output} is a directory, not a file")
-    with atomic_write(output, "w", keep_partial=True, newline="") as handle:
-        return _write_rows(model, paths, handle, batch_size, progress)
+    if output.exists() and not overwrite:
+        raise FileExistsError(
+            f"{output} exists: pass overwrite=True (--overwrite) to replace it"
+        )
+    partial = output.with_name(f"{output.name}.partial")
+    state_file = output.with_name(f"{output.name}.partial.json")
+    state = run_state(model, paths, header)
+    if resume and partial.exists():
+        check_state(state_file, partial, state)
+        kept = kept_rows(partial, paths, header)
+        handle = open(partial, "a", newline="")
+    else:
+        kept = []
+        write_state(state_file, state)
+        handle = open(partial, "w", newline="")
+        csv.writer(handle).writerow(header)
+        handle.flush()
+    with handle:
+        summary = _write_rows(
+            model,
+            paths[len(kept) :],
+            handle,
+            batch_size,
+            progress,
+            _summary(len(paths), kept),
+        )
+        os.fsync(handle.fileno())
+    os.replace(partial, output)
+    state_file.unlink(missing_ok=True)
+    summary.n_resumed = len(kept)
+    return summary
 
 
-def _write_rows(model, paths, handle, batch_size, progress):
+def _columns(model):
+    """The CSV's columns for ``model``, and whether it has flags."""
     classes = class_display_names(model.classes_)
     inner = assessing_model(scoring_model(model))
     assessed = inner is not None
@@ -100,9 +159,24 @@ def _write_rows(model, paths, handle, batch_size, progress):
     if assessed and trims_borders(getattr(inner, "steps", [])):
         extra.append("border_trimmed")
     header = ["path", "prediction", *[f"proba_{c}" for c in classes], *extra, "error"]
-    summary = Bunch(n_files=len(paths), n_errors=0, n_outliers=0, errors=[])
+    return header, assessed
+
+
+def _summary(n_files, kept):
+    """The run's counts, with those of the rows ``kept`` from an earlier run."""
+    errors = [(row["path"], row["error"]) for row in kept if row["error"]]
+    outliers = sum(row.get("outlier") == "1" for row in kept)
+    return Bunch(
+        n_files=n_files, n_errors=len(errors), n_outliers=outliers, errors=errors
+    )
+
+
+def _write_rows(model, paths, handle, batch_size, progress, summary):
+    """Score ``paths`` batch by batch, appending their rows to ``handle``."""
+    classes = class_display_names(model.classes_)
+    header, assessed = _columns(model)
+    n_columns = len(header) - 3  # all but path, prediction and error
     writer = csv.writer(handle)
-    writer.writerow(header)
     batches = _scored_batches(model, paths, batch_size)
     n_batches = -(-len(paths) // batch_size)
     for batch, result, failures in tqdm(
@@ -114,7 +188,7 @@ def _write_rows(model, paths, handle, batch_size, progress):
             if path in reasons:
                 summary.n_errors += 1
                 summary.errors.append((path, reasons[path]))
-                blank = [""] * (len(classes) + len(extra))
+                blank = [""] * n_columns
                 writer.writerow([path, "", *blank, reasons[path]])
                 continue
             proba, checks, prediction = next(rows)

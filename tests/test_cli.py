@@ -139,7 +139,9 @@ def test_train_save_and_predict_a_folder(chest_xray, xray_dir, tmp_path):
     before, after = map(float, re.findall(r"(\d\.\d+) (?:before|after)", result.stdout))
     assert after <= before + 1e-6  # fitted to minimise the log loss there
     assert calibrated.is_file() and "sklearn-pneumo predict" in result.stderr
-    result = run_cli("predict", calibrated, chest_xray / "test", "--out", out)
+    result = run_cli(
+        "predict", calibrated, chest_xray / "test", "--out", out, "--overwrite"
+    )
     assert result.returncode == 0, result.stderr
     calibrated_rows = list(csv.DictReader(out.open()))
     assert list(calibrated_rows[0]) == list(rows[0])  # the trust columns too
