@@ -163,13 +163,7 @@ def _readapted_archive(scorer, prior_shift, path):
     for name, data in members.items():
         if hashlib.sha256(data).hexdigest() != manifest["sha256"][name]:
             raise refused(scorer.path, f"{name} changed since it was loaded")
-    with (
-        atomic_write(path, "wb") as handle,
-        zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive,
-    ):
-        archive.writestr(MANIFEST, json.dumps(manifest, indent=1))
-        for name, data in members.items():
-            archive.writestr(name, data)
+    write_archive(path, manifest, members)
 
 
 def _listed(array):
@@ -189,7 +183,7 @@ def _versions():
     }
 
 
-def export_onnx(model, path):
+def export_onnx(model, path, *, quantize=None, calibration=None, holdout=None):
     """Write a fitted model of this package to an ONNX archive for :func:`load_onnx`.
 
     The archive (one zip file) holds each network as an ONNX inference
@@ -215,6 +209,26 @@ def export_onnx(model, path):
         an adapted archive is written again without TensorFlow).
     path : str or os.PathLike
         Where the archive goes (``.onnx.zip`` by convention).
+    quantize : {None, "int8"}, default=None
+        ``"int8"``: 8-bit networks (ONNX Runtime's static quantization in
+        QOperator format, unsigned 8-bit activations calibrated on
+        ``calibration``, signed 8-bit weights per channel), about 2.4 times
+        faster on a CPU with VNNI instructions. Written only if, on
+        ``holdout``, ROC AUC is within 0.003 of the float networks' and at
+        least 99 % of the labels agree; otherwise a ValueError with the
+        figures, and nothing is written. The manifest records it.
+    calibration : inputs, optional
+        With ``quantize``: X-rays the model takes (paths, images or rows),
+        a few hundred of its training source, to set the activations'
+        ranges.
+    holdout : (inputs, labels), optional
+        With ``quantize``: labelled X-rays the model was not fitted on.
+
+    Returns
+    -------
+    Bunch or None
+        With ``quantize``: what was measured on ``holdout`` (``roc_auc``,
+        ``roc_auc_int8``, ``agreement``) and the settings.
 
     Raises
     ------
@@ -294,6 +308,21 @@ def export_onnx(model, path):
         ),
         "prior_shift": prior_shift,
         "versions": _versions(),
+    }
+    if quantize is None:
+        write_archive(path, manifest, files)
+        return None
+    if quantize != "int8":
+        raise ValueError(f"quantize must be None or 'int8', got {quantize!r}.")
+    from ._quantize import write_quantized
+
+    return write_quantized(path, manifest, files, calibration, holdout)
+
+
+def write_archive(path, manifest, files):
+    """Write ``manifest`` (with the checksums of ``files``) and ``files``, whole."""
+    manifest = {
+        **manifest,
         "sha256": {name: hashlib.sha256(d).hexdigest() for name, d in files.items()},
     }
     with (

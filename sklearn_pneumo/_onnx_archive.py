@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import math
+import os
 import re
 
 import numpy as np
@@ -52,7 +53,12 @@ _FIELDS = {
     "sha256",
 }
 #: Fields an archive of an earlier version of this format may lack.
-_OPTIONAL_FIELDS = {"source_priors", "source_calibration", "prior_shift"}
+_OPTIONAL_FIELDS = {
+    "source_priors",
+    "source_calibration",
+    "prior_shift",
+    "quantization",
+}
 _MEMBER_FIELDS = {
     "name",
     "network",
@@ -224,6 +230,19 @@ def _check_manifest(manifest):
     _check_calibration(
         manifest.get("source_calibration"), "source_calibration", n_classes
     )
+    quantization = manifest.get("quantization")
+    _require(
+        quantization is None
+        or (
+            isinstance(quantization, dict)
+            and len(quantization) <= 32
+            and all(
+                isinstance(key, str) and isinstance(value, (str, int, float))
+                for key, value in quantization.items()
+            )
+        ),
+        "quantization is neither null nor a map of its settings and figures",
+    )
     shift = manifest.get("prior_shift")
     _require(
         shift is None
@@ -355,6 +374,7 @@ def _session(graph, name, entry, n_classes):
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 4  # its own log would repeat our error
+    options.intra_op_num_threads = len(os.sched_getaffinity(0))  # the cores we have
     try:
         session = onnxruntime.InferenceSession(
             graph, options, providers=["CPUExecutionProvider"]

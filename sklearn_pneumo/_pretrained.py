@@ -110,14 +110,18 @@ def load_pretrained(
         ``uncertainty``. It is the returned pipeline's
         ``cnn__test_time_augmentation`` parameter, which ``set_params``
         changes later.
-    runtime : {"keras", "onnx"}, default="keras"
+    runtime : {"keras", "onnx", "onnx-int8"}, default="keras"
         ``"keras"``: the fitted pipeline, with TensorFlow. ``"onnx"``: its
         ONNX form (:func:`~sklearn_pneumo.export_onnx` of the same model,
         shipped beside it), scored by ONNX Runtime without TensorFlow
         (``pip install "sklearn-pneumo[onnx]"``); the same answers, within
         1e-4, at the same speed from files (its five network passes per
         X-ray dominate; ``benchmarks/bench_predict.py``), and it loads in
-        0.1 s instead of several seconds with TensorFlow.
+        0.1 s instead of several seconds with TensorFlow. ``"onnx-int8"``:
+        its 8-bit form (``export_onnx(..., quantize="int8")``), about 2.4
+        times faster per network pass on CPUs with VNNI instructions; its
+        manifest's ``quantization`` says what it was checked against (the
+        binary model only).
 
     Returns
     -------
@@ -149,11 +153,14 @@ def load_pretrained(
 
 def _load(stem, input, test_time_augmentation, runtime):
     """One shipped model: the file ``stem`` in ``runtime``, for ``input``."""
-    if runtime == "onnx":
+    if runtime in ("onnx", "onnx-int8"):
         from ._loader import ImageLoader
         from ._onnx import load_onnx
 
-        with resources.as_file(_FOLDER / f"{stem}.onnx.zip") as path:
+        suffix = ".int8.onnx.zip" if runtime == "onnx-int8" else ".onnx.zip"
+        if not (_FOLDER / f"{stem}{suffix}").is_file():
+            raise ValueError(f"no {runtime} form of the {stem} model is shipped")
+        with resources.as_file(_FOLDER / f"{stem}{suffix}") as path:
             scorer = load_onnx(path)
         if input == "images":
             scorer.steps = [s for s in scorer.steps if not isinstance(s, ImageLoader)]
@@ -161,7 +168,9 @@ def _load(stem, input, test_time_augmentation, runtime):
             scorer.test_time_augmentation = test_time_augmentation
         return scorer
     if runtime != "keras":
-        raise ValueError(f"runtime must be 'keras' or 'onnx', got {runtime!r}.")
+        raise ValueError(
+            f"runtime must be 'keras', 'onnx' or 'onnx-int8', got {runtime!r}."
+        )
     from ._persistence import load_model
     from ._tensorflow_log import import_tensorflow_quietly
 

@@ -1,0 +1,54 @@
+"""8-bit ONNX networks: kept only when they answer as the float ones do."""
+
+import numpy as np
+import pytest
+
+from sklearn_pneumo import export_onnx, load_onnx, load_pretrained
+from sklearn_pneumo.datasets import load_chest_xray_224, load_chest_xray_sample
+
+
+def test_the_shipped_int8_form_answers_as_the_float_one():
+    paths, y = load_chest_xray_sample()
+    int8 = load_pretrained(runtime="onnx-int8")
+    float32 = load_pretrained(runtime="onnx")
+    quantization = int8.manifest["quantization"]
+    assert quantization["weights"] == "int8, per channel"
+    assert quantization["roc_auc_int8"] >= quantization["roc_auc"] - 0.003
+    assert quantization["agreement"] >= 0.99
+    got, expected = int8.predict_proba(paths), float32.predict_proba(paths)
+    np.testing.assert_allclose(got, expected, atol=0.05)
+    assert (got.argmax(axis=1) == expected.argmax(axis=1)).mean() >= 15 / 16
+    assert "quantization" not in float32.manifest
+
+
+def test_an_int8_form_that_answers_otherwise_is_refused(fitted_pipeline, tmp_path):
+    paths, y = load_chest_xray_224()
+    out = tmp_path / "int8.onnx.zip"
+    with pytest.raises(ValueError, match="needs calibration="):
+        export_onnx(fitted_pipeline, out, quantize="int8")
+    with pytest.raises(ValueError, match="quantize must be None or 'int8'"):
+        export_onnx(fitted_pipeline, out, quantize="int4")
+    # Calibrated on one X-ray, its activations' ranges are far too narrow.
+    with pytest.raises(ValueError, match="lose too much.*nothing was written"):
+        export_onnx(
+            load_pretrained(),
+            out,
+            quantize="int8",
+            calibration=paths[:1],
+            holdout=(paths[1::2], y[1::2]),
+        )
+    assert not out.exists()
+
+
+def test_an_int8_archive_records_what_it_was_checked_on(tmp_path):
+    paths, y = load_chest_xray_224()
+    out = tmp_path / "int8.onnx.zip"
+    report = export_onnx(
+        load_pretrained(),
+        out,
+        quantize="int8",
+        calibration=paths[::4],
+        holdout=(paths[1::4], y[1::4]),
+    )
+    assert report.holdout_xrays == 50 and report.calibration_xrays == 50
+    assert load_onnx(out).manifest["quantization"] == dict(report)
