@@ -1,6 +1,7 @@
 """Command line: train the paper's pipeline, evaluate it, and predict files."""
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import sys
@@ -220,6 +221,13 @@ def _parser():
         action="store_true",
         help="replace an existing OUT (without it, or --resume, an existing "
         "OUT is an error)",
+    )
+    predict.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="score on the Dask cluster of this scheduler (tcp://host:8786): "
+        "the workers get the model's ONNX form and partitions of --batch-size "
+        "files; rows come back in input order (needs 'pip install distributed')",
     )
     predict.add_argument(
         "--batch-size",
@@ -521,6 +529,23 @@ def _calibrate(args):
     )
 
 
+@contextlib.contextmanager
+def _cluster(address):
+    """A Dask client of the scheduler at ``address``, or None without one."""
+    if address is None:
+        yield None
+        return
+    if importlib.util.find_spec("distributed") is None:
+        raise ValueError(
+            "--scheduler needs Dask's distributed: pip install distributed"
+        )
+    from distributed import Client
+
+    _log(f"Scoring on the Dask cluster of {address}")
+    with Client(address, timeout="30s") as client:
+        yield client
+
+
 def _predict(args):
     model_file, inputs = _model_and_inputs(args)
     if not inputs:
@@ -547,15 +572,17 @@ def _predict(args):
     _log(f"Predicting {_plural(len(paths), 'image')}")
     # A progress bar on the terminal would interleave with CSV rows there.
     to_terminal = args.out is None and sys.stdout.isatty()
-    summary = predict_files(
-        model,
-        paths,
-        args.out or sys.stdout,
-        batch_size=args.batch_size,
-        progress=not to_terminal,
-        resume=args.resume,
-        overwrite=args.overwrite,
-    )
+    with _cluster(args.scheduler) as client:
+        summary = predict_files(
+            model,
+            paths,
+            args.out or sys.stdout,
+            batch_size=args.batch_size,
+            progress=not to_terminal,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            client=client,
+        )
     if summary.get("n_resumed"):
         _log(f"Resumed: kept {_plural(summary.n_resumed, 'row')} of {args.out}.partial")
     if summary.n_outliers:

@@ -36,6 +36,7 @@ from ._onnx_archive import (
     MANIFEST,
     STEPS,
     VERSION,
+    inference_session,
     read_archive,
     refused,
 )
@@ -337,8 +338,9 @@ def write_archive(path, manifest, files):
 class _Network:
     """One network of an archive: an ONNX Runtime session and its settings."""
 
-    def __init__(self, session, entry, gaussians):
+    def __init__(self, session, entry, gaussians, graph):
         self.session = session
+        self.graph = graph
         self.name = entry["name"]
         self.image_size = tuple(entry["image_size"])
         self.test_time_augmentation = entry["test_time_augmentation"]
@@ -347,6 +349,15 @@ class _Network:
         self.batch_size = entry["batch_size"]
         self.gaussians = gaussians
         self.input_name = session.get_inputs()[0].name
+
+    def __getstate__(self):
+        # A session does not pickle: its graph does, and makes it again (on
+        # a Dask worker, say).
+        return {key: value for key, value in vars(self).items() if key != "session"}
+
+    def __setstate__(self, state):
+        vars(self).update(state)
+        self.session = inference_session(self.graph)
 
     def forward(self, images, features):
         """Probabilities of ``images`` and, with ``features``, their features."""
@@ -541,7 +552,8 @@ def load_onnx(path, *, max_size=MAX_SIZE):
             path, f"damaged archive ({type(error).__name__}: {error})"
         ) from None
     networks = [
-        _Network(session, entry, gaussians) for entry, session, gaussians in networks
+        _Network(session, entry, gaussians, graph)
+        for entry, graph, session, gaussians in networks
     ]
     classes = np.asarray(manifest["classes"])
     return OnnxScorer(networks, steps, classes, manifest["combine"], manifest, path)

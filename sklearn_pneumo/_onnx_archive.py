@@ -368,17 +368,22 @@ def _member(archive, name, manifest):
     return data
 
 
-def _session(graph, name, entry, n_classes):
-    """An ONNX Runtime session of ``graph``, and its feature outputs' widths."""
+def inference_session(graph):
+    """An ONNX Runtime session of ``graph`` (bytes), on every core we have."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 4  # its own log would repeat our error
-    options.intra_op_num_threads = len(os.sched_getaffinity(0))  # the cores we have
+    options.intra_op_num_threads = len(os.sched_getaffinity(0))
+    return onnxruntime.InferenceSession(
+        graph, options, providers=["CPUExecutionProvider"]
+    )
+
+
+def _session(graph, name, entry, n_classes):
+    """An ONNX Runtime session of ``graph``, and its feature outputs' widths."""
     try:
-        session = onnxruntime.InferenceSession(
-            graph, options, providers=["CPUExecutionProvider"]
-        )
+        session = inference_session(graph)
     except Exception as error:  # ONNX Runtime raises its own types, not exported
         first = str(error).strip().splitlines()[0][:300] if str(error) else ""
         raise _Refusal(
@@ -464,7 +469,7 @@ def read_archive(archive, path, max_size):
     -------
     manifest : dict
     steps : list of estimators
-    networks : list of (entry, session, gaussians or None)
+    networks : list of (entry, graph bytes, session, gaussians or None)
 
     Raises
     ------
@@ -483,7 +488,7 @@ def read_archive(archive, path, max_size):
             if entry["gaussians"] is not None:
                 data = _member(archive, entry["gaussians"], manifest)
                 gaussians = _gaussians(data, entry["gaussians"], widths, n_classes)
-            networks.append((entry, session, gaussians))
+            networks.append((entry, graph, session, gaussians))
     except _Refusal as refusal:
         raise refused(path, str(refusal)) from None
     return manifest, steps, networks

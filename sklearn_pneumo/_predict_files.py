@@ -49,6 +49,7 @@ def predict_files(
     progress=False,
     resume=False,
     overwrite=False,
+    client=None,
 ):
     """Write a CSV of predictions for image files, one batch at a time.
 
@@ -97,6 +98,13 @@ def predict_files(
     overwrite : bool, default=False
         Replace an existing ``output``; without it (or ``resume``), an
         existing ``output`` is a FileExistsError, before anything is scored.
+    client : dask.distributed.Client or None, default=None
+        Score on this Dask cluster: each worker gets the model's ONNX form
+        once (a Keras model is exported first; workers need no TensorFlow),
+        the inputs go out in partitions of ``batch_size`` files, and their
+        rows come back in input order, into the same file. A worker lost
+        mid-run has its partitions scored again elsewhere. Works with
+        ``resume``.
 
     Returns
     -------
@@ -112,8 +120,9 @@ def predict_files(
         if resume:
             raise ValueError("resume=True needs an output path, not a file object")
         csv.writer(output).writerow(header)
+        batches, n_batches = _batches(model, paths, batch_size, client)
         summary = _summary(len(paths), [])
-        return _write_rows(model, paths, output, batch_size, progress, summary)
+        return _write_rows(batches, n_batches, output, progress, summary, header)
     output = Path(output)
     if output.is_dir():
         raise IsADirectoryError(f"output {output} is a directory, not a file")
@@ -135,19 +144,23 @@ def predict_files(
         csv.writer(handle).writerow(header)
         handle.flush()
     with handle:
-        summary = _write_rows(
-            model,
-            paths[len(kept) :],
-            handle,
-            batch_size,
-            progress,
-            _summary(len(paths), kept),
-        )
+        batches, n_batches = _batches(model, paths[len(kept) :], batch_size, client)
+        summary = _summary(len(paths), kept)
+        _write_rows(batches, n_batches, handle, progress, summary, header)
         os.fsync(handle.fileno())
     os.replace(partial, output)
     state_file.unlink(missing_ok=True)
     summary.n_resumed = len(kept)
     return summary
+
+
+def _batches(model, paths, batch_size, client):
+    """The rows of ``paths`` batch by batch, here or on ``client``'s workers."""
+    if client is None:
+        return row_batches(model, paths, batch_size), -(-len(paths) // batch_size)
+    from ._distributed import partition_rows
+
+    return partition_rows(client, model, paths, batch_size)
 
 
 def _columns(model):
@@ -171,42 +184,52 @@ def _summary(n_files, kept):
     )
 
 
-def _write_rows(model, paths, handle, batch_size, progress, summary):
-    """Score ``paths`` batch by batch, appending their rows to ``handle``."""
+def row_batches(model, paths, batch_size):
+    """Yield the CSV rows of ``paths``, one list per batch, in input order."""
     classes = class_display_names(model.classes_)
     header, assessed = _columns(model)
     n_columns = len(header) - 3  # all but path, prediction and error
-    writer = csv.writer(handle)
-    batches = _scored_batches(model, paths, batch_size)
-    n_batches = -(-len(paths) // batch_size)
-    for batch, result, failures in tqdm(
-        batches, total=n_batches, desc="Scoring batches", disable=not progress
-    ):
+    labels = list(model.classes_)
+    for batch, result, failures in _scored_batches(model, paths, batch_size):
         reasons = dict(failures)
-        rows = iter(_rows(result, assessed))
+        scored = iter(_rows(result, assessed))
+        rows = []
         for path in batch:
             if path in reasons:
-                summary.n_errors += 1
-                summary.errors.append((path, reasons[path]))
-                blank = [""] * n_columns
-                writer.writerow([path, "", *blank, reasons[path]])
+                rows.append([path, "", *[""] * n_columns, reasons[path]])
                 continue
-            proba, checks, prediction = next(rows)
+            proba, checks, prediction = next(scored)
             label = classes[
                 int(np.argmax(proba))
                 if prediction is None
-                else list(model.classes_).index(prediction)
+                else labels.index(prediction)
             ]
             if checks:
-                summary.n_outliers += checks[1]
                 checks = [
                     f"{checks[0]:.4f}",
                     checks[1],
                     "" if np.isnan(checks[2]) else f"{checks[2]:.4f}",
                     *[f"{share:.4f}" for share in checks[3:]],
                 ]
-            writer.writerow([path, label, *[f"{p:.6f}" for p in proba], *checks, ""])
+            rows.append([path, label, *[f"{p:.6f}" for p in proba], *checks, ""])
+        yield rows
+
+
+def _write_rows(batches, n_batches, handle, progress, summary, header):
+    """Append each batch of rows to ``handle``, flushed; count errors and flags."""
+    writer = csv.writer(handle)
+    outlier = header.index("outlier") if "outlier" in header else None
+    for rows in tqdm(
+        batches, total=n_batches, desc="Scoring batches", disable=not progress
+    ):
+        writer.writerows(rows)
         handle.flush()
+        for row in rows:
+            if row[-1]:
+                summary.n_errors += 1
+                summary.errors.append((row[0], row[-1]))
+            elif outlier is not None:
+                summary.n_outliers += int(row[outlier])
     return summary
 
 

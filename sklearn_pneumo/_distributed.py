@@ -1,0 +1,67 @@
+"""Scoring on a Dask cluster: partitions of the inputs, the model's ONNX form.
+
+:func:`~sklearn_pneumo.predict_files` with ``client=`` sends the model to
+the workers as the result of one task, which each worker fetches once and
+which is made again if the worker holding it is lost: its ONNX form, which
+scores without TensorFlow (a Keras model is exported first). The
+inputs are split into partitions of ``batch_size`` files, one task each;
+the rows come back in input order and are written as they arrive. A
+worker lost mid-run has its tasks run again elsewhere (Dask's scheduler
+does it): nothing is lost, and since only the client writes, nothing is
+written twice.
+"""
+
+import tempfile
+from pathlib import Path
+
+
+def onnx_form(model):
+    """``model`` as an OnnxScorer: itself, or its export (needs TensorFlow here)."""
+    from ._onnx import OnnxScorer, export_onnx, load_onnx
+
+    if isinstance(model, OnnxScorer):
+        return model
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.onnx.zip"
+        try:
+            export_onnx(model, path)
+        except (ValueError, ImportError) as error:
+            raise ValueError(
+                "scoring on a Dask cluster sends the model's ONNX form to the "
+                f"workers, and this model has none: {error}"
+            ) from None
+        return load_onnx(path)
+
+
+def _as_is(scorer):
+    return scorer
+
+
+def _partition_rows(scorer, paths, batch_size):
+    """The CSV rows of one partition, on a worker."""
+    from ._predict_files import row_batches
+
+    return [row for rows in row_batches(scorer, paths, batch_size) for row in rows]
+
+
+def partition_rows(client, model, paths, batch_size):
+    """Rows of ``paths`` scored on ``client``'s workers: (batches, count).
+
+    ``batches`` yields each partition's rows in input order as its task
+    ends; tasks run in parallel meanwhile.
+    """
+    # A task of its own rather than scattered data: lost with a worker, it
+    # is made again (from the graph it travels in); workers fetch it once.
+    scorer = client.submit(_as_is, onnx_form(model), pure=False)
+    parts = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
+    futures = [
+        client.submit(_partition_rows, scorer, part, batch_size, pure=False)
+        for part in parts
+    ]
+
+    def in_order():
+        for future in futures:
+            yield future.result()
+            future.release()
+
+    return in_order(), len(parts)

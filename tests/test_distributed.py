@@ -1,0 +1,92 @@
+"""Scoring files on a Dask cluster: the rows of a local run, a lost worker or not."""
+
+import os
+import threading
+import time
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from sklearn_pneumo import export_onnx, load_onnx, predict_files  # noqa: E402
+from sklearn_pneumo.datasets import load_chest_xray_224  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def scorer(fitted_pipeline, tmp_path_factory):
+    path = tmp_path_factory.mktemp("onnx") / "model.onnx.zip"
+    export_onnx(fitted_pipeline, path)
+    return load_onnx(path)
+
+
+def test_rows_of_a_cluster_run_are_those_of_a_local_one(
+    client, scorer, fitted_pipeline, tmp_path
+):
+    paths, _ = load_chest_xray_224()
+    paths = [*paths[:30], str(tmp_path / "missing.jpeg"), *paths[30:40]]
+    local = predict_files(scorer, paths, tmp_path / "local.csv", batch_size=4)
+    on_cluster = predict_files(
+        scorer, paths, tmp_path / "cluster.csv", batch_size=4, client=client
+    )
+    expected = (tmp_path / "local.csv").read_bytes()
+    assert (tmp_path / "cluster.csv").read_bytes() == expected
+    assert on_cluster.errors == local.errors and on_cluster.n_errors == 1
+    # A Keras pipeline goes out as its ONNX form: the same rows again.
+    predict_files(
+        fitted_pipeline, paths, tmp_path / "keras.csv", batch_size=4, client=client
+    )
+    assert (tmp_path / "keras.csv").read_bytes() == expected
+
+
+def test_a_worker_lost_mid_run_loses_and_repeats_nothing(client, scorer, tmp_path):
+    paths, _ = load_chest_xray_224()
+    predict_files(scorer, paths, tmp_path / "local.csv", batch_size=2)
+    victim = sorted(client.scheduler_info()["workers"])[0]
+    killed_at = []
+
+    def kill():
+        killed_at.append(time.perf_counter())
+        client.run(os._exit, 1, workers=[victim], on_error="ignore")
+
+    killer = threading.Timer(0.5, kill)
+    killer.start()
+    predict_files(scorer, paths, tmp_path / "cluster.csv", batch_size=2, client=client)
+    finished_at = time.perf_counter()
+    killer.join()
+    assert killed_at[0] < finished_at  # the worker died mid-run
+    assert (tmp_path / "cluster.csv").read_bytes() == (
+        tmp_path / "local.csv"
+    ).read_bytes()
+    client.wait_for_workers(2, timeout=60)  # its nanny started a new one
+
+
+def test_command_line_scores_on_a_scheduler(client, scorer, xray_dir, tmp_path):
+    from test_cli import run_cli
+
+    archive = scorer.path
+    local = run_cli("predict", archive, xray_dir, "--out", tmp_path / "local.csv")
+    assert local.returncode == 0, local.stderr
+    address = client.scheduler.address
+    remote = run_cli(
+        "predict",
+        archive,
+        xray_dir,
+        "--out",
+        tmp_path / "c.csv",
+        "--scheduler",
+        address,
+    )
+    assert remote.returncode == 0, remote.stderr
+    assert f"Dask cluster of {address}" in remote.stderr
+    assert (tmp_path / "c.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
