@@ -539,10 +539,19 @@ def _cluster(address):
         raise ValueError(
             "--scheduler needs Dask's distributed: pip install distributed"
         )
+    import dask
     from distributed import Client
 
+    try:  # Dask's own connect timeout (30 s unless configured)
+        timeout = dask.config.get("distributed.comm.timeouts.connect")
+        client = Client(address, timeout=timeout)
+    except OSError as error:
+        raise OSError(
+            f"cannot reach the Dask scheduler at {address} ({error}): is it "
+            "running, and is the address (tcp://host:port) right?"
+        ) from None
     _log(f"Scoring on the Dask cluster of {address}")
-    with Client(address, timeout="30s") as client:
+    with client:
         yield client
 
 
@@ -570,15 +579,16 @@ def _predict(args):
         final = f"{scorer.steps[-1][0]}__" if hasattr(scorer, "steps") else ""
         scorer.set_params(**{f"{final}inference_dtype_policy": "mixed_bfloat16"})
     _log(f"Predicting {_plural(len(paths), 'image')}")
-    # A progress bar on the terminal would interleave with CSV rows there.
-    to_terminal = args.out is None and sys.stdout.isatty()
+    # A bar only where a person watches stderr, and never on the terminal
+    # that shows the CSV rows (they would share lines).
+    progress = sys.stderr.isatty() and not (args.out is None and sys.stdout.isatty())
     with _cluster(args.scheduler) as client:
         summary = predict_files(
             model,
             paths,
             args.out or sys.stdout,
             batch_size=args.batch_size,
-            progress=not to_terminal,
+            progress=progress,
             resume=args.resume,
             overwrite=args.overwrite,
             client=client,

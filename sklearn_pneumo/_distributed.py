@@ -37,21 +37,59 @@ def _as_is(scorer):
     return scorer
 
 
+def _on_worker_threads(scorer):
+    """``scorer`` using as many threads as this worker has, no more (once)."""
+    from distributed import get_worker
+
+    from ._onnx_archive import inference_session
+
+    threads = get_worker().state.nthreads
+    for network in scorer.networks:
+        if getattr(network, "threads", None) != threads:
+            network.session = inference_session(network.graph, threads)
+            network.threads = threads
+    for step in scorer.steps:
+        step.set_params(n_jobs=threads)
+    return scorer
+
+
 def _partition_rows(scorer, paths, batch_size):
     """The CSV rows of one partition, on a worker."""
     from ._predict_files import row_batches
 
+    scorer = _on_worker_threads(scorer)
     return [row for rows in row_batches(scorer, paths, batch_size) for row in rows]
 
 
-def partition_rows(client, model, paths, batch_size):
-    """Rows of ``paths`` scored on ``client``'s workers: (batches, count).
+def _missing_on_workers(client):
+    """``{worker: package}`` for what a worker lacks to score."""
+    import importlib.util
 
-    ``batches`` yields each partition's rows in input order as its task
-    ends; tasks run in parallel meanwhile.
+    def missing():
+        return [
+            name
+            for name in ("sklearn_pneumo", "onnxruntime")
+            if importlib.util.find_spec(name) is None
+        ]
+
+    return {worker: lacks for worker, lacks in client.run(missing).items() if lacks}
+
+
+def partition_rows(client, model, paths, batch_size):
+    """Rows of ``paths`` scored on ``client``'s workers, partition by partition.
+
+    Yields each partition's rows in input order as its task ends; tasks
+    run in parallel meanwhile.
     """
     # A task of its own rather than scattered data: lost with a worker, it
     # is made again (from the graph it travels in); workers fetch it once.
+    lacking = _missing_on_workers(client)
+    if lacking:
+        named = "; ".join(f"{w} lacks {', '.join(p)}" for w, p in lacking.items())
+        raise ValueError(
+            f"Dask workers cannot score: {named}. Install sklearn-pneumo[onnx] "
+            "in the workers' environment."
+        )
     scorer = client.submit(_as_is, onnx_form(model), pure=False)
     parts = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
     futures = [
@@ -64,4 +102,4 @@ def partition_rows(client, model, paths, batch_size):
             yield future.result()
             future.release()
 
-    return in_order(), len(parts)
+    return in_order()

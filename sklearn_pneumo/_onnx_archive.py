@@ -368,13 +368,13 @@ def _member(archive, name, manifest):
     return data
 
 
-def inference_session(graph):
-    """An ONNX Runtime session of ``graph`` (bytes), on every core we have."""
+def inference_session(graph, threads=None):
+    """An ONNX Runtime session of ``graph`` (bytes), on ``threads`` or every core."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 4  # its own log would repeat our error
-    options.intra_op_num_threads = len(os.sched_getaffinity(0))
+    options.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
     return onnxruntime.InferenceSession(
         graph, options, providers=["CPUExecutionProvider"]
     )

@@ -86,7 +86,7 @@ def predict_files(
     batch_size : int, default=256
         Files decoded and scored at once.
     progress : bool, default=False
-        Show a progress bar over batches.
+        Show a progress bar on stderr: X-rays scored, their rate, time left.
     resume : bool, default=False
         Continue an interrupted run from ``<output>.partial``: its rows are
         kept (a row torn when the run was killed is cut off) and only the
@@ -120,9 +120,9 @@ def predict_files(
         if resume:
             raise ValueError("resume=True needs an output path, not a file object")
         csv.writer(output).writerow(header)
-        batches, n_batches = _batches(model, paths, batch_size, client)
+        batches = _batches(model, paths, batch_size, client)
         summary = _summary(len(paths), [])
-        return _write_rows(batches, n_batches, output, progress, summary, header)
+        return _write_rows(batches, len(paths), output, progress, summary, header)
     output = Path(output)
     if output.is_dir():
         raise IsADirectoryError(f"output {output} is a directory, not a file")
@@ -144,9 +144,10 @@ def predict_files(
         csv.writer(handle).writerow(header)
         handle.flush()
     with handle:
-        batches, n_batches = _batches(model, paths[len(kept) :], batch_size, client)
+        rest = paths[len(kept) :]
+        batches = _batches(model, rest, batch_size, client)
         summary = _summary(len(paths), kept)
-        _write_rows(batches, n_batches, handle, progress, summary, header)
+        _write_rows(batches, len(rest), handle, progress, summary, header)
         os.fsync(handle.fileno())
     os.replace(partial, output)
     state_file.unlink(missing_ok=True)
@@ -157,7 +158,7 @@ def predict_files(
 def _batches(model, paths, batch_size, client):
     """The rows of ``paths`` batch by batch, here or on ``client``'s workers."""
     if client is None:
-        return row_batches(model, paths, batch_size), -(-len(paths) // batch_size)
+        return row_batches(model, paths, batch_size)
     from ._distributed import partition_rows
 
     return partition_rows(client, model, paths, batch_size)
@@ -215,21 +216,24 @@ def row_batches(model, paths, batch_size):
         yield rows
 
 
-def _write_rows(batches, n_batches, handle, progress, summary, header):
+def _write_rows(batches, n_files, handle, progress, summary, header):
     """Append each batch of rows to ``handle``, flushed; count errors and flags."""
     writer = csv.writer(handle)
     outlier = header.index("outlier") if "outlier" in header else None
-    for rows in tqdm(
-        batches, total=n_batches, desc="Scoring batches", disable=not progress
-    ):
+    bar = tqdm(
+        total=n_files, unit="X-ray", desc="Scoring", disable=not progress, leave=False
+    )
+    for rows in batches:
         writer.writerows(rows)
         handle.flush()
+        bar.update(len(rows))
         for row in rows:
             if row[-1]:
                 summary.n_errors += 1
                 summary.errors.append((row[0], row[-1]))
             elif outlier is not None:
                 summary.n_outliers += int(row[outlier])
+    bar.close()
     return summary
 
 

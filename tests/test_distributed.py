@@ -90,3 +90,32 @@ def test_command_line_scores_on_a_scheduler(client, scorer, xray_dir, tmp_path):
     assert remote.returncode == 0, remote.stderr
     assert f"Dask cluster of {address}" in remote.stderr
     assert (tmp_path / "c.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
+
+
+def test_an_unreachable_scheduler_or_a_bare_worker_is_named(scorer, xray_dir, tmp_path):
+    import dask
+    from test_cli import run_cli
+
+    from sklearn_pneumo._distributed import partition_rows
+
+    out = tmp_path / "rows.csv"
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        result = run_cli(
+            "predict",
+            scorer.path,
+            xray_dir,
+            "--out",
+            out,
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+        )
+    assert result.returncode == 1
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.stderr
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+    class BareWorkers:
+        def run(self, function):
+            return {"tcp://bare-worker:4000": ["sklearn_pneumo"]}
+
+    with pytest.raises(ValueError, match="tcp://bare-worker:4000 lacks sklearn_pneumo"):
+        next(iter(partition_rows(BareWorkers(), scorer, ["a.png"], 4)))
