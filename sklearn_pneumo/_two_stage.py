@@ -64,7 +64,10 @@ class TwoStageClassifier(
 
     Attributes
     ----------
-    pneumonia_, pneumonia_type_ : fitted classifiers
+    pneumonia_ : fitted classifier
+        The pneumonia model.
+    pneumonia_type_ : fitted classifier
+        The type model.
     classes_ : ndarray
         The normal class and the types, sorted.
     normal_column_ : int
@@ -72,7 +75,7 @@ class TwoStageClassifier(
     type_columns_ : ndarray
         The type model's columns of the types.
     column_order_ : list of int
-        Where each of ``classes_`` sits in [normal, *types].
+        Where each of ``classes_`` sits in ``[normal, *types]``.
 
     See Also
     --------
