@@ -119,3 +119,16 @@ def pretrained_loading():
 def pretrained(pretrained_loading):
     """The shipped model as ``load_pretrained()`` gives it (shared, read-only)."""
     return pretrained_loading[0]
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    """A Dask client of two worker processes of one thread, per test module."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client

@@ -13,14 +13,8 @@ from sklearn_pneumo.datasets import load_chest_xray_224  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
+def client(dask_client):
+    return dask_client
 
 
 @pytest.fixture(scope="module")

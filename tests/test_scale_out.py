@@ -15,14 +15,8 @@ FAST = {**TINY_NETWORK, "batch_size": 8, "random_state": 0}
 
 
 @pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
+def client(dask_client):
+    return dask_client
 
 
 def test_grid_search_runs_on_dask_workers(client, xray_paths):
