@@ -6,6 +6,7 @@ Its options and its ``run``, registered by the command line's dispatcher
 
 from pathlib import Path
 
+from ._class_names import class_display_names
 from ._pretrained import STEMS
 
 
@@ -109,8 +110,9 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, check_output, 
         f"Estimated from {adapter.n_samples_} X-ray(s) "
         f"({adapter.n_outliers_} flagged as outliers and left out):"
     )
+    names = class_display_names(adapter.classes_)
     for name, source, share, lo, hi in zip(
-        adapter.classes_, adapter.source_priors_, adapter.priors_, low, high
+        names, adapter.source_priors_, adapter.priors_, low, high
     ):
         print(
             f"  {name}: {share:.3f} (95% interval {lo:.3f} to {hi:.3f}); the "

@@ -170,10 +170,23 @@ def _columns(model):
     inner = assessing_model(scoring_model(model))
     assessed = inner is not None
     extra = ["typicality", "outlier", "uncertainty"] if assessed else []
-    if assessed and trims_borders(getattr(inner, "steps", [])):
+    if assessed and _trims_borders(inner):
         extra.append("border_trimmed")
     header = ["path", "prediction", *[f"proba_{c}" for c in classes], *extra, "error"]
     return header, assessed
+
+
+def _trims_borders(model):
+    """Whether ``model``'s ``assess`` reports ``border_trimmed``.
+
+    A pipeline does with a border-trimming step; a two-stage classifier
+    reports its pneumonia model's.
+    """
+    steps = getattr(model, "steps", None)
+    if steps is not None:
+        return trims_borders(steps)
+    stage = getattr(model, "pneumonia_", None)
+    return stage is not None and _trims_borders(scoring_model(stage))
 
 
 def _summary(n_files, kept):

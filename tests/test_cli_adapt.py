@@ -30,13 +30,13 @@ def test_adapts_the_shipped_archive_and_predict_scores_it(site, tmp_path):
     out = tmp_path / "site.onnx.zip"
     result = run_cli("adapt", "--pretrained", "--onnx", site, "--out", out)
     assert result.returncode == 0, result.stderr
-    shares = dict(re.findall(r"  (\d): (0\.\d+) \(95% interval", result.stdout))
-    assert set(shares) == {"0", "1"}
+    shares = dict(re.findall(r"  (\w+): (0\.\d+) \(95% interval", result.stdout))
+    assert set(shares) == {"NORMAL", "PNEUMONIA"}
     assert abs(sum(map(float, shares.values())) - 1) < 0.002
     assert "Estimated from" in result.stdout and "outliers" in result.stdout
     adapted = load_onnx(out)
     assert adapted.prior_shift["target"] == pytest.approx(
-        [float(shares["0"]), float(shares["1"])], abs=1e-3
+        [float(shares["NORMAL"]), float(shares["PNEUMONIA"])], abs=1e-3
     )
     rows_file = tmp_path / "rows.csv"
     result = run_cli("predict", out, site, "--out", rows_file)

@@ -209,7 +209,9 @@ def test_command_line_scores_three_classes(three_class, xray_dir, tmp_path, caps
     header, *rows = out.read_text().splitlines()
     columns = header.split(",")
     assert columns[2:5] == ["proba_bacterial", "proba_normal", "proba_viral"]
+    assert "border_trimmed" in columns  # the binary model trims borders
     assert len(rows) == 16
+    assert all(len(row.split(",")) == len(columns) for row in rows)
     with pytest.raises(SystemExit):
         main(["predict", "--classes", "normal-viral", str(xray_dir)])
     capsys.readouterr()
