@@ -18,7 +18,7 @@ from scikeras.utils.transformers import ClassifierLabelEncoder, TargetReshaper
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import get_scorer, get_scorer_names
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import FixedThresholdClassifier, KFold, StratifiedKFold
 from sklearn.utils import Bunch
 
 from ._classifier import CNNClassifier, rows_to_images
@@ -87,6 +87,7 @@ TRUSTED_TYPES = sorted(
         *SCORER_TYPES,
         Bunch,
         CalibratedClassifierCV,
+        FixedThresholdClassifier,
         FrozenEstimator,
         *CALIBRATION_TYPES,
     )

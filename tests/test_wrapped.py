@@ -70,3 +70,41 @@ def test_a_threshold_decides_the_prediction_column(
     expected = ["PNEUMONIA" if p >= threshold else "NORMAL" for p in proba]
     assert [r["prediction"] for r in rows] == expected
     assert "outlier" in rows[0] and "PNEUMONIA" in expected and "NORMAL" in expected
+
+
+def test_calibrate_tunes_a_threshold_for_an_objective(tmp_path):
+    import shutil
+
+    from test_cli import run_cli
+
+    from sklearn_pneumo import load_model
+
+    paths, y = load_chest_xray_224()
+    for label, name in ((0, "NORMAL"), (1, "PNEUMONIA")):
+        (tmp_path / "site" / name).mkdir(parents=True)
+        for path in paths[y == label][:20]:
+            shutil.copy(path, tmp_path / "site" / name)
+    out = tmp_path / "tuned.pneumo"
+    result = run_cli(
+        "calibrate",
+        "--pretrained",
+        tmp_path / "site",
+        "--objective",
+        "balanced_accuracy",
+        "--out",
+        out,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Decision threshold for balanced_accuracy: 0." in result.stdout
+    model = load_model(out)
+    assert isinstance(model, FixedThresholdClassifier)
+    assert 0 < model.threshold < 1
+    rows_file = tmp_path / "rows.csv"
+    assert (
+        run_cli("predict", out, tmp_path / "site", "--out", rows_file).returncode == 0
+    )
+    rows = read_rows(rows_file)
+    proba = np.array([float(r["proba_PNEUMONIA"]) for r in rows])
+    expected = np.where(proba >= model.threshold, "PNEUMONIA", "NORMAL")
+    assert [r["prediction"] for r in rows] == expected.tolist()
+    assert {"outlier", "uncertainty", "border_trimmed"} <= set(rows[0])
