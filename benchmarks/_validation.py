@@ -100,6 +100,15 @@ def refit_outlier_models(pipe, paths, y, groups, variants):
         fit_outliers(pipe[:2], cnn, paths, y, groups)
 
 
+def fit_holdout(cnn, y, groups):
+    """``(train, held_out)`` indices as ``cnn``'s fit split them.
+
+    The hold-out of its ``validation_split``, by patient, with its seed.
+    """
+    labels = np.searchsorted(cnn.classes_, y)
+    return holdout_indices(labels, cnn.validation_split, cnn.random_state, groups)
+
+
 def fit_outliers(preprocess, cnn, paths, y, groups):
     """Fit ``cnn``'s outlier model on ``paths`` as its ``fit`` would, in float32.
 
@@ -117,9 +126,7 @@ def fit_outliers(preprocess, cnn, paths, y, groups):
     labels = np.searchsorted(cnn.classes_, y)
     rows = preprocess.transform(paths)
     images = cnn.feature_encoder_.transform(rows)
-    train, held_out = holdout_indices(
-        labels, cnn.validation_split, cnn.random_state, groups
-    )
+    train, held_out = fit_holdout(cnn, y, groups)
     fitted = images[train]
     if cnn.clahe:  # the training part as the network saw it
         fitted = contrast_processed(fitted, cnn.clahe, cnn.random_state)

@@ -26,12 +26,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _validation import patient_split
+from _validation import fit_holdout, patient_split
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import StratifiedGroupKFold
 
 from sklearn_pneumo import expected_calibration_error, load_pretrained
-from sklearn_pneumo._holdout import holdout_indices
 from sklearn_pneumo._prior_shift import (
     calibrated,
     em_priors,
@@ -47,8 +46,7 @@ def unseen_xrays(classes, train_dir):
     """Paths, labels and patients of training-folder X-rays the model never fit."""
     if classes == "normal-pneumonia":
         paths, y, groups = load_image_folder(train_dir, return_groups=True)
-        cnn = load_pretrained()[-1]
-        _, held_out = holdout_indices(y, cnn.validation_split, cnn.random_state, groups)
+        _, held_out = fit_holdout(load_pretrained()[-1], y, groups)
         return paths[held_out], y[held_out], groups[held_out]
     paths, labels, groups = load_image_folder(
         train_dir, label_from=pneumonia_type, labels="name", return_groups=True
@@ -92,7 +90,7 @@ def site_figures(proba, outlier, y_sick, source, classes, share, rng, size):
             calibrated(proba[adapt][~outlier[adapt]], calibration), shares
         )
         before = scored(y_sick[score], proba[score], classes)
-        adapted = shift_priors(calibrated(proba[score], calibration), shares, priors)
+        adapted = shift_priors(proba[score], shares, priors, calibration)
         after = scored(y_sick[score], adapted, classes)
         estimate = float(sick(priors[None], classes)[0])
         results.append((before, after, estimate))

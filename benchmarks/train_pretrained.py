@@ -88,6 +88,7 @@ import tensorflow as tf
 from _validation import (
     SHIFTED,
     SITE_CHANGES,
+    fit_holdout,
     join_members,
     patient_split,
     refit_outlier_models,
@@ -105,7 +106,6 @@ from sklearn_pneumo import (
     save_model,
 )
 from sklearn_pneumo._grayscale import to_gray, to_unit_float
-from sklearn_pneumo._holdout import holdout_indices
 from sklearn_pneumo.datasets import (
     load_chest_xray_sample,
     load_image_folder,
@@ -227,10 +227,7 @@ def add_source_priors(train_dir, out_dir):
     """
     pipe = load_model(out_dir / "pneumo_150.pneumo")
     paths, y, groups = load_image_folder(train_dir, return_groups=True)
-    cnn = pipe[-1]
-    _, held_out = holdout_indices(
-        np.searchsorted(cnn.classes_, y), cnn.validation_split, cnn.random_state, groups
-    )
+    _, held_out = fit_holdout(pipe[-1], y, groups)
     parts = {
         "pneumo_150": (pipe, paths[held_out], y[held_out], "the hold-out of its fit")
     }
@@ -291,10 +288,7 @@ def export_int8(train_dir, out_dir):
     """
     pipe = load_model(out_dir / "pneumo_150.pneumo")
     paths, y, groups = load_image_folder(train_dir, return_groups=True)
-    cnn = pipe[-1]
-    train, held_out = holdout_indices(
-        np.searchsorted(cnn.classes_, y), cnn.validation_split, cnn.random_state, groups
-    )
+    train, held_out = fit_holdout(pipe[-1], y, groups)
     calibration = np.random.default_rng(0).choice(paths[train], 256, replace=False)
     report = export_onnx(
         pipe,

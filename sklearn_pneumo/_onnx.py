@@ -40,7 +40,7 @@ from ._onnx_archive import (
     read_archive,
     refused,
 )
-from ._prior_shift import calibrated, shift_priors
+from ._prior_shift import shift_priors
 from ._steps import (
     prediction_steps,
     transform_naming_failures,
@@ -430,8 +430,9 @@ class OnnxScorer(LogOddsMixin, TypicalityMixin):
         if self.prior_shift is None:
             return proba
         shift = self.prior_shift
-        proba = calibrated(proba, shift.get("calibration"))
-        return shift_priors(proba, shift["source"], shift["target"])
+        return shift_priors(
+            proba, shift["source"], shift["target"], shift.get("calibration")
+        )
 
     def __repr__(self):
         names = [type(step).__name__ for step in self.steps]

@@ -37,8 +37,11 @@ from ._walk import final_step, scoring_model
 _BOUND = 0.01
 
 
-def shift_priors(proba, source_priors, target_priors):
+def shift_priors(proba, source_priors, target_priors, calibration=None):
     """Probabilities of a model that learned ``source_priors``, moved to new ones.
+
+    With ``calibration`` (see :func:`calibrated`), ``proba`` is calibrated
+    first, as the source shares were measured on calibrated probabilities.
 
     Examples
     --------
@@ -46,7 +49,7 @@ def shift_priors(proba, source_priors, target_priors):
     >>> shift_priors(np.array([[0.5, 0.5]]), [0.5, 0.5], [0.8, 0.2]).tolist()
     [[0.8, 0.2]]
     """
-    weighted = np.asarray(proba, dtype=np.float64) * (
+    weighted = calibrated(proba, calibration) * (
         np.asarray(target_priors, dtype=np.float64)
         / np.asarray(source_priors, dtype=np.float64)
     )
@@ -345,8 +348,9 @@ class PriorShiftAdapter(
         return np.percentile(estimates, [2.5, 97.5], axis=0)
 
     def _shifted(self, proba):
-        proba = calibrated(proba, self.source_calibration_)
-        return shift_priors(proba, self.source_priors_, self.priors_)
+        return shift_priors(
+            proba, self.source_priors_, self.priors_, self.source_calibration_
+        )
 
     def predict_proba(self, X):
         """The model's probabilities, moved to the site's class shares."""
