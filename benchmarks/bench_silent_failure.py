@@ -22,11 +22,9 @@ from pathlib import Path
 
 import numpy as np
 from _validation import site_copies
-from bench_prior_shift import sick, unseen_xrays
+from bench_prior_shift import sick, unseen_model, unseen_xrays
 from skimage.filters import unsharp_mask
 from sklearn.metrics import roc_auc_score
-
-from sklearn_pneumo import load_pretrained
 
 EXTRA_CHANGES = {
     "noise_0.05": lambda image, _: np.clip(
@@ -59,7 +57,7 @@ def main():
     report = {}
     for classes in args.classes:
         paths, labels, _ = unseen_xrays(classes, args.train_dir)
-        model = load_pretrained(classes, input="images")
+        model = unseen_model(classes, input="images")
         names = [str(c) for c in model.classes_]
         y_sick = labels.astype(str) != ("normal" if "normal" in names else "0")
         copies = site_copies(paths, labels)
