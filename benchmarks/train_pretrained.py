@@ -70,6 +70,10 @@ composed by ``TwoStageClassifier``, gives the bundled samples.
 (``pneumo_150.int8.onnx.zip``), calibrated on 256 training X-rays and kept
 only if it answers as the float form does on the hold-out of its fit.
 
+``--review-cut`` records in both records the uncertainty above which an
+answer needs review (the 10 % most uncertain, on held-out X-rays) and
+exports both ONNX forms again (with their heatmap outputs).
+
 ``--trim-borders`` sets both shipped models to trim uniform borders before
 resizing (``resize__border="trim"``; their networks were trained on the
 X-rays as they are), saves both forms again and keeps in their records what
@@ -254,6 +258,49 @@ def add_source_priors(train_dir, out_dir):
             "measured_on": f"{len(held_out_paths)} X-rays of {where}",
         }
         record_file.write_text(json.dumps(record, indent=2) + "\n")
+
+
+def add_review_cut(train_dir, out_dir):
+    """Record each shipped answer's review cut; export both ONNX forms again.
+
+    The cut is the uncertainty above which the 10 % most uncertain answers
+    lie, on labelled X-rays each was not fitted on (those of
+    ``add_source_priors``; the three-class answer, whose pneumonia stage
+    trained on every file, on the type network's validation part). The
+    ONNX forms are exported again, with their heatmap outputs.
+    """
+    binary = load_model(out_dir / "pneumo_150.pneumo")
+    paths, y, groups = load_image_folder(train_dir, return_groups=True)
+    _, held_out = fit_holdout(binary[-1], y, groups)
+    splits, _ = patient_split(train_dir, 0, pneumonia_type)
+    parts = {
+        "pneumo_150": (binary, paths[held_out], y[held_out], "the hold-out of its fit"),
+        "pneumo_type_150": (
+            load_pretrained("normal-bacterial-viral"),
+            *splits["val"],
+            "the validation part of bench_multiclass.py's split (the pneumonia "
+            "stage trained on every file)",
+        ),
+    }
+    for stem, (model, held_paths, held_y, where) in parts.items():
+        assessed = model.assess(held_paths)
+        wrong = model.classes_[np.argmax(assessed.proba, axis=1)] != np.asarray(held_y)
+        cut = float(np.quantile(assessed.uncertainty, 0.9))
+        above = assessed.uncertainty > cut
+        review = {
+            "uncertainty": round(cut, 4),
+            "error_rate_above": float(wrong[above].mean()),
+            "error_rate_below": float(wrong[~above].mean()),
+            "measured_on": f"{len(held_paths)} X-rays of {where}",
+        }
+        print(stem, review)
+        record_file = (out_dir / stem).with_suffix(".json")
+        record = json.loads(record_file.read_text())
+        record["review"] = review
+        record_file.write_text(json.dumps(record, indent=2) + "\n")
+    for stem in ("pneumo_150", "pneumo_type_150"):
+        pipe = load_model(out_dir / f"{stem}.pneumo")
+        export_onnx(pipe, out_dir / f"{stem}.onnx.zip")
 
 
 def record_two_stage(out_dir):
@@ -484,6 +531,7 @@ def main():
     parser.add_argument("--source-priors", action="store_true")
     parser.add_argument("--two-stage", action="store_true")
     parser.add_argument("--int8", action="store_true")
+    parser.add_argument("--review-cut", action="store_true")
     parser.add_argument(
         "--site-shift", type=Path, help="a bench_site_shift.py --model JSON file"
     )
@@ -519,6 +567,9 @@ def main():
         return
     if args.int8:
         export_int8(args.train_dir, args.out_dir)
+        return
+    if args.review_cut:
+        add_review_cut(args.train_dir, args.out_dir)
         return
 
     if not args.accuracy:

@@ -3,10 +3,10 @@
 import keras
 import numpy as np
 import tensorflow as tf
-from skimage.transform import resize
 from sklearn.utils.validation import check_is_fitted
 
 from ._classifier import CNNClassifier, rows_to_images
+from ._heatmaps import finished_heatmaps
 from ._steps import transform_for_prediction
 from ._walk import final_step, scoring_model
 
@@ -80,9 +80,10 @@ def gradcam_heatmaps(estimator, X, *, target=None, layer=None):
         heatmaps of the same class are averaged.
     X : array-like
         Input of ``estimator.predict``.
-    target : class label or None, default=None
-        Class whose score is explained, e.g. ``1`` or ``"PNEUMONIA"``.
-        ``None`` explains each image's predicted class.
+    target : class label, array-like of labels, or None, default=None
+        Class whose score is explained, e.g. ``1`` or ``"PNEUMONIA"``; an
+        array gives one class per input. ``None`` explains each image's
+        predicted class.
     layer : str or None, default=None
         Name of the Keras layer whose feature maps are weighted. ``None``
         takes the last layer whose output is a feature map of at least 2x2:
@@ -119,16 +120,22 @@ def gradcam_heatmaps(estimator, X, *, target=None, layer=None):
 
 
 def _class_index(classifier, target):
-    """The index of ``target`` among the classes, or None for the predicted one."""
+    """The index of ``target`` among the classes (one per input for an array).
+
+    None for the predicted class.
+    """
     if target is None:
         return None
-    matches = np.flatnonzero(classifier.classes_ == target)
-    if matches.size == 0:
+    classes = list(classifier.classes_)
+    labels = np.atleast_1d(np.asarray(target, dtype=object))
+    unknown = [label for label in labels if label not in classes]
+    if unknown:
         raise ValueError(
-            f"target {target!r} is not one of the classes "
+            f"target {unknown[0]!r} is not one of the classes "
             f"{classifier.classes_.tolist()}."
         )
-    return int(matches[0])
+    index = np.array([classes.index(label) for label in labels])
+    return int(index[0]) if np.ndim(target) == 0 else index
 
 
 def _ensemble_heatmaps(ensemble, X, target, layer):
@@ -175,8 +182,113 @@ def _heatmaps(classifier, rows, index, layer):
     gradients = tape.gradient(score, features)
     weights = tf.reduce_mean(tf.cast(gradients, tf.float32), axis=(1, 2), keepdims=True)
     cams = tf.nn.relu(tf.reduce_sum(weights * tf.cast(features, tf.float32), axis=-1))
-    cams = cams.numpy()
-    peaks = cams.max(axis=(1, 2), keepdims=True)
-    cams = np.divide(cams, peaks, out=np.zeros_like(cams), where=peaks > 0)
-    heatmaps = resize(cams, (len(cams), *classifier.image_size_), order=1)
-    return heatmaps.astype(np.float32)
+    return finished_heatmaps(cams.numpy(), classifier.image_size_)
+
+
+class _ClosedFormGradCAM(keras.layers.Layer):
+    """Every class's Grad-CAM map from the last feature maps, in a forward pass.
+
+    For a head of ``Flatten`` (or a global average), ReLU ``Dense`` layers
+    and a final ``Dense``, the gradient of a class score with respect to
+    the feature maps has a closed form: the final layer's column of that
+    class, taken back through each hidden layer's active units. Grad-CAM
+    needs only its spatial mean per channel, so the first hidden layer's
+    kernel enters summed over places: a channels x units matrix. The
+    head's layers are used as they are, so an exported graph holds their
+    weights once, and no automatic differentiation is needed.
+    """
+
+    def __init__(self, hidden, output, pooled, map_shape, **kwargs):
+        super().__init__(dtype="float32", **kwargs)
+        self.hidden, self.output_layer, self.pooled = hidden, output, pooled
+        height, width, channels = map_shape
+        kernel = np.asarray(hidden[0].kernel, np.float32)
+        if not pooled:  # Flatten orders the units place by place
+            kernel = kernel.reshape(height, width, channels, -1).sum(axis=(0, 1))
+        self._channel_kernel = kernel / (height * width)
+
+    def build(self, input_shape):
+        self.channel_kernel = self.add_weight(
+            shape=self._channel_kernel.shape, trainable=False, name="channel_kernel"
+        )
+        self.channel_kernel.assign(self._channel_kernel)
+
+    def call(self, maps):
+        ops = keras.ops
+        maps = ops.cast(maps, "float32")
+        x = (
+            ops.mean(maps, axis=(1, 2))
+            if self.pooled
+            else ops.reshape(maps, (-1, int(np.prod(maps.shape[1:]))))
+        )
+        active = []
+        for layer in self.hidden:
+            x = ops.matmul(x, layer.kernel) + layer.bias
+            active.append(ops.cast(x > 0, "float32"))
+            x = ops.relu(x)
+        gradient = ops.expand_dims(self.output_layer.kernel, 0)  # (1, units, classes)
+        for layer, mask in zip(self.hidden[:0:-1], active[:0:-1]):
+            gradient = ops.einsum(
+                "iu,nuc->nic", layer.kernel, mask[..., None] * gradient
+            )
+        gradient = active[0][..., None] * gradient
+        weights = ops.einsum("ku,nuc->nkc", self.channel_kernel, gradient)
+        return ops.relu(ops.einsum("nhwk,nkc->nhwc", maps, weights))
+
+
+def gradcam_network(network):
+    """Every class's Grad-CAM map in one forward pass; None without a closed form.
+
+    The maps are those :func:`gradcam_heatmaps` computes with gradients,
+    before each is scaled by its maximum and upsampled: of shape
+    ``(n, height, width, n_classes)`` at the last feature map of at least
+    2x2. That needs the head :func:`~sklearn_pneumo.build_cnn` builds:
+    that map, then ``Flatten`` or a global average, one or more ReLU ``Dense``
+    layers and a final ``Dense`` (dropout aside). Exported to ONNX, it gives
+    heatmaps without TensorFlow.
+
+    Parameters
+    ----------
+    network : keras.Sequential
+        A built network whose layers connect its input to its output, as
+        those of ``inference_network(cnn.model_)`` do.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pneumo import CNNClassifier
+    >>> from sklearn_pneumo._gradcam import gradcam_network
+    >>> from sklearn_pneumo._network import inference_network
+    >>> X = np.random.default_rng(0).random((20, 16 * 16), dtype=np.float32)
+    >>> clf = CNNClassifier(epochs=1, model__filters=4, random_state=0)
+    >>> cams = gradcam_network(inference_network(clf.fit(X, [0, 1] * 10).model_))
+    >>> tuple(cams(X[:3].reshape(3, 16, 16, 1)).shape)
+    (3, 7, 7, 2)
+    """
+    if not isinstance(network, keras.Sequential):
+        return None
+    layers = list(network.layers)
+    feature_layer = _last_feature_map_layer(network)
+    head = [
+        layer
+        for layer in layers[layers.index(feature_layer) + 1 :]
+        if not isinstance(layer, keras.layers.Dropout)
+    ]
+    pooling = (keras.layers.Flatten, keras.layers.GlobalAveragePooling2D)
+    if len(head) < 2 or not isinstance(head[0], pooling):
+        return None
+    *hidden, output = head[1:]
+    if (
+        not hidden
+        or not all(
+            isinstance(layer, keras.layers.Dense)
+            and layer.activation is keras.activations.relu
+            for layer in hidden
+        )
+        or not isinstance(output, keras.layers.Dense)
+    ):
+        return None
+    pooled = isinstance(head[0], keras.layers.GlobalAveragePooling2D)
+    maps = feature_layer.output
+    cams = _ClosedFormGradCAM(hidden, output, pooled, maps.shape[1:], name="gradcam")
+    return keras.Model(network.inputs[0], cams(maps), name="gradcam")

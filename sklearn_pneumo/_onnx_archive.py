@@ -69,6 +69,8 @@ _MEMBER_FIELDS = {
     "offset",
     "batch_size",
 }
+#: Member fields an archive of an earlier version of this format may lack.
+_OPTIONAL_MEMBER_FIELDS = {"heatmap"}
 _MAX_MEMBERS = 64
 _MAX_MANIFEST_SIZE = 1 << 20
 
@@ -142,8 +144,10 @@ def _check_calibration(calibration, where, n_classes):
 def _check_member(index, entry, checksums):
     where = f"members[{index}]"
     _require(
-        isinstance(entry, dict) and set(entry) == _MEMBER_FIELDS,
-        f"{where} must have exactly the fields {sorted(_MEMBER_FIELDS)}",
+        isinstance(entry, dict)
+        and _MEMBER_FIELDS <= set(entry) <= _MEMBER_FIELDS | _OPTIONAL_MEMBER_FIELDS,
+        f"{where} must have the fields {sorted(_MEMBER_FIELDS)}, and may have "
+        f"{sorted(_OPTIONAL_MEMBER_FIELDS)}",
     )
     _require(isinstance(entry["name"], str), f"{where}.name is not a string")
     _require(
@@ -155,6 +159,10 @@ def _check_member(index, entry, checksums):
         or (entry["gaussians"] in checksums and entry["gaussians"].endswith(".npz")),
         f"{where}.gaussians is {entry['gaussians']!r}, neither null nor an .npz "
         "member of the archive",
+    )
+    _require(
+        isinstance(entry.get("heatmap", False), bool),
+        f"{where}.heatmap is not true or false",
     )
     reason = check_image_size(entry["image_size"], f"{where}.image_size")
     _require(reason is None, reason)
@@ -380,8 +388,8 @@ def inference_session(graph, threads=None):
     )
 
 
-def _session(graph, name, entry, n_classes):
-    """An ONNX Runtime session of ``graph``, and its feature outputs' widths."""
+def _opened(graph, name, entry):
+    """An ONNX Runtime session of ``graph``, and its outputs for a blank image."""
     try:
         session = inference_session(graph)
     except Exception as error:  # ONNX Runtime raises its own types, not exported
@@ -406,6 +414,20 @@ def _session(graph, name, entry, n_classes):
         raise _Refusal(
             f"{name} fails on a blank {height}x{width} image ({type(error).__name__})"
         ) from None
+    return session, outputs
+
+
+def _session(graph, name, entry, n_classes):
+    """An ONNX Runtime session of ``graph``, and its feature outputs' widths.
+
+    With the entry's ``heatmap``, the graph's last output is every class's
+    Grad-CAM map, checked here and left out of the features.
+    """
+    session, outputs = _opened(graph, name, entry)
+    heatmap = entry.get("heatmap", False)
+    if heatmap:
+        _require(len(outputs) >= 2, f"{name} has no heatmap output")
+        *outputs, maps = outputs
     shapes = [np.shape(output) for output in outputs]
     _require(
         shapes[0] == (1, n_classes)
@@ -415,6 +437,20 @@ def _session(graph, name, entry, n_classes):
         f"manifest's {n_classes} classes need (1, {n_classes}) first, then "
         "(1, width) features",
     )
+    if heatmap:
+        height, width = entry["image_size"]
+        shape = np.shape(maps)
+        _require(
+            np.asarray(maps).dtype == np.float32
+            and len(shape) == 4
+            and shape[0] == 1
+            and 1 <= shape[1] <= height
+            and 1 <= shape[2] <= width
+            and shape[3] == n_classes,
+            f"{name}'s last output (heatmaps) is of shape {shape}; it must be "
+            f"float32 of (1, height, width, {n_classes}), at most the image's "
+            f"{height}x{width}",
+        )
     return session, [shape[1] for shape in shapes[1:]]
 
 

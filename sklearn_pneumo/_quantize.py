@@ -35,8 +35,32 @@ def _roc_auc(y, proba, classes):
     return float(roc_auc_score(y, proba, multi_class="ovr", labels=classes))
 
 
-def _quantized_graph(graph, images, folder, name):
-    """``graph`` (bytes) with 8-bit weights and activations calibrated on ``images``."""
+def _heatmap_only_nodes(model):
+    """The nodes of ONNX ``model`` that only its last output (heatmaps) needs.
+
+    They stay in float32: Grad-CAM's class masks and products lose their
+    meaning in 8 bits, and cost little next to the convolutions.
+    """
+    producers = {out: node for node in model.graph.node for out in node.output}
+
+    def ancestors(names):
+        seen, stack = set(), list(names)
+        while stack:
+            node = producers.get(stack.pop())
+            if node is not None and node.name not in seen:
+                seen.add(node.name)
+                stack += list(node.input)
+        return seen
+
+    *others, heatmap = [output.name for output in model.graph.output]
+    return sorted(ancestors([heatmap]) - ancestors(others))
+
+
+def _quantized_graph(graph, images, folder, name, heatmap=False):
+    """``graph`` (bytes) with 8-bit weights and activations calibrated on ``images``.
+
+    With ``heatmap``, the nodes only the heatmap output needs stay in float.
+    """
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
@@ -57,7 +81,9 @@ def _quantized_graph(graph, images, folder, name):
 
     source, target = Path(folder) / f"{name}.float", Path(folder) / f"{name}.int8"
     source.write_bytes(graph)
-    input_name = onnx.load_from_string(graph).graph.input[0].name
+    model = onnx.load_from_string(graph)
+    input_name = model.graph.input[0].name
+    excluded = _heatmap_only_nodes(model) if heatmap else []
     # ONNX Runtime logs, on the root logger, every tensor it leaves in float
     # (shapes, indices) and advice to pre-process: none of it is the user's.
     logging.disable(logging.WARNING)
@@ -70,6 +96,7 @@ def _quantized_graph(graph, images, folder, name):
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             per_channel=True,
+            nodes_to_exclude=excluded,
         )
     finally:
         logging.disable(logging.NOTSET)
@@ -111,7 +138,11 @@ def write_quantized(path, manifest, files, calibration, holdout):
             height, width = entry["image_size"]
             images = rows.reshape(-1, height, width, 1)
             quantized[entry["network"]] = _quantized_graph(
-                files[entry["network"]], images, folder, entry["network"]
+                files[entry["network"]],
+                images,
+                folder,
+                entry["network"],
+                heatmap=entry.get("heatmap", False),
             )
         classes = float_scorer.classes_.tolist()
         expected = float_scorer.predict_proba(X_holdout)

@@ -87,6 +87,8 @@ BAD_VALUES = {
     "text offset": (("members", 0, "offset"), "low", "offset"),
     "no offset": (("members", 0, "offset"), None, "offset"),
     "views as text": (("members", 0, "test_time_augmentation"), "yes", "test_time"),
+    "heatmap as text": (("members", 0, "heatmap"), "yes", "heatmap"),
+    "heatmap denied": (("members", 0, "heatmap"), False, "network_0.onnx outputs"),
     "7 classes": (("classes",), list("abcdefg"), "7 classes"),
     "1 class": (("classes",), ["x"], "classes"),
     "repeated class": (("classes",), [0, 0], "classes"),
