@@ -24,6 +24,7 @@ from ._onnx import OnnxScorer, export_onnx, load_onnx
 from ._predict_files import predict_files
 from ._pretrained import load_pretrained, pretrained_record
 from ._prior_shift import PriorShiftAdapter, measure_source_priors
+from ._report import review_report
 from ._two_stage import TwoStageClassifier
 from ._version import __version__ as __version__
 from ._walk import fitted_networks
@@ -71,6 +72,7 @@ __all__ = [
     "predict_files",
     "preset_settings",
     "pretrained_record",
+    "review_report",
     "save_model",
 ]
 

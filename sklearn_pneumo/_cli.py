@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _cli_adapt
+from . import _cli_adapt, _cli_report
 from ._evaluation import evaluate_binary, evaluate_multiclass, format_report
 from ._loader import ImageLoader
 from ._predict_files import predict_files
@@ -294,6 +294,7 @@ def _parser():
         "--out", type=Path, required=True, help="file to save the calibrated model to"
     )
     _cli_adapt.add_parser(commands)
+    _cli_report.add_parser(commands)
     return parser
 
 
@@ -668,6 +669,13 @@ def main(argv=None):
             load_predictor=_load_predictor,
             expand_inputs=_expand_inputs,
             check_output=_check_output,
+            log=_log,
+        ),
+        "report": partial(
+            _cli_report.run,
+            model_and_inputs=_model_and_inputs,
+            load_predictor=_load_predictor,
+            expand_inputs=_expand_inputs,
             log=_log,
         ),
     }

@@ -14,7 +14,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import FixedThresholdClassifier, TunedThresholdClassifierCV
 
 
-def _inside(model):
+def wrapped_model(model):
     """The fitted model one wrapper holds, or None for any other model."""
     if isinstance(model, CalibratedClassifierCV):
         held = getattr(model, "calibrated_classifiers_", [])
@@ -36,7 +36,7 @@ def assessing_model(model):
     True
     """
     while model is not None and not hasattr(model, "assess"):
-        model = _inside(model)
+        model = wrapped_model(model)
     return model
 
 

@@ -1,0 +1,594 @@
+"""A review report: a scored folder as a page to look at, not a CSV to read.
+
+:func:`review_report` writes ``DIR/index.html`` with the rows of
+:func:`predict_files` (one per input, in order, errors included), a
+thumbnail of each X-ray as the network saw it with its Grad-CAM heatmap,
+the full X-ray, a summary, and with labels the metrics. The page works
+offline from ``file://``: its script and style sheet are the package's own,
+written beside it, and it loads nothing from the network.
+"""
+
+import html
+import json
+import os
+import shutil
+import string
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+from sklearn.utils import Bunch
+from tqdm.auto import tqdm
+
+from ._class_names import class_display_names
+from ._explain import has_heatmaps, network_views
+from ._loader import apply_to_readable, check_paths, decode_image
+from ._predict_files import _columns, row_batches
+from ._version import __version__
+from ._walk import scoring_model
+
+#: The file that marks a folder as a report of this package.
+MARKER = "report.json"
+#: Rows the page shows at once.
+PAGE_SIZE = 100
+#: Longest side of the full X-ray copied into the report, in pixels.
+FULL_SIDE = 1024
+_ASSETS = ("report.js", "report.css")
+# A perceptual dark-to-bright ramp (black, purple, red, orange, yellow).
+_RAMP = np.array(
+    [[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]],
+    dtype=np.float32,
+)
+
+
+def _heat_rgba(heatmap):
+    """``heatmap`` in [0, 1] as RGBA pixels: the ramp, opaque where it is hot."""
+    position = np.clip(heatmap, 0, 1) * (len(_RAMP) - 1)
+    low = np.minimum(position.astype(int), len(_RAMP) - 2)
+    fraction = (position - low)[..., None]
+    rgb = _RAMP[low] * (1 - fraction) + _RAMP[low + 1] * fraction
+    alpha = 255 * np.sqrt(np.clip(heatmap, 0, 1))
+    return np.dstack([rgb, alpha]).round().astype(np.uint8)
+
+
+def _eight_bit(pixels):
+    """Decoded pixels as 8-bit gray or RGB, for a browser."""
+    pixels = np.asarray(pixels)
+    if pixels.dtype == np.uint8:
+        out = pixels
+    elif pixels.dtype.kind in "ui":
+        out = (pixels.astype(np.float64) * 255 / np.iinfo(pixels.dtype).max).round()
+    else:
+        out = (np.clip(pixels, 0, 1) * 255).round()
+    out = out.astype(np.uint8)
+    if out.ndim == 3 and out.shape[2] == 4:
+        out = out[..., :3]
+    return out[..., 0] if out.ndim == 3 and out.shape[2] == 1 else out
+
+
+def _full_image(path, target):
+    """Copy ``path`` shrunk to :data:`FULL_SIDE` as a JPEG at ``target``."""
+    pixels = decode_image(path, decode_size=(FULL_SIDE, FULL_SIDE))
+    image = Image.fromarray(_eight_bit(pixels))
+    image.thumbnail((FULL_SIDE, FULL_SIDE))
+    image.save(target, quality=85)
+    return image.size
+
+
+def _check_out_dir(out_dir, overwrite):
+    """Refuse an output folder that is not this package's report, or a file."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"output {out_dir} exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
+        kind = (
+            "a report"
+            if (out_dir / MARKER).is_file()
+            else "a folder that is not a report"
+        )
+        raise FileExistsError(
+            f"output {out_dir} exists and is {kind}: pass overwrite=True "
+            "(--overwrite) to replace it"
+        )
+    if not out_dir.parent.is_dir():
+        raise FileNotFoundError(
+            f"output {out_dir}: folder {out_dir.parent} does not exist"
+        )
+    return out_dir
+
+
+def _replace_folder(built, out_dir):
+    """Put the finished folder ``built`` at ``out_dir`` in one rename.
+
+    An existing ``out_dir`` is moved aside first and removed after; its
+    ``index.html`` is never mixed with the new report's files.
+    """
+    if not out_dir.exists():
+        os.rename(built, out_dir)
+        return
+    old = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.old-"))
+    os.rename(out_dir, old / "report")
+    os.rename(built, out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _labels_of(model, y, n):
+    """``y`` as the model's class labels (display names are accepted too)."""
+    if y is None:
+        return None
+    y = np.asarray(y, dtype=object)
+    if y.shape != (n,):
+        raise ValueError(f"y has shape {y.shape}; it needs one label per path ({n})")
+    classes = list(model.classes_)
+    names = class_display_names(classes)
+    by_name = {name: c for name, c in zip(names, classes)}
+    by_text = {str(c): c for c in classes}
+    labels = []
+    for label in y:
+        if label in classes:
+            labels.append(label)
+        elif str(label) in by_name or str(label) in by_text:
+            labels.append(by_name.get(str(label), by_text.get(str(label))))
+        else:
+            raise ValueError(
+                f"label {label!r} is not one of the model's classes {names}"
+            )
+    return labels
+
+
+def _model_facts(model, name, review_uncertainty):
+    """What the summary says of the model: name, version, classes, settings."""
+    from ._prior_shift import PriorShiftAdapter
+
+    facts = {"name": name or type(scoring_model(model)).__name__}
+    manifest = getattr(model, "manifest", None)
+    made_by = (manifest or {}).get("versions", {}).get("sklearn_pneumo")
+    facts["version"] = made_by or __version__
+    facts["classes"] = class_display_names(model.classes_)
+    threshold = getattr(scoring_model(model), "threshold", None)
+    facts["decision"] = (
+        f"threshold {threshold:g} on P({class_display_names(model.classes_)[-1]})"
+        if isinstance(threshold, (int, float))
+        else "the class of largest probability"
+    )
+    shares = None
+    if isinstance(scoring_model(model), PriorShiftAdapter):
+        shares = scoring_model(model).priors_
+    elif manifest and manifest.get("prior_shift"):
+        shares = manifest["prior_shift"]["target"]
+    facts["adaptation"] = (
+        "none"
+        if shares is None
+        else "class shares adapted to the site: "
+        + ", ".join(f"{c} {s:.3f}" for c, s in zip(facts["classes"], shares))
+    )
+    facts["review_uncertainty"] = review_uncertainty
+    return facts
+
+
+def _svg_curve(title, points_list, labels, x_label, y_label, diagonal=True):
+    """A small line chart as inline, accessible SVG (the unit square)."""
+    size, pad = 240, 36
+    colours = ["var(--c0)", "var(--c1)", "var(--c2)", "var(--c3)"]
+
+    def xy(x, y):
+        return pad + x * (size - 2 * pad), size - pad - y * (size - 2 * pad)
+
+    parts = [
+        f'<svg viewBox="0 0 {size} {size}" width="{size}" height="{size}" '
+        f'role="img" aria-label="{html.escape(title)}">'
+        f"<title>{html.escape(title)}</title>",
+        f'<rect x="{pad}" y="{pad}" width="{size - 2 * pad}" '
+        f'height="{size - 2 * pad}" class="frame"/>',
+    ]
+    if diagonal:
+        (x0, y0), (x1, y1) = xy(0, 0), xy(1, 1)
+        parts.append(f'<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y1}" class="guide"/>')
+    for index, (points, label) in enumerate(zip(points_list, labels)):
+        coords = " ".join("{:.1f},{:.1f}".format(*xy(x, y)) for x, y in points)
+        colour = colours[index % len(colours)]
+        parts.append(
+            f'<polyline points="{coords}" fill="none" stroke="{colour}" '
+            f'stroke-width="2"><title>{html.escape(label)}</title></polyline>'
+        )
+        parts.append(
+            f'<text x="{pad + 4}" y="{pad + 14 + 14 * index}" fill="{colour}">'
+            f"{html.escape(label)}</text>"
+        )
+    parts.append(
+        f'<text x="{size / 2}" y="{size - 6}" text-anchor="middle">'
+        f"{html.escape(x_label)}</text>"
+        f'<text x="12" y="{size / 2}" text-anchor="middle" '
+        f'transform="rotate(-90 12 {size / 2})">{html.escape(y_label)}</text></svg>'
+    )
+    return "".join(parts)
+
+
+def _metrics_html(labels, predictions, proba, classes):
+    """Confusion matrix, per-class metrics, ROC curves and reliability, as HTML."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    names = class_display_names(classes)
+    y = np.array([list(classes).index(label) for label in labels])
+    predicted = np.array([list(classes).index(p) for p in predictions])
+    proba = np.asarray(proba)
+    matrix = confusion_matrix(y, predicted, labels=range(len(classes)))
+    head = "".join(f'<th scope="col">{html.escape(n)}</th>' for n in names)
+    body = "".join(
+        f'<tr><th scope="row">{html.escape(names[i])}</th>'
+        + "".join(f"<td>{v}</td>" for v in row)
+        + "</tr>"
+        for i, row in enumerate(matrix)
+    )
+    confusion = (
+        '<table class="small"><caption>Confusion matrix (rows: label, columns: '
+        f"prediction)</caption><thead><tr><td></td>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+    )
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y, predicted, labels=range(len(classes)), zero_division=0
+    )
+    rows = "".join(
+        f'<tr><th scope="row">{html.escape(n)}</th><td>{p:.3f}</td><td>{r:.3f}</td>'
+        f"<td>{f:.3f}</td><td>{s}</td></tr>"
+        for n, p, r, f, s in zip(names, precision, recall, f1, support)
+    )
+    accuracy = float((y == predicted).mean())
+    per_class = (
+        '<table class="small"><caption>Per class (accuracy '
+        f"{accuracy:.3f} on {len(y)})</caption><thead><tr><td></td>"
+        '<th scope="col">precision</th><th scope="col">recall</th>'
+        '<th scope="col">F1</th><th scope="col">support</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
+    )
+    curves, curve_labels = [], []
+    for index, name in enumerate(names):
+        if len(classes) == 2 and index == 0:
+            continue
+        positive = y == index
+        if positive.all() or not positive.any():
+            continue
+        fpr, tpr, _ = roc_curve(positive, proba[:, index])
+        auc = roc_auc_score(positive, proba[:, index])
+        curves.append(list(zip(fpr, tpr)))
+        curve_labels.append(f"{name}: AUC {auc:.3f}")
+    roc = (
+        _svg_curve(
+            "ROC curve",
+            curves,
+            curve_labels,
+            "false positive rate",
+            "true positive rate",
+        )
+        if curves
+        else "<p>No ROC curve: the labels hold one class only.</p>"
+    )
+    confidence = proba.max(axis=1)
+    correct = predicted == y
+    edges = np.linspace(1 / len(classes), 1, 11)
+    points = []
+    for low, high in zip(edges[:-1], edges[1:]):
+        inside = (confidence >= low) & (confidence <= high)
+        if inside.any():
+            points.append((confidence[inside].mean(), correct[inside].mean()))
+    reliability = _svg_curve(
+        "Reliability: accuracy against confidence",
+        [points],
+        ["answers, in 10 bins"],
+        "confidence (largest probability)",
+        "accuracy",
+    )
+    return (
+        '<section aria-labelledby="metrics-h"><h2 id="metrics-h">With the labels</h2>'
+        f'<div class="charts">{confusion}{per_class}{roc}{reliability}</div></section>'
+    )
+
+
+def _summary_html(records, facts, header_classes, has_labels):
+    counts = {name: 0 for name in header_classes}
+    for record in records:
+        if record["prediction"]:
+            counts[record["prediction"]] += 1
+    errors = sum(bool(r["error"]) for r in records)
+    flagged = sum(bool(r.get("outlier")) for r in records)
+    review = sum(r["review"] for r in records)
+    items = "".join(
+        f"<li><b>{count}</b> {html.escape(name)}</li>" for name, count in counts.items()
+    )
+    cut = facts["review_uncertainty"]
+    rule = "outlier, or an error" + (
+        f", or uncertainty above {cut:g}" if cut is not None else ""
+    )
+    wrong = ""
+    if has_labels:
+        n_wrong = sum(r.get("correct") is False for r in records)
+        wrong = f"<li><b>{n_wrong}</b> wrong (shown first)</li>"
+    model = "".join(
+        f"<dt>{html.escape(key)}</dt><dd>{html.escape(str(value))}</dd>"
+        for key, value in (
+            ("model", facts["name"]),
+            ("made with sklearn_pneumo", facts["version"]),
+            ("classes", ", ".join(facts["classes"])),
+            ("decision", facts["decision"]),
+            ("site adaptation", facts["adaptation"]),
+            ("heatmaps", facts["heatmaps"]),
+        )
+    )
+    return (
+        '<section aria-labelledby="summary-h"><h2 id="summary-h">Summary</h2>'
+        f'<div class="summary"><ul class="counts"><li><b>{len(records)}</b> inputs</li>'
+        f"{items}<li><b>{flagged}</b> flagged as outliers</li>"
+        f"<li><b>{review}</b> need review ({html.escape(rule)})</li>"
+        f"<li><b>{errors}</b> could not be read</li>{wrong}</ul>"
+        f'<dl class="model">{model}</dl></div></section>'
+    )
+
+
+def _page(title, summary, metrics, data):
+    """The whole ``index.html``: markup, the rows as JSON, and the assets."""
+    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    page = resources.files(__package__).joinpath("report", "page.html").read_text()
+    return string.Template(page).substitute(
+        title=html.escape(title),
+        summary=summary,
+        metrics=metrics,
+        payload=payload,
+        version=__version__,
+    )
+
+
+def review_report(
+    model,
+    paths,
+    out_dir,
+    y=None,
+    *,
+    heatmaps=True,
+    review_uncertainty=None,
+    model_name=None,
+    title="X-ray review",
+    overwrite=False,
+    batch_size=256,
+    progress=False,
+):
+    """Write a page to review a model's answers for image files: ``index.html``.
+
+    One row per input, in input order: a thumbnail of the X-ray as the
+    network saw it under its Grad-CAM heatmap for the predicted class, the
+    prediction, each class's probability, uncertainty, typicality, the
+    outlier flag and ``border_trimmed``; an input that could not be used
+    gets its row with the reason. The page sorts by any column, filters to
+    the inputs that need review (outliers, errors, uncertainty above
+    ``review_uncertainty``), searches by file name, and opens a detail
+    view with the full X-ray beside the heatmap, whose opacity a slider
+    sets. A summary at the top counts the answers and describes the model;
+    with labels, a confusion matrix, per-class metrics, ROC curves and a
+    reliability diagram follow, and wrong answers come first.
+
+    The page opens from ``file://`` with no server and loads nothing from
+    the network. Beside it: ``report.js`` and ``report.css`` (this
+    package's), ``images/`` and ``predictions.csv`` (the rows of
+    :func:`predict_files`). The folder is built beside ``out_dir`` and
+    renamed into place when done: there is a finished report or none.
+
+    Parameters
+    ----------
+    model : fitted model of this package
+        One that takes image paths: a pipeline, :func:`load_pretrained`'s
+        model or an ONNX archive's :class:`OnnxScorer`, also inside a
+        search, a calibration or threshold wrapper, or a
+        :class:`PriorShiftAdapter`.
+    paths : list of str
+        Image files.
+    out_dir : str or os.PathLike
+        The report's folder. An existing, non-empty folder is refused
+        unless ``overwrite``.
+    y : array-like of labels, optional
+        The true class of each path (the model's labels, or their display
+        names such as ``"PNEUMONIA"``).
+    heatmaps : bool, default=True
+        Compute Grad-CAM heatmaps (one more pass of the networks, with
+        gradients for a Keras model).
+    review_uncertainty : float, optional
+        Uncertainty above which an answer needs review; the shipped
+        models' cut is ``pretrained_record()["review"]["uncertainty"]``.
+        None: outliers and errors only.
+    model_name : str, optional
+        How the summary names the model (default: its type).
+    title : str, default="X-ray review"
+    overwrite : bool, default=False
+        Replace an existing ``out_dir`` (a report or not) whole.
+    batch_size : int, default=256
+        Files scored at once.
+    progress : bool, default=False
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    Bunch
+        ``index`` (the page's path), ``n_files``, ``n_errors``,
+        ``n_outliers``, ``n_review``, ``heatmaps`` (whether drawn) and
+        ``errors`` (``(path, reason)`` pairs).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn_pneumo import load_pretrained, review_report
+    >>> from sklearn_pneumo.datasets import load_chest_xray_sample
+    >>> paths, y = load_chest_xray_sample()
+    >>> out = tempfile.mkdtemp() + "/report"
+    >>> report = review_report(load_pretrained(runtime="onnx"), paths[:4], out, y[:4])
+    >>> report.n_files, report.n_errors, report.index.name
+    (4, 0, 'index.html')
+    """
+    paths = check_paths(paths)
+    if not paths:
+        raise ValueError("no image files to report on")
+    out_dir = _check_out_dir(out_dir, overwrite)
+    labels = _labels_of(model, y, len(paths))
+    draw, why_not = has_heatmaps(model) if heatmaps else (False, "not asked for")
+    facts = _model_facts(model, model_name, review_uncertainty)
+    facts["heatmaps"] = (
+        "Grad-CAM of the predicted class" if draw else f"none: {why_not}"
+    )
+    header, _ = _columns(model)
+    classes = list(model.classes_)
+    names = class_display_names(classes)
+    try:
+        built = Path(
+            tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.new-")
+        )
+    except OSError as error:
+        raise PermissionError(
+            f"output {out_dir}: cannot write in {out_dir.parent} ({error.strerror})"
+        ) from None
+    try:
+        (built / "images").mkdir()
+        records = _write_rows_and_images(
+            model, paths, built, header, labels, draw, batch_size, progress
+        )
+        for record in records:
+            record["review"] = bool(
+                record["error"]
+                or record.get("outlier")
+                or (
+                    review_uncertainty is not None
+                    and record.get("uncertainty") is not None
+                    and record["uncertainty"] > review_uncertainty
+                )
+            )
+        summary = _summary_html(records, facts, names, labels is not None)
+        metrics = ""
+        scored = [r for r in records if r["prediction"] and "label" in r]
+        if scored:
+            metrics = _metrics_html(
+                [classes[names.index(r["label"])] for r in scored],
+                [classes[names.index(r["prediction"])] for r in scored],
+                [r["proba"] for r in scored],
+                classes,
+            )
+        data = {
+            "classes": names,
+            "columns": [c for c in header if c not in ("path", "error")],
+            "labels": labels is not None,
+            "page_size": PAGE_SIZE,
+            "rows": records,
+        }
+        for asset in _ASSETS:
+            text = resources.files(__package__).joinpath("report", asset).read_text()
+            (built / asset).write_text(text, encoding="utf-8")
+        (built / MARKER).write_text(
+            json.dumps(
+                {"generator": f"sklearn_pneumo {__version__}", "n_files": len(paths)}
+            )
+        )
+        (built / "index.html").write_text(
+            _page(title, summary, metrics, data), encoding="utf-8"
+        )
+        _replace_folder(built, out_dir)
+    except BaseException:
+        shutil.rmtree(built, ignore_errors=True)
+        raise
+    errors = [(r["path"], r["error"]) for r in records if r["error"]]
+    return Bunch(
+        index=out_dir / "index.html",
+        n_files=len(records),
+        n_errors=len(errors),
+        n_outliers=sum(bool(r.get("outlier")) for r in records),
+        n_review=sum(r["review"] for r in records),
+        heatmaps=draw,
+        errors=errors,
+    )
+
+
+def _write_rows_and_images(
+    model, paths, folder, header, labels, draw, batch_size, progress
+):
+    """Score ``paths`` batch by batch; write the CSV and each row's images."""
+    import csv
+
+    classes = list(model.classes_)
+    names = class_display_names(classes)
+    records = []
+    bar = tqdm(
+        total=len(paths), unit="X-ray", desc="Report", disable=not progress, leave=False
+    )
+    with open(folder / "predictions.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for start in range(0, len(paths), batch_size):
+            batch = paths[start : start + batch_size]
+            (rows,) = row_batches(model, batch, len(batch))
+            writer.writerows(rows)
+            batch_records = [
+                _record(header, row, start + i) for i, row in enumerate(rows)
+            ]
+            if labels is not None:
+                for record in batch_records:
+                    record["label"] = names[classes.index(labels[record["index"]])]
+                    if record["prediction"]:
+                        record["correct"] = record["label"] == record["prediction"]
+            _add_images(model, batch_records, folder, draw, classes, names)
+            records += batch_records
+            bar.update(len(batch))
+    bar.close()
+    return records
+
+
+def _record(header, row, index):
+    """One CSV row as the page's record."""
+    values = dict(zip(header, row))
+    record = {
+        "index": index,
+        "path": values["path"],
+        "name": os.path.basename(values["path"]),
+        "prediction": values["prediction"],
+        "error": values["error"],
+        "proba": [float(values[c]) for c in header if c.startswith("proba_")]
+        if values["prediction"]
+        else None,
+    }
+    for column in ("typicality", "uncertainty", "border_trimmed"):
+        if column in values:
+            record[column] = float(values[column]) if values[column] else None
+    if "outlier" in values:
+        record["outlier"] = str(values["outlier"]) == "1"
+    return record
+
+
+def _add_images(model, records, folder, draw, classes, names):
+    """Write the network's view, heatmap and full X-ray of each scored record."""
+    scored = [r for r in records if not r["error"]]
+    if not scored:
+        return
+    paths = [r["path"] for r in scored]
+    predicted = {r["path"]: classes[names.index(r["prediction"])] for r in scored}
+
+    def views(chunk):
+        return network_views(model, chunk, [predicted[p] for p in chunk], heatmaps=draw)
+
+    result, failures = apply_to_readable(views, paths)
+    failed = dict(failures)
+    readable = iter(range(len(paths) - len(failed)))
+    for record in scored:
+        if record["path"] in failed:  # changed since it was scored
+            record["note"] = f"not shown: {failed[record['path']]}"
+            continue
+        i = next(readable)
+        stem = f"images/{record['index'] + 1:06d}"
+        image = Image.fromarray(_eight_bit(result[0][i]))
+        image.save(folder / f"{stem}-seen.png", optimize=False)
+        record["seen"] = f"{stem}-seen.png"
+        if result[1] is not None:
+            Image.fromarray(_heat_rgba(result[1][i]), "RGBA").save(
+                folder / f"{stem}-heat.png"
+            )
+            record["heat"] = f"{stem}-heat.png"
+        try:
+            record["full_size"] = _full_image(record["path"], folder / f"{stem}.jpg")
+            record["full"] = f"{stem}.jpg"
+        except (OSError, ValueError) as error:
+            record["note"] = f"full X-ray not shown: {error}"
