@@ -43,6 +43,9 @@ ratio (``aspect_swapped``), a check for the shortcut that stretching
 X-rays of class-dependent shapes to a square opens; ``val_gamma_0.8`` and
 ``val_gamma_1.25``, exposed differently; ``val_rotated_5``, turned by 5
 degrees. The ranking takes the worst of ``val`` and these.
+``stretch_exposure_clahe_noise`` is ``stretch_exposure_clahe`` trained to
+read noisier X-rays (Gaussian noise of standard deviation 0.04 on the
+network's input in training) and reframed ones (stretch 0.35).
 ``stretch_exposure_clahe`` is ``stretch_exposure`` with 30 % of the
 training X-rays contrast-processed by CLAHE (``clahe=0.3``, against another
 site's post-processing), predicting and fitting its outlier model in float32.
@@ -123,6 +126,21 @@ FILE_CONFIGS = {
             "inference_dtype_policy": "float32",
             "batch_size": 64,
             "model__stretch": 0.25,
+            "model__contrast": 0.2,
+            "model__brightness": 0.1,
+            "clahe": 0.3,
+        },
+    },
+    "stretch_exposure_clahe_noise": {
+        "preset": "tuned",
+        "tune_threshold": True,
+        "groups": True,
+        "params": {
+            "model__dtype_policy": "mixed_bfloat16",
+            "inference_dtype_policy": "float32",
+            "batch_size": 64,
+            "model__stretch": 0.35,
+            "model__noise": 0.04,
             "model__contrast": 0.2,
             "model__brightness": 0.1,
             "clahe": 0.3,

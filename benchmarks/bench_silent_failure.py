@@ -14,6 +14,10 @@ many flagged).
 
     python benchmarks/bench_silent_failure.py \\
         --train-dir ../shared/data/chest_xray_224/train --out silent.json
+
+``--model FILE`` scores a binary model saved with ``save_model`` instead of
+the shipped one (a candidate of ``train_pretrained.py --candidate``), on the
+hold-out of its own fit.
 """
 
 import argparse
@@ -21,10 +25,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-from _validation import site_copies
+from _validation import fit_holdout, site_copies
 from bench_prior_shift import sick, unseen_model, unseen_xrays
 from skimage.filters import unsharp_mask
 from sklearn.metrics import roc_auc_score
+
+from sklearn_pneumo import load_model
+from sklearn_pneumo.datasets import load_image_folder
 
 EXTRA_CHANGES = {
     "noise_0.05": lambda image, _: np.clip(
@@ -53,11 +60,19 @@ def main():
     parser.add_argument("--train-dir", type=Path, required=True)
     parser.add_argument("--classes", nargs="+", default=["normal-pneumonia"])
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--model", type=Path, help="a saved binary model to score")
     args = parser.parse_args()
     report = {}
     for classes in args.classes:
-        paths, labels, _ = unseen_xrays(classes, args.train_dir)
-        model = unseen_model(classes, input="images")
+        if args.model is not None:
+            model = load_model(args.model)
+            all_paths, y, groups = load_image_folder(args.train_dir, return_groups=True)
+            _, held_out = fit_holdout(model[-1], y, groups)
+            paths, labels = all_paths[held_out], y[held_out]
+            model = model[1:]  # the site copies are decoded images
+        else:
+            paths, labels, _ = unseen_xrays(classes, args.train_dir)
+            model = unseen_model(classes, input="images")
         names = [str(c) for c in model.classes_]
         y_sick = labels.astype(str) != ("normal" if "normal" in names else "0")
         copies = site_copies(paths, labels)

@@ -74,6 +74,11 @@ only if it answers as the float form does on the hold-out of its fit.
 answer needs review (the 10 % most uncertain, on held-out X-rays) and
 exports both ONNX forms again (with their heatmap outputs).
 
+``--candidate CONFIG --out-dir DIR`` trains ``FILE_CONFIGS[CONFIG]`` as the
+shipped binary model was made (every file, 40 epochs, test-time views,
+trimmed borders, outlier model refitted with the site variants) into DIR,
+for ``bench_silent_failure.py --model DIR/pneumo_150.pneumo``.
+
 ``--trim-borders`` sets both shipped models to trim uniform borders before
 resizing (``resize__border="trim"``; their networks were trained on the
 X-rays as they are), saves both forms again and keeps in their records what
@@ -258,6 +263,41 @@ def add_source_priors(train_dir, out_dir):
             "measured_on": f"{len(held_out_paths)} X-rays of {where}",
         }
         record_file.write_text(json.dumps(record, indent=2) + "\n")
+
+
+def train_candidate(name, train_dir, out_dir, epochs, seed):
+    """A candidate for the binary model, made as the shipped one was.
+
+    ``FILE_CONFIGS[name]`` trained on every file of the folder for
+    ``epochs`` epochs (its fit's patient-grouped hold-out drawn as the
+    shipped model's was), with test-time views, borders trimmed at
+    prediction, and its outlier model fitted again in float32 with the site
+    variants. Saved as ``out_dir/pneumo_150.pneumo`` with a record, for
+    ``bench_silent_failure.py --model``; shipping it is another step.
+    """
+    paths, y, groups = load_image_folder(train_dir, return_groups=True)
+    config = fixed_epochs(FILE_CONFIGS[name], epochs)
+    pipe, fit_seconds = fit_config(config, paths, y, (150, 150), seed, "paths", groups)
+    print(f"{name}: trained in {fit_seconds:.0f} s", flush=True)
+    pipe.set_params(cnn__test_time_augmentation=True, resize__border="trim")
+    refit_outlier_models(pipe, paths, y, groups, True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / "pneumo_150"
+    save_model(pipe, stem.with_suffix(".pneumo"), optimizer=False)
+    samples, sample_accuracy = sample_probabilities(pipe)
+    record = {
+        "candidate": name,
+        "settings": {
+            key: value for key, value in config["params"].items() if not callable(value)
+        },
+        "epochs": epochs,
+        "random_state": seed,
+        "fit_seconds": round(fit_seconds, 1),
+        "sample_accuracy": sample_accuracy,
+        "sample_probabilities": samples,
+    }
+    stem.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record, indent=2))
 
 
 def add_review_cut(train_dir, out_dir):
@@ -533,6 +573,9 @@ def main():
     parser.add_argument("--int8", action="store_true")
     parser.add_argument("--review-cut", action="store_true")
     parser.add_argument(
+        "--candidate", help="train this FILE_CONFIGS entry as a candidate binary model"
+    )
+    parser.add_argument(
         "--site-shift", type=Path, help="a bench_site_shift.py --model JSON file"
     )
     parser.add_argument(
@@ -570,6 +613,17 @@ def main():
         return
     if args.review_cut:
         add_review_cut(args.train_dir, args.out_dir)
+        return
+    if args.candidate:
+        if args.out_dir == PACKAGE / "pretrained":
+            parser.error("--candidate needs --out-dir away from the shipped models")
+        train_candidate(
+            args.candidate,
+            args.train_dir,
+            args.out_dir,
+            args.epochs or 40,
+            args.random_state,
+        )
         return
 
     if not args.accuracy:
