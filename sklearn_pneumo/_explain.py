@@ -114,8 +114,7 @@ def network_views(model, paths, labels=None, *, heatmaps=True):
         return images, None
     labels = np.asarray(labels, dtype=object)
     if hasattr(model, "networks"):
-        # The archive reads the files again: its steps run inside heatmaps.
-        return images, model.heatmaps(paths, target=labels)
+        return images, model._heatmaps_of_rows(rows, labels)
     from ._gradcam import gradcam_heatmaps
 
     return images, gradcam_heatmaps(final_step(model), rows, target=labels)

@@ -260,10 +260,12 @@ def gradcam_network(network):
     >>> from sklearn_pneumo._gradcam import gradcam_network
     >>> from sklearn_pneumo._network import inference_network
     >>> X = np.random.default_rng(0).random((20, 16 * 16), dtype=np.float32)
-    >>> clf = CNNClassifier(epochs=1, model__filters=4, random_state=0)
+    >>> clf = CNNClassifier(
+    ...     epochs=1, model__filters=4, model__conv_blocks=2, random_state=0
+    ... )
     >>> cams = gradcam_network(inference_network(clf.fit(X, [0, 1] * 10).model_))
     >>> tuple(cams(X[:3].reshape(3, 16, 16, 1)).shape)
-    (3, 7, 7, 2)
+    (3, 5, 5, 2)
     """
     if not isinstance(network, keras.Sequential):
         return None

@@ -22,8 +22,9 @@ def finished_heatmaps(cams, image_size):
     Examples
     --------
     >>> import numpy as np
-    >>> finished_heatmaps(np.array([[[0.0, 2.0], [0.0, 0.0]]]), (4, 4)).max()
-    np.float32(1.0)
+    >>> maps = finished_heatmaps(np.array([[[0.0, 2.0], [0.0, 0.0]]]), (4, 4))
+    >>> maps.shape, float(maps.max())
+    ((1, 4, 4), 0.5625)
     """
     cams = np.asarray(cams, dtype=np.float32)
     peaks = cams.max(axis=(1, 2), keepdims=True)

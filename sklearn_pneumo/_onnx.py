@@ -549,7 +549,10 @@ class OnnxScorer(LogOddsMixin, TypicalityMixin):
         ndarray of shape (n_samples, height, width), float32
             In [0, 1], at the networks' input size.
         """
-        rows = self._rows(X)[0]
+        return self._heatmaps_of_rows(self._rows(X)[0], target)
+
+    def _heatmaps_of_rows(self, rows, target):
+        """:meth:`heatmaps` of rows that have been through the steps."""
         labels = list(self.classes_)
         if target is None:
             target = self._predicted(rows)

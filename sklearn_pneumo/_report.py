@@ -128,7 +128,9 @@ def _labels_of(model, y, n):
     by_text = {str(c): c for c in classes}
     labels = []
     for label in y:
-        if label in classes:
+        if label is None:
+            labels.append(None)
+        elif label in classes:
             labels.append(label)
         elif str(label) in by_name or str(label) in by_text:
             labels.append(by_name.get(str(label), by_text.get(str(label))))
@@ -388,7 +390,8 @@ def review_report(
         unless ``overwrite``.
     y : array-like of labels, optional
         The true class of each path (the model's labels, or their display
-        names such as ``"PNEUMONIA"``).
+        names such as ``"PNEUMONIA"``); None for a path without one, which
+        the metrics leave out.
     heatmaps : bool, default=True
         Compute Grad-CAM heatmaps (one more pass of the networks, with
         gradients for a Keras model).
@@ -528,7 +531,10 @@ def _write_rows_and_images(
             ]
             if labels is not None:
                 for record in batch_records:
-                    record["label"] = names[classes.index(labels[record["index"]])]
+                    label = labels[record["index"]]
+                    if label is None:
+                        continue
+                    record["label"] = names[classes.index(label)]
                     if record["prediction"]:
                         record["correct"] = record["label"] == record["prediction"]
             _add_images(model, batch_records, folder, draw, classes, names)

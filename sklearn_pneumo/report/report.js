@@ -17,7 +17,8 @@
       show: (r) => r.prediction },
   ];
   if (data.labels) {
-    columns.push({ key: "label", label: "Label", value: (r) => r.label, show: (r) => r.label });
+    columns.push({ key: "label", label: "Label", value: (r) => r.label || null,
+                   show: (r) => r.label || "" });
     columns.push({ key: "correct", label: "Right?",
                    value: (r) => (r.correct === false ? 0 : r.correct === true ? 1 : 2),
                    show: (r) => (r.correct === undefined ? "" : r.correct ? "yes" : "WRONG") });
