@@ -45,9 +45,9 @@ def _on_worker_threads(scorer):
 
     threads = get_worker().state.nthreads
     for network in scorer.networks:
-        if getattr(network, "threads", None) != threads:
-            network.session = inference_session(network.graph, threads)
+        if network.threads != threads:
             network.threads = threads
+            network.session = inference_session(network.graph, threads)
     for step in scorer.steps:
         step.set_params(n_jobs=threads)
     return scorer

@@ -366,6 +366,7 @@ class _Network:
     def __init__(self, session, entry, gaussians, graph):
         self.session = session
         self.graph = graph
+        self.threads = None  # every core
         # Where the graph gives heatmaps, they are its last output.
         self.heatmap = entry.get("heatmap", False)
         outputs = [output.name for output in session.get_outputs()]
@@ -382,12 +383,23 @@ class _Network:
 
     def __getstate__(self):
         # A session does not pickle: its graph does, and makes it again (on
-        # a Dask worker, say).
-        return {key: value for key, value in vars(self).items() if key != "session"}
+        # a Dask worker, say), when first used: a worker that sets its own
+        # threads (``_distributed``) makes it once.
+        state = {k: v for k, v in vars(self).items() if k != "_session"}
+        return {**state, "threads": None}
 
     def __setstate__(self, state):
         vars(self).update(state)
-        self.session = inference_session(self.graph)
+
+    @property
+    def session(self):
+        if "_session" not in vars(self):
+            self._session = inference_session(self.graph, self.threads)
+        return self._session
+
+    @session.setter
+    def session(self, session):
+        self._session = session
 
     def forward(self, images, features):
         """Probabilities of ``images`` and, with ``features``, their features."""

@@ -171,7 +171,7 @@ def _model_facts(model, name, review_uncertainty):
     return facts
 
 
-def _svg_curve(title, points_list, labels, x_label, y_label, diagonal=True):
+def _svg_curve(title, points_list, labels, x_label, y_label, markers=False):
     """A small line chart as inline, accessible SVG (the unit square)."""
     size, pad = 240, 36
     colours = ["var(--c0)", "var(--c1)", "var(--c2)", "var(--c3)"]
@@ -186,9 +186,8 @@ def _svg_curve(title, points_list, labels, x_label, y_label, diagonal=True):
         f'<rect x="{pad}" y="{pad}" width="{size - 2 * pad}" '
         f'height="{size - 2 * pad}" class="frame"/>',
     ]
-    if diagonal:
-        (x0, y0), (x1, y1) = xy(0, 0), xy(1, 1)
-        parts.append(f'<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y1}" class="guide"/>')
+    (x0, y0), (x1, y1) = xy(0, 0), xy(1, 1)
+    parts.append(f'<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y1}" class="guide"/>')
     for index, (points, label) in enumerate(zip(points_list, labels)):
         coords = " ".join("{:.1f},{:.1f}".format(*xy(x, y)) for x, y in points)
         colour = colours[index % len(colours)]
@@ -196,6 +195,13 @@ def _svg_curve(title, points_list, labels, x_label, y_label, diagonal=True):
             f'<polyline points="{coords}" fill="none" stroke="{colour}" '
             f'stroke-width="2"><title>{html.escape(label)}</title></polyline>'
         )
+        if markers:
+            parts += [
+                '<circle cx="{:.1f}" cy="{:.1f}" r="3" fill="{}"/>'.format(
+                    *xy(x, y), colour
+                )
+                for x, y in points
+            ]
         parts.append(
             f'<text x="{pad + 4}" y="{pad + 14 + 14 * index}" fill="{colour}">'
             f"{html.escape(label)}</text>"
@@ -282,6 +288,7 @@ def _metrics_html(labels, predictions, proba, classes):
         ["answers, in 10 bins"],
         "confidence (largest probability)",
         "accuracy",
+        markers=True,
     )
     return (
         '<section aria-labelledby="metrics-h"><h2 id="metrics-h">With the labels</h2>'
