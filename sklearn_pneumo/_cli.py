@@ -45,6 +45,13 @@ def _image_size(text):
     return tuple(parts)
 
 
+def _share(text):
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
 def _positive_int(text):
     value = int(text)
     if value < 1:
@@ -291,6 +298,14 @@ def _parser():
         "5 folds); the saved model then decides at that threshold",
     )
     calibrate.add_argument(
+        "--min-sensitivity",
+        type=_share,
+        metavar="S",
+        help="also tune the decision threshold of a two-class model: the most "
+        "specific one whose sensitivity (recall of the second class, "
+        "pneumonia) is at least S on the same X-rays (5 folds), e.g. 0.95",
+    )
+    calibrate.add_argument(
         "--out", type=Path, required=True, help="file to save the calibrated model to"
     )
     _cli_adapt.add_parser(commands)
@@ -481,10 +496,31 @@ def _calibration_data(folder, classes):
     return paths, y
 
 
-def _tuned_threshold(model, paths, y, objective):
-    """``model`` deciding at the threshold that maximises ``objective`` on ``y``."""
+def _sensitivity_floor(minimum):
+    """A score function: specificity where sensitivity reaches ``minimum``, else < 0.
+
+    Below the floor it scores ``sensitivity - 1``, so that among thresholds
+    that all miss it the closest ranks first.
+    """
+    from sklearn.metrics import recall_score
+
+    def score(y, predicted, labels):
+        sensitivity = recall_score(y, predicted, pos_label=labels[1])
+        if sensitivity < minimum:
+            return sensitivity - 1
+        return recall_score(y, predicted, pos_label=labels[0])
+
+    return score
+
+
+def _tuned_threshold(model, paths, y, objective, min_sensitivity=None):
+    """``model`` deciding at the threshold that maximises ``objective`` on ``y``.
+
+    With ``min_sensitivity``, the objective is specificity among thresholds
+    whose sensitivity reaches it.
+    """
     from sklearn.frozen import FrozenEstimator
-    from sklearn.metrics import get_scorer
+    from sklearn.metrics import get_scorer, make_scorer
     from sklearn.model_selection import (
         FixedThresholdClassifier,
         StratifiedKFold,
@@ -492,10 +528,18 @@ def _tuned_threshold(model, paths, y, objective):
     )
 
     if len(model.classes_) != 2:
-        raise ValueError("--objective tunes the threshold of a two-class model")
+        raise ValueError(
+            "--objective and --min-sensitivity tune the threshold of a two-class model"
+        )
+    scoring, name = objective, objective
+    if min_sensitivity is not None:
+        scoring = make_scorer(
+            _sensitivity_floor(min_sensitivity), labels=list(model.classes_)
+        )
+        name = f"specificity at sensitivity >= {min_sensitivity:g}"
     tuned = TunedThresholdClassifierCV(
         FrozenEstimator(model),
-        scoring=objective,
+        scoring=scoring,
         response_method="predict_proba",
         cv=StratifiedKFold(5, shuffle=True, random_state=0),
     ).fit(paths, y)
@@ -505,10 +549,16 @@ def _tuned_threshold(model, paths, y, objective):
         threshold=float(tuned.best_threshold_),
         response_method="predict_proba",
     ).fit(paths[:2], y[:2])
-    default = get_scorer(objective)(model, paths, y)
+    default = get_scorer(scoring)(model, paths, y)
+    if tuned.best_score_ < 0:
+        raise ValueError(
+            f"no threshold reaches a sensitivity of {min_sensitivity:g} on every "
+            f"fold of these X-rays (best {tuned.best_score_ + 1:.3f}): lower "
+            "--min-sensitivity, or label more pneumonia X-rays"
+        )
     print(
-        f"Decision threshold for {objective}: {tuned.best_threshold_:.3f} "
-        f"({objective} {tuned.best_score_:.4f} over 5 folds of these X-rays; "
+        f"Decision threshold for {name}: {tuned.best_threshold_:.3f} "
+        f"({tuned.best_score_:.4f} over 5 folds of these X-rays; "
         f"{default:.4f} at 0.5)"
     )
     return fixed
@@ -528,6 +578,8 @@ def _calibrate(args):
             "labelled folder"
         )
     _check_output(args.out)
+    if args.objective and args.min_sensitivity is not None:
+        raise ValueError("give --objective or --min-sensitivity, not both")
     if importlib.util.find_spec("tensorflow") is None:
         raise ValueError("calibrating a model needs TensorFlow, which is not installed")
     if model_file is not None and model_file.is_file() and is_onnx_archive(model_file):
@@ -561,8 +613,10 @@ def _calibrate(args):
         f"({args.method}; measured on the X-rays it was fitted on: check it "
         "on others)"
     )
-    if args.objective:
-        calibrated = _tuned_threshold(calibrated, paths, y, args.objective)
+    if args.objective or args.min_sensitivity is not None:
+        calibrated = _tuned_threshold(
+            calibrated, paths, y, args.objective, args.min_sensitivity
+        )
     from ._persistence import save_model
 
     save_model(calibrated, args.out)

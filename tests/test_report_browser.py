@@ -4,6 +4,7 @@ Debian's ``chromium`` and ``chromium-driver`` packages (``.ci/run``
 installs them where it can); without them these tests skip, saying so.
 """
 
+import base64
 import io
 import json
 import shutil
@@ -177,3 +178,29 @@ def test_the_detail_view_and_a_screenshot_that_is_not_blank(browser, report):
     assert pixels[..., :3].std() > 20
     browser.find_element(By.ID, "close").click()
     assert dialog.get_attribute("open") is None
+
+
+def test_dark_mode_and_printing(browser, report):
+    opened(browser, report)
+
+    def colours():
+        return browser.execute_script(
+            "const s = getComputedStyle(document.body);"
+            "return [s.backgroundColor, s.color];"
+        )
+
+    light = colours()
+    browser.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": "dark"}]},
+    )
+    try:
+        dark = colours()
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+    assert light == ["rgb(255, 255, 255)", "rgb(27, 27, 27)"]
+    assert dark == ["rgb(18, 18, 18)", "rgb(236, 236, 236)"]
+    from selenium.webdriver.common.print_page_options import PrintOptions
+
+    pdf = base64.b64decode(browser.print_page(PrintOptions()))
+    assert pdf.startswith(b"%PDF") and len(pdf) > 10_000

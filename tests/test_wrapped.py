@@ -108,3 +108,42 @@ def test_calibrate_tunes_a_threshold_for_an_objective(tmp_path):
     expected = np.where(proba >= model.threshold, "PNEUMONIA", "NORMAL")
     assert [r["prediction"] for r in rows] == expected.tolist()
     assert {"outlier", "uncertainty", "border_trimmed"} <= set(rows[0])
+
+
+def test_a_sensitivity_floor_picks_the_most_specific_threshold_above_it(
+    fitted_pipeline, xrays_224
+):
+    from sklearn_pneumo._cli import _sensitivity_floor, _tuned_threshold
+
+    score = _sensitivity_floor(0.75)
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    assert score(y, np.array([0, 0, 0, 1, 1, 1, 1, 0]), [0, 1]) == 0.75
+    assert score(y, np.array([0, 0, 0, 0, 1, 0, 0, 1]), [0, 1]) == -0.5
+    paths, y = xrays_224
+    proba = fitted_pipeline.predict_proba(paths)[:, 1]
+    thresholds = {
+        floor: _tuned_threshold(fitted_pipeline, paths, y, None, floor).threshold
+        for floor in (0.5, 0.9)
+    }
+    assert thresholds[0.9] <= thresholds[0.5]
+    assert np.mean(proba[y == 1] >= thresholds[0.9]) >= 0.8
+
+
+def test_calibrate_takes_one_threshold_objective(tmp_path):
+    from test_cli import run_cli
+
+    result = run_cli(
+        "calibrate",
+        "--pretrained",
+        tmp_path,
+        "--objective",
+        "f1",
+        "--min-sensitivity",
+        "0.9",
+        "--out",
+        tmp_path / "m.pneumo",
+    )
+    assert result.returncode == 1
+    assert "--objective or --min-sensitivity, not both" in result.stderr
+    bad = run_cli("calibrate", "--pretrained", tmp_path, "--min-sensitivity", "2")
+    assert bad.returncode == 2 and "between 0 and 1" in bad.stderr
