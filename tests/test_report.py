@@ -244,3 +244,23 @@ def test_an_outlier_is_flagged_and_sent_to_review(xray_paths, tmp_path):
     assert [row["outlier"] for row in rows] == [False, True]
     assert rows[1]["review"] and summary.n_outliers == 1
     assert summary.heatmaps and (tmp_path / "r" / rows[1]["heat"]).is_file()
+
+
+def test_the_three_class_answer_explains_each_class_with_its_stage(xray_paths):
+    from sklearn_pneumo import load_pretrained
+
+    model = load_pretrained("normal-bacterial-viral", runtime="onnx")
+    paths = list(xray_paths[0][6:10])
+    labels = ["normal", "bacterial", "viral", "normal"]
+    images, maps = network_views(model, paths, labels)
+    binary, types = model.pneumonia_, model.pneumonia_type_
+    normal = binary.classes_[model.normal_column_]
+    np.testing.assert_allclose(
+        maps[[0, 3]], binary.heatmaps([paths[0], paths[3]], target=normal), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        maps[[1, 2]],
+        types.heatmaps(paths[1:3], target=["bacterial", "viral"]),
+        atol=1e-6,
+    )
+    assert images.shape == maps.shape == (4, 150, 150)
