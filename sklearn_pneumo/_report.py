@@ -593,11 +593,12 @@ def _add_images(model, records, folder, draw, classes, names):
         i = next(readable)
         stem = f"images/{record['index'] + 1:06d}"
         image = Image.fromarray(_eight_bit(result[0][i]))
-        image.save(folder / f"{stem}-seen.png", optimize=False)
+        image.save(folder / f"{stem}-seen.png", compress_level=1)
         record["seen"] = f"{stem}-seen.png"
         if result[1] is not None:
-            Image.fromarray(_heat_rgba(result[1][i]), "RGBA").save(
-                folder / f"{stem}-heat.png"
+            # Every other pixel: the map is smooth, and the page scales it up.
+            Image.fromarray(_heat_rgba(result[1][i][::2, ::2]), "RGBA").save(
+                folder / f"{stem}-heat.png", compress_level=1
             )
             record["heat"] = f"{stem}-heat.png"
         try:
