@@ -1,7 +1,9 @@
-"""What every benchmark shares: memory readings and runs in a fresh process."""
+"""What every benchmark shares: timings, memory readings, runs in a fresh process."""
 
 import multiprocessing
 import resource
+import statistics
+import time
 
 
 def current_rss_mb():
@@ -13,6 +15,16 @@ def current_rss_mb():
 def peak_rss_mb():
     """The most memory this process has held so far (peak resident set), in MiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(function, repeat):
+    """Median seconds of ``repeat`` calls of ``function()``."""
+    seconds = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds)
 
 
 def _call(function, args, queue):

@@ -19,25 +19,15 @@ share of equal labels. The ratio int8 / float of each rate is printed.
 
 import argparse
 import json
-import statistics
 import tempfile
-import time
 from functools import partial
 from pathlib import Path
 
 import numpy as np
+from _harness import timed
 
 from sklearn_pneumo import load_pretrained, predict_files
 from sklearn_pneumo.datasets import load_image_folder
-
-
-def timed(function, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main():

@@ -40,16 +40,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _harness import timed
 from _xrays import SAMPLE_XRAYS, repeat_files
-
-
-def timed(run, repeat):
-    seconds = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds)
 
 
 def main():

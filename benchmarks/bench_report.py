@@ -28,18 +28,10 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+from _harness import timed
 
 from sklearn_pneumo import load_pretrained, predict_files, review_report
 from sklearn_pneumo.datasets import load_image_folder
-
-
-def timed(function, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def chromium():
