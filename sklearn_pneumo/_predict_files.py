@@ -115,7 +115,7 @@ def predict_files(
         rows kept by ``resume``; for a file, ``n_resumed`` (those rows).
     """
     paths = check_paths(paths)
-    header, assessed = _columns(model)
+    header, assessed = csv_columns(model)
     if hasattr(output, "write"):
         if resume:
             raise ValueError("resume=True needs an output path, not a file object")
@@ -164,7 +164,7 @@ def _batches(model, paths, batch_size, client):
     return partition_rows(client, model, paths, batch_size)
 
 
-def _columns(model):
+def csv_columns(model):
     """The CSV's columns for ``model``, and whether it has flags."""
     classes = class_display_names(model.classes_)
     inner = assessing_model(scoring_model(model))
@@ -201,7 +201,7 @@ def _summary(n_files, kept):
 def row_batches(model, paths, batch_size):
     """Yield the CSV rows of ``paths``, one list per batch, in input order."""
     classes = class_display_names(model.classes_)
-    header, assessed = _columns(model)
+    header, assessed = csv_columns(model)
     n_columns = len(header) - 3  # all but path, prediction and error
     labels = list(model.classes_)
     for batch, result, failures in _scored_batches(model, paths, batch_size):

@@ -198,7 +198,7 @@ def test_a_report_is_whole_or_absent(fitted_pipeline, inputs, tmp_path, monkeypa
     def fail(*args, **kwargs):
         raise RuntimeError("killed mid-run")
 
-    monkeypatch.setattr(_report, "_summary_html", fail)
+    monkeypatch.setattr(_report, "summary_html", fail)
     with pytest.raises(RuntimeError, match="killed"):
         review_report(fitted_pipeline, inputs[0][:4], out, overwrite=True)
     assert (out / "index.html").read_text() == before
