@@ -170,15 +170,13 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
         take such X-rays for X-rays. Needs intensities in [0, 1] (those of
         :class:`~sklearn_pneumo.GrayscaleResize`).
     outlier_variants : bool, default=False
-        Fit the outlier model also on five copies of the training X-rays as
+        Fit the outlier model also on four copies of the training X-rays as
         another site may send them (``_views.SITE_VARIANTS``: mirrored,
         CLAHE-processed, exposed by a gamma from 0.7 to 1.4, with noise of
-        a standard deviation up to 0.04, sharpened; drawn with
-        ``random_state``), so that :meth:`is_outlier` takes such X-rays for
-        X-rays: use it for a network trained to read them (``model__noise``
-        for noise). The threshold still flags ``outlier_rate`` of the
-        X-rays as they are. Costs five more forward passes over the
-        training X-rays at fit.
+        a standard deviation up to 0.03; drawn with ``random_state``), so
+        that :meth:`is_outlier` takes such X-rays for X-rays. The threshold
+        still flags ``outlier_rate`` of the X-rays as they are. Costs four
+        more forward passes over the training X-rays at fit.
     **kwargs
         Any other scikeras parameter (``run_eagerly``,
         ``validation_batch_size``...) and routed ``model__*``,
