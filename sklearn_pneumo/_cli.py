@@ -233,7 +233,7 @@ def _parser():
         "--scheduler",
         metavar="ADDRESS",
         help="score on the Dask cluster of this scheduler (tcp://host:8786): "
-        "the workers get the model's ONNX form and partitions of --batch-size "
+        "the workers get the model's ONNX form and partitions of at most --batch-size "
         "files; rows come back in input order (needs 'pip install distributed')",
     )
     predict.add_argument(

