@@ -100,9 +100,10 @@ import json  # noqa: E402
 import re  # noqa: E402
 
 text = report.index.read_text()
-rows = json.loads(
-    re.search(r'<script id="data" type="application/json">(.*?)</script>', text, re.S)[1]
-)["rows"]
+data = re.search(
+    r'<script id="data" type="application/json">(.*?)</script>', text, re.S
+)
+rows = json.loads(data[1])["rows"]
 shown = [rows[0], rows[9], rows[-1]]
 figure, axes = plt.subplots(1, 3, figsize=(9, 3.4))
 for axis, row in zip(axes, shown):
