@@ -68,7 +68,10 @@ def add_parser(commands):
         "--overwrite", action="store_true", help="replace an existing DIR"
     )
     report.add_argument(
-        "--batch-size", type=int, default=256, help="files scored at once"
+        "--batch-size",
+        type=int,
+        default=256,
+        help="files scored at once; bounds memory (default: 256)",
     )
     return report
 

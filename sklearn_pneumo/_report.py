@@ -223,6 +223,12 @@ def review_report(
     >>> report.n_files, report.n_errors, report.index.name
     (4, 0, 'index.html')
     """
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or batch_size < 1
+    ):
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     paths = check_paths(paths)
     if not paths:
         raise ValueError("no image files to report on")

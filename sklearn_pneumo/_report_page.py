@@ -25,7 +25,9 @@ def model_facts(model, name, review_uncertainty):
     facts = {"name": name or type(scoring_model(model)).__name__}
     manifest = getattr(model, "manifest", None)
     made_by = (manifest or {}).get("versions", {}).get("sklearn_pneumo")
-    facts["version"] = made_by or __version__
+    facts["version"] = __version__ + (
+        f" (the archive was exported by {made_by})" if made_by else ""
+    )
     facts["classes"] = class_display_names(model.classes_)
     threshold = getattr(scoring_model(model), "threshold", None)
     facts["decision"] = (
@@ -196,7 +198,7 @@ def summary_html(records, facts, header_classes, has_labels):
         f"<dt>{html.escape(key)}</dt><dd>{html.escape(str(value))}</dd>"
         for key, value in (
             ("model", facts["name"]),
-            ("made with sklearn_pneumo", facts["version"]),
+            ("sklearn_pneumo", facts["version"]),
             ("classes", ", ".join(facts["classes"])),
             ("decision", facts["decision"]),
             ("site adaptation", facts["adaptation"]),

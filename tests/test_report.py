@@ -183,6 +183,8 @@ def test_bad_outputs_and_inputs_get_clear_errors(fitted_pipeline, inputs, tmp_pa
         review_report(fitted_pipeline, inputs[0][:1], a_file / "report")
     with pytest.raises(ValueError, match="at least one image path"):
         review_report(fitted_pipeline, [], tmp_path / "r")
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        review_report(fitted_pipeline, inputs[0][:1], tmp_path / "r", batch_size=0)
     with pytest.raises(ValueError, match="'sick' is not one of"):
         review_report(fitted_pipeline, inputs[0][:1], tmp_path / "r", ["sick"])
     assert not (tmp_path / "r").exists()
