@@ -6,7 +6,7 @@ import tensorflow as tf
 from sklearn.utils.validation import check_is_fitted
 
 from ._classifier import CNNClassifier, rows_to_images
-from ._heatmaps import finished_heatmaps
+from ._heatmaps import finished_heatmaps, scaled_by_peak
 from ._steps import transform_for_prediction
 from ._walk import final_step, scoring_model
 
@@ -152,9 +152,7 @@ def _ensemble_heatmaps(ensemble, X, target, layer):
         classifier = _fitted_network(final_step(member))
         rows = transform_for_prediction(member, X)
         maps.append(_heatmaps(classifier, rows, index, layer))
-    mean = np.mean(maps, axis=0)
-    peaks = mean.max(axis=(1, 2), keepdims=True)
-    return np.divide(mean, peaks, out=np.zeros_like(mean), where=peaks > 0)
+    return scaled_by_peak(np.mean(maps, axis=0))
 
 
 def _heatmaps(classifier, rows, index, layer):

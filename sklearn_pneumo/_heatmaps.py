@@ -26,7 +26,18 @@ def finished_heatmaps(cams, image_size):
     >>> maps.shape, float(maps.max())
     ((1, 4, 4), 0.5625)
     """
-    cams = np.asarray(cams, dtype=np.float32)
-    peaks = cams.max(axis=(1, 2), keepdims=True)
-    cams = np.divide(cams, peaks, out=np.zeros_like(cams), where=peaks > 0)
+    cams = scaled_by_peak(np.asarray(cams, dtype=np.float32))
     return resize(cams, (len(cams), *image_size), order=1).astype(np.float32)
+
+
+def scaled_by_peak(maps):
+    """Each map divided by its maximum; all zero where that is not positive.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> scaled_by_peak(np.array([[[1.0, 4.0]], [[0.0, 0.0]]])).tolist()
+    [[[0.25, 1.0]], [[0.0, 0.0]]]
+    """
+    peaks = maps.max(axis=(1, 2), keepdims=True)
+    return np.divide(maps, peaks, out=np.zeros_like(maps), where=peaks > 0)

@@ -29,7 +29,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ._decision import LogOddsMixin
-from ._heatmaps import finished_heatmaps
+from ._heatmaps import finished_heatmaps, scaled_by_peak
 from ._model_file import ModelFileError
 from ._onnx_archive import (
     FORMAT,
@@ -523,7 +523,11 @@ class OnnxScorer(LogOddsMixin, TypicalityMixin):
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), in ``classes_`` order."""
-        views, weights, _ = self._combined(self._rows(X)[0], typicality=False)
+        return self._proba_of_rows(self._rows(X)[0])
+
+    def _proba_of_rows(self, rows):
+        """:meth:`predict_proba` of rows that have been through the steps."""
+        views, weights, _ = self._combined(rows, typicality=False)
         return self._shifted(np.average(views, axis=0, weights=weights))
 
     def predict(self, X):
@@ -567,7 +571,7 @@ class OnnxScorer(LogOddsMixin, TypicalityMixin):
         """:meth:`heatmaps` of rows that have been through the steps."""
         labels = list(self.classes_)
         if target is None:
-            target = self._predicted(rows)
+            target = self.classes_[np.argmax(self._proba_of_rows(rows), axis=1)]
         target = np.broadcast_to(np.asarray(target, dtype=object), (len(rows),))
         unknown = [label for label in target if label not in labels]
         if unknown:
@@ -585,16 +589,7 @@ class OnnxScorer(LogOddsMixin, TypicalityMixin):
             for network in self.networks
         ]
         mean = np.mean(maps, axis=0)
-        if len(maps) == 1:
-            return mean
-        peaks = mean.max(axis=(1, 2), keepdims=True)
-        return np.divide(mean, peaks, out=np.zeros_like(mean), where=peaks > 0)
-
-    def _predicted(self, rows):
-        """:meth:`predict` of rows that have been through the steps."""
-        views, weights, _ = self._combined(rows, typicality=False)
-        proba = self._shifted(np.average(views, axis=0, weights=weights))
-        return self.classes_[np.argmax(proba, axis=1)]
+        return mean if len(maps) == 1 else scaled_by_peak(mean)
 
     @available_if(_has_typicality)
     def assess(self, X):
