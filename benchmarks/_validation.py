@@ -113,8 +113,8 @@ def fit_outliers(preprocess, cnn, paths, y, groups):
     """Fit ``cnn``'s outlier model on ``paths`` as its ``fit`` would, in float32.
 
     As ``fit``: on the training part (its ``clahe`` share contrast-processed,
-    with ``outlier_variants`` its site variants too), threshold on the
-    hold-out of its ``validation_split``.
+    with ``outlier_variants`` its site variants too), threshold and readable
+    noise on the hold-out of its ``validation_split``.
 
     ``preprocess`` turns paths into its rows. The features are computed in
     float32, as ONNX Runtime computes them (a model exported with
@@ -130,7 +130,7 @@ def fit_outliers(preprocess, cnn, paths, y, groups):
     fitted = images[train]
     if cnn.clahe:  # the training part as the network saw it
         fitted = contrast_processed(fitted, cnn.clahe, cnn.random_state)
-    cnn._fit_outlier_model(fitted, labels[train], images[held_out])
+    cnn._fit_outlier_model(fitted, labels[train], images[held_out], labels[held_out])
 
 
 def joined_ensemble(pipes):

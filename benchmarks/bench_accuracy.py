@@ -46,6 +46,8 @@ degrees. The ranking takes the worst of ``val`` and these.
 ``stretch_exposure_clahe_noise`` is ``stretch_exposure_clahe`` trained to
 read noisier X-rays (Gaussian noise of standard deviation 0.04 on the
 network's input in training) and reframed ones (stretch 0.35).
+``stretch_exposure_clahe_reframed`` is ``stretch_exposure_clahe`` with the
+stronger stretch alone (0.35), against the framing.
 ``stretch_exposure_clahe`` is ``stretch_exposure`` with 30 % of the
 training X-rays contrast-processed by CLAHE (``clahe=0.3``, against another
 site's post-processing), predicting and fitting its outlier model in float32.
@@ -126,6 +128,20 @@ FILE_CONFIGS = {
             "inference_dtype_policy": "float32",
             "batch_size": 64,
             "model__stretch": 0.25,
+            "model__contrast": 0.2,
+            "model__brightness": 0.1,
+            "clahe": 0.3,
+        },
+    },
+    "stretch_exposure_clahe_reframed": {
+        "preset": "tuned",
+        "tune_threshold": True,
+        "groups": True,
+        "params": {
+            "model__dtype_policy": "mixed_bfloat16",
+            "inference_dtype_policy": "float32",
+            "batch_size": 64,
+            "model__stretch": 0.35,
             "model__contrast": 0.2,
             "model__brightness": 0.1,
             "clahe": 0.3,

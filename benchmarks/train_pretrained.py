@@ -49,7 +49,8 @@ the patients, its figures its own); saved as
 ``--refit-outliers`` refits the outlier model of every network of the
 shipped model in float32 (on ``--train-dir``, as ``fit`` would, threshold on
 each network's own hold-out; with ``--outlier-variants``, on the site
-variants of the training X-rays too; with ``--site-shift``, the record
+variants of the training X-rays too; with ``--outlier-rate``, flagging that
+share of the hold-out; with ``--site-shift``, the record
 takes those figures of the validated network), sets it to predict in float32, and
 saves it and its ONNX form again, with the record's sample probabilities
 updated: the networks then give the same answers in Keras and in ONNX
@@ -194,18 +195,24 @@ def site_shift_figures(file):
     return {name: figures for name, figures in report.items() if name != "settings"}
 
 
-def refit_outliers(train_dir, out_dir, variants=False, site_shift=None):
+def refit_outliers(
+    train_dir, out_dir, variants=False, site_shift=None, outlier_rate=None
+):
     """Refit the shipped model's outlier models in float32; save both forms.
 
     As each network's ``fit`` would (``_validation.fit_outliers``), on the
     X-rays as the model now prepares them; with ``variants``, with
-    ``outlier_variants=True``. ``site_shift``, a ``bench_site_shift.py
+    ``outlier_variants=True``; with ``outlier_rate``, at that rate.
+    ``site_shift``, a ``bench_site_shift.py
     --model`` JSON file of the validated network refitted the same way,
     replaces the record's site-shift figures.
     """
     stem = out_dir / "pneumo_150"
     pipe = load_model(stem.with_suffix(".pneumo"))
     paths, y, groups = load_image_folder(train_dir, return_groups=True)
+    if outlier_rate is not None:
+        for cnn in fitted_networks(pipe):
+            cnn.set_params(outlier_rate=outlier_rate)
     refit_outlier_models(pipe, paths, y, groups, variants)
     if pipe[-1] not in fitted_networks(pipe):  # an ensemble: members' float32
         pipe.set_params(ensemble__inference_dtype_policy=None)
@@ -219,8 +226,21 @@ def refit_outliers(train_dir, out_dir, variants=False, site_shift=None):
     record["outliers_refit"] = (
         "outlier model fitted again after training, in float32, on the "
         "training X-rays as the model prepares them (borders trimmed)"
-        + (", and on their site variants (outlier_variants=True)" if variants else "")
+        + (
+            ", and on those of their site variants whose answers hold on the "
+            "hold-out (outlier_variants=True)"
+            if variants
+            else ""
+        )
+        + "; units from the hold-out"
+        + (" and those site variants of it" if variants else "")
+        + "; noise flagged above what the network reads on the hold-out"
+        + f"; threshold: {pipe[-1].outlier_rate:.1%} of the hold-out as it is"
     )
+    cnn = pipe[-1]
+    if "readable_noise_" in vars(cnn):
+        record["readable_noise"] = cnn.readable_noise_
+        record["site_variants_read"] = cnn.site_variants_read_
     record_file.write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record["sample_probabilities"], indent=2))
 
@@ -567,6 +587,11 @@ def main():
         action="store_true",
         help="with --refit-outliers: fit them with outlier_variants=True",
     )
+    parser.add_argument(
+        "--outlier-rate",
+        type=float,
+        help="with --refit-outliers: the share of the hold-out to flag",
+    )
     parser.add_argument("--trim-borders", action="store_true")
     parser.add_argument("--source-priors", action="store_true")
     parser.add_argument("--two-stage", action="store_true")
@@ -596,7 +621,11 @@ def main():
         return
     if args.refit_outliers:
         refit_outliers(
-            args.train_dir, args.out_dir, args.outlier_variants, args.site_shift
+            args.train_dir,
+            args.out_dir,
+            args.outlier_variants,
+            args.site_shift,
+            args.outlier_rate,
         )
         return
     if args.trim_borders:

@@ -126,7 +126,8 @@ class FeatureGaussians:
     (Ledoit-Wolf shrunk, so a few hundred X-rays estimate it well). The
     distance of an input at a depth is divided by the 99th percentile of the
     distances of held-out X-rays there (of the training ones without a
-    hold-out), so that every depth speaks in the same units; :meth:`score`
+    hold-out; the largest over several sets of them when given), so that
+    every depth speaks in the same units; :meth:`score`
     is minus the largest of these, so higher means more typical, as
     scikit-learn's ``score_samples``.
 
@@ -140,27 +141,51 @@ class FeatureGaussians:
     >>> far = [np.full((1, 3), 10.0), np.full((1, 5), 10.0)]
     >>> bool(gaussians.score(far)[0] < gaussians.score(features).min())
     True
+
+    Attributes
+    ----------
+    means_, precisions_ : list of ndarray
+        Per depth, the class means and the shared precision matrix.
+    scales_ : list of float
+        Per depth, the 99th percentile of held-out distances.
+    noise_scale_ : float, optional
+        Set by the classifier's fit (absent otherwise): the noise level,
+        in ``_noise.noise_level``'s units, that scores
+        as far as the outlier threshold, so that images noisier than the
+        network reads are flagged.
     """
 
     def fit(self, features, y, held_out=None):
         """Fit to ``features`` (a list of (n, d) arrays) of classes ``y``.
 
-        ``held_out``, features of X-rays not in ``features`` (same depths),
-        sets the units of each depth.
+        ``held_out``, a list of feature sets (each a list of the same
+        depths) of X-rays not in ``features``, sets the units of each depth:
+        the largest 99th percentile of their distances there, so that none
+        of the sets (the X-rays as they are, and copies of them as another
+        site may send them) scores far at any depth. Without it, the
+        training X-rays' own.
         """
         y = np.asarray(y)
         classes = np.unique(y)
+        references = [features] if held_out is None else held_out
         self.means_, self.precisions_, self.scales_ = [], [], []
         for i, depth in enumerate(features):
             depth = np.asarray(depth, dtype=np.float64)
             means = np.stack([depth[y == c].mean(axis=0) for c in classes])
             centred = depth - means[np.searchsorted(classes, y)]
             precision = LedoitWolf(assume_centered=True).fit(centred).precision_
-            reference = depth if held_out is None else np.asarray(held_out[i])
-            distances = _nearest_class_distances(reference, means, precision)
+            scale = max(
+                np.quantile(
+                    _nearest_class_distances(
+                        np.asarray(reference[i]), means, precision
+                    ),
+                    0.99,
+                )
+                for reference in references
+            )
             self.means_.append(means)
             self.precisions_.append(precision)
-            self.scales_.append(float(np.quantile(distances, 0.99)) or 1.0)
+            self.scales_.append(float(scale) or 1.0)
         return self
 
     def distances(self, features):
@@ -174,6 +199,16 @@ class FeatureGaussians:
             ]
         )
 
-    def score(self, features):
-        """Typicality of each row: minus its largest scaled distance."""
-        return -self.distances(features).max(axis=1)
+    def score(self, features, noise=None):
+        """Typicality of each row: minus its largest scaled distance.
+
+        With ``noise``, each image's noise level (``_noise.noise_level``) and a fitted
+        ``noise_scale_``, the noise in those units is one more distance:
+        one-sided, since an image less noisy than training X-rays (a
+        smoothed or downsized one) reads no worse.
+        """
+        distances = self.distances(features)
+        scale = getattr(self, "noise_scale_", None)
+        if noise is not None and scale is not None:
+            distances = np.column_stack([distances, np.asarray(noise) / scale])
+        return -distances.max(axis=1)

@@ -155,6 +155,8 @@ def _gaussian_arrays(gaussians):
         arrays[f"means_{depth}"] = means
         arrays[f"precision_{depth}"] = precision
         arrays[f"scale_{depth}"] = np.asarray(scale)
+    if getattr(gaussians, "noise_scale_", None) is not None:
+        arrays["noise_scale"] = np.asarray(gaussians.noise_scale_)
     np.savez(buffer, **arrays)
     return buffer.getvalue()
 

@@ -468,9 +468,9 @@ def _gaussians(data, name, widths, n_classes):
         f"{kind}_{d}" for d in range(depths) for kind in ("means", "precision", "scale")
     }
     _require(
-        set(loaded) == expected,
+        set(loaded) - {"noise_scale"} == expected,
         f"{name} holds {sorted(loaded)}; the network has {depths} feature outputs, "
-        f"so it must hold {sorted(expected)}",
+        f"so it must hold {sorted(expected)} (and may hold noise_scale)",
     )
     gaussians = FeatureGaussians()
     gaussians.means_, gaussians.precisions_, gaussians.scales_ = [], [], []
@@ -495,6 +495,17 @@ def _gaussians(data, name, widths, n_classes):
         gaussians.means_.append(loaded[f"means_{depth}"])
         gaussians.precisions_.append(loaded[f"precision_{depth}"])
         gaussians.scales_.append(scale)
+    if "noise_scale" in loaded:  # archives of 0.1.0's first exports have none
+        noise_scale = loaded["noise_scale"]
+        _require(
+            noise_scale.dtype.kind == "f"
+            and noise_scale.shape == ()
+            and np.isfinite(noise_scale)
+            and noise_scale > 0,
+            f"{name}: noise_scale is {noise_scale.dtype} of shape "
+            f"{noise_scale.shape} ({noise_scale}); it must be one positive float",
+        )
+        gaussians.noise_scale_ = float(noise_scale)
     return gaussians
 
 

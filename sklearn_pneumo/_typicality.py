@@ -29,7 +29,9 @@ class TypicalityMixin:
         (the image shrunk to 4x4, the first and the last convolution block),
         each in units of the 99th percentile of held-out X-rays' distances
         (``FeatureGaussians``): about -1 or above for X-rays like those of
-        training, far below for what is not a chest X-ray. For an ensemble:
+        training, far below for what is not a chest X-ray. An image noisier
+        than the network reads (``readable_noise_``) scores below the
+        threshold too, by its noise level. For an ensemble:
         the members' typicality minus their ``offset_``, averaged with the
         ensemble's ``weights``. Computed from each input as it is, without
         test-time views.

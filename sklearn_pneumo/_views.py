@@ -7,6 +7,9 @@ model also learns from (:func:`site_variants`).
 
 import numpy as np
 from skimage.exposure import equalize_adapthist
+from skimage.filters import unsharp_mask
+
+from ._noise import noise_level
 
 #: The views scored with ``test_time_augmentation``: the image itself, two
 #: exposures (gamma curves on the [0, 1] intensities) and two framings (a
@@ -92,9 +95,9 @@ def score_views(images, forward, outlier_model, *, test_time_augmentation, typic
 
     What every scorer of this package (a Keras network, an ONNX graph) runs:
     ``forward(images, features)`` gives the probabilities and, when
-    ``features``, the features ``outlier_model.score`` reads. It is called
-    once, on every view of ``images`` stacked; typicality is read from the
-    plain view only.
+    ``features``, the features ``outlier_model.score`` reads (with the
+    images' noise level). It is called once, on every view of ``images``
+    stacked; typicality is read from the plain view only.
 
     Examples
     --------
@@ -118,7 +121,9 @@ def score_views(images, forward, outlier_model, *, test_time_augmentation, typic
     score = None
     if typicality:
         plain = names.index("plain")
-        score = outlier_model.score([m[plain * n : (plain + 1) * n] for m in maps])
+        score = outlier_model.score(
+            [m[plain * n : (plain + 1) * n] for m in maps], noise_level(images)
+        )
     return probas, score
 
 
@@ -172,6 +177,7 @@ SITE_VARIANTS = (
     ("clahe", "contrast-processed by CLAHE"),
     ("exposure", "a gamma curve drawn from 0.7 to 1.4"),
     ("noise", "Gaussian noise of a standard deviation drawn up to 0.03"),
+    ("sharpened", "an unsharp mask of radius 2, its amount drawn from 0.5 to 1.5"),
 )
 
 
@@ -200,7 +206,7 @@ def site_variants(images, seed):
     >>> images = np.random.default_rng(0).random((2, 16, 16, 1)).astype(np.float32)
     >>> variants = dict(site_variants(images, seed=0))
     >>> list(variants)
-    ['mirrored', 'clahe', 'exposure', 'noise']
+    ['mirrored', 'clahe', 'exposure', 'noise', 'sharpened']
     >>> bool((variants["mirrored"][:, :, ::-1] == images).all())
     True
     """
@@ -214,3 +220,9 @@ def site_variants(images, seed):
     yield "exposure", np.power(images, gammas)
     noise = rng.standard_normal(images.shape, dtype=np.float32)
     yield "noise", np.clip(images + sigmas * noise, 0.0, 1.0)
+    amounts = rng.uniform(0.5, 1.5, len(images))
+    sharpened = [
+        unsharp_mask(image[..., 0], radius=2, amount=amount)
+        for image, amount in zip(images, amounts)
+    ]
+    yield "sharpened", np.clip(sharpened, 0.0, 1.0)[..., np.newaxis].astype(np.float32)

@@ -59,6 +59,26 @@ def test_pipeline_scores_the_same_in_onnx(fitted_pipeline, archive, xrays_224):
     assert scorer.offset_ == fitted_pipeline.offset_
 
 
+def test_noisy_xrays_are_flagged_the_same_in_onnx(
+    fitted_pipeline, archive, xrays_224, tmp_path
+):
+    """The noise level is read from the images, outside the graph: same flags."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for i, path in enumerate(xrays_224[0][:6]):
+        # At the network's 16x16, where the resize cannot average it away.
+        image = Image.open(path).convert("L").resize((16, 16), Image.BILINEAR)
+        image = np.asarray(image, dtype=np.float32) / 255
+        noisy = np.clip(image + rng.normal(0, 0.3, image.shape), 0, 1)
+        paths.append(tmp_path / f"noisy_{i}.png")
+        Image.fromarray(np.round(noisy * 255).astype(np.uint8)).save(paths[-1])
+    expected = fitted_pipeline.assess(paths)
+    assert expected.outlier.all()
+    assert_same_assessment(expected, load_onnx(archive).assess(paths))
+
+
 def test_test_time_views_are_the_same_in_onnx(fitted_pipeline, archive, xrays_224):
     paths = xrays_224[0][:12]
     scorer = load_onnx(archive)

@@ -10,6 +10,7 @@ import copy
 import hashlib
 import io
 import json
+import re
 import zipfile
 
 import numpy as np
@@ -141,9 +142,28 @@ def test_crafted_members_are_refused_by_name(exported, tmp_path):
     refusals["scale_0 is -1.0"] = {"gaussians_0.npz": npz(**negative)}
     text = {**arrays, "means_1": arrays["means_1"].astype(str)}
     refusals["means_1 is <U"] = {"gaussians_0.npz": npz(**text)}
+    for bad in (-0.5, np.nan, np.ones(2)):
+        noisy = {**arrays, "noise_scale": np.asarray(bad, dtype=np.float64)}
+        refusals[re.escape(f"noise_scale is float64 of shape {np.shape(bad)}")] = {
+            "gaussians_0.npz": npz(**noisy)
+        }
     for reason, replaced in refusals.items():
         with pytest.raises(ModelFileError, match=f"crafted.onnx.zip .*{reason}"):
             load_onnx(craft(path, exported, **replaced))
+
+
+def test_an_archive_carries_the_noise_the_network_reads(
+    exported, fitted_pipeline, tmp_path
+):
+    noise_scale = gaussian_arrays(exported)["noise_scale"]
+    assert noise_scale == pytest.approx(fitted_pipeline[-1].outlier_model_.noise_scale_)
+    # An archive exported before the noise level was read still loads,
+    # its typicality the features' alone.
+    older = {k: v for k, v in gaussian_arrays(exported).items() if k != "noise_scale"}
+    path = craft(
+        tmp_path / "older.onnx.zip", exported, **{"gaussians_0.npz": npz(**older)}
+    )
+    assert not hasattr(load_onnx(path).networks[0].gaussians, "noise_scale_")
 
 
 def test_a_network_of_another_shape_is_refused_at_load(exported, tmp_path):

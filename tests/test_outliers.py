@@ -5,7 +5,12 @@ import pickle
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from skimage.exposure import equalize_adapthist
+from skimage.filters import unsharp_mask
 from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
 
 from sklearn_pneumo import (
     CNNClassifier,
@@ -17,6 +22,14 @@ from sklearn_pneumo import (
     save_model,
 )
 from sklearn_pneumo._feature_gaussians import FeatureGaussians
+from sklearn_pneumo._grayscale import to_gray, to_unit_float
+from sklearn_pneumo._noise import (
+    NOISE_KINDS,
+    NOISE_LEVELS,
+    answers_hold,
+    noise_adder,
+    noise_level,
+)
 from sklearn_pneumo._views import SITE_VARIANTS, site_variants
 from sklearn_pneumo.datasets import (
     load_chest_xray_224,
@@ -188,6 +201,51 @@ def test_shipped_model_flags_few_real_xrays(shipped):
     assert shipped[0].is_outlier(paths).mean() <= 0.05
 
 
+def _noisy(sigma, seed):
+    def change(image):
+        noise = np.random.default_rng(seed).normal(0, sigma, image.shape)
+        return np.clip(image + noise, 0, 1).astype(np.float32)
+
+    return change
+
+
+#: Changes of a site's X-rays at full resolution, before the model resizes
+#: them: answers that move must be flagged.
+SHIFTS = {
+    "noise_0.03": _noisy(0.03, 0),
+    "noise_0.05": _noisy(0.05, 1),
+    "sharpened": lambda image: np.clip(unsharp_mask(image, radius=2, amount=1), 0, 1),
+    "clahe": equalize_adapthist,
+}
+
+
+def test_shipped_model_is_never_accepted_and_wrong(shipped):
+    """The rule of the docs' silent-failure benchmark, on the bundled X-rays.
+
+    Either the answers hold (accuracy within 0.02 and ROC AUC within 0.01 of
+    the X-rays as they are) or at least 90 % are flagged.
+    """
+    paths, y = load_chest_xray_224()  # 200 X-rays of 224 px
+    images = [to_gray(to_unit_float(image)) for image in ImageLoader().transform(paths)]
+    model = shipped[1]
+
+    def figures(images):
+        result = model.assess(images)
+        p = result.proba[:, 1]
+        return np.mean((p >= 0.5) == y), roc_auc_score(y, p), result.outlier.mean()
+
+    accuracy, auc, _ = figures(images)
+    verdicts = {}
+    for name, change in SHIFTS.items():
+        changed = figures([change(image).astype(np.float32) for image in images])
+        holds = changed[0] >= accuracy - 0.02 and changed[1] >= auc - 0.01
+        verdicts[name] = (holds, float(changed[2]))
+    moved = [name for name, (holds, _) in verdicts.items() if not holds]
+    assert all(verdicts[name][1] >= 0.9 for name in moved), verdicts
+    # Noise the network cannot read is flagged, all of it.
+    assert verdicts["noise_0.05"][1] == 1.0
+
+
 def test_typicality_reads_the_plain_view_in_one_forward_pass(
     fitted, xrays, monkeypatch
 ):
@@ -218,6 +276,13 @@ def test_outlier_rate_none_fits_no_outlier_model(xrays):
     assert pipe.predict_proba(paths[:3]).shape == (3, 2)
 
 
+def features_typicality(pipe, rows):
+    """Typicality from the network's features alone, without the noise level."""
+    cnn = pipe[-1]
+    images = cnn.feature_encoder_.transform(rows)
+    return cnn.outlier_model_.score(cnn._forward(images, None, features=True)[1])
+
+
 def test_outlier_variants_take_another_sites_xrays_for_xrays(fitted, xrays):
     paths, y = xrays
     variants = clone(fitted).set_params(cnn__outlier_variants=True).fit(paths, y)
@@ -233,10 +298,13 @@ def test_outlier_variants_take_another_sites_xrays_for_xrays(fitted, xrays):
     plain = images.reshape(len(paths), -1)
     for name, copy in copies.items():
         rows = copy.reshape(len(paths), -1).astype(np.float32)
-        # How much less typical the copies score than the X-rays themselves,
-        # in held-out units (scores are minus scaled distances).
+        # How much less typical the copies' features score than the X-rays'
+        # themselves, in held-out units (scores are minus scaled distances);
+        # the noise level, read apart from the features, is left out.
         before, after = (
-            np.median(model[-1].score_samples(plain) - model[-1].score_samples(rows))
+            np.median(
+                features_typicality(model, plain) - features_typicality(model, rows)
+            )
             for model in (fitted, variants)
         )
         assert after < before, name
@@ -256,3 +324,52 @@ def test_site_variants_are_seeded_and_stay_in_range():
         np.testing.assert_array_equal(copy, again[name])
     assert not np.array_equal(first["noise"], other["noise"])
     assert not np.array_equal(first["exposure"], other["exposure"])
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    sigma=st.sampled_from([0.0, 0.005, 0.02, 0.05]),
+    slope=st.tuples(st.floats(-0.004, 0.004), st.floats(-0.004, 0.004)),
+)
+def test_noise_level_reads_added_noise_and_ignores_smooth_intensity(sigma, slope):
+    rows, columns = np.mgrid[:96, :96]
+    ramp = 0.5 + slope[0] * (rows - 48) + slope[1] * (columns - 48)
+    noise = np.random.default_rng(0).normal(0, sigma, (2, 96, 96))
+    level = noise_level((ramp + noise)[..., np.newaxis])
+    np.testing.assert_allclose(level, sigma, rtol=0.05, atol=1e-6)
+
+
+def test_answers_hold_at_any_share_of_the_classes():
+    labels = np.array([0, 1] * 100)
+    proba = np.column_stack([1 - labels, labels]).astype(float) * 0.8 + 0.1
+    assert answers_hold(proba, proba, labels)
+    # The same ranking and answers, other probabilities.
+    assert answers_hold(proba, proba**2, labels)
+    # Three normal X-rays called pneumonia: accuracy 0.015 lower on this
+    # mix, but 0.03 lower where all are normal.
+    moved = proba.copy()
+    moved[[0, 2, 4]] = moved[[0, 2, 4], ::-1]
+    assert not answers_hold(proba, moved, labels)
+    # Two pneumonia X-rays ranked below every normal one: ROC AUC 0.02
+    # lower; one: 0.01, and its class's recall 0.01, within the rule.
+    ranked = proba.copy()
+    ranked[[1, 3]] = [0.95, 0.05]
+    assert not answers_hold(proba, ranked, labels)
+    ranked[3] = proba[3]
+    assert answers_hold(proba, ranked, labels)
+
+
+def test_images_noisier_than_the_network_reads_are_flagged(fitted, xrays):
+    cnn = fitted[-1]
+    assert set(cnn.readable_noise_) == {name for name, _ in NOISE_KINDS}
+    rows = fitted[:2].transform(xrays[0])
+    images = rows.reshape(-1, 32, 32, 1)
+    for name, upsampling in NOISE_KINDS:
+        assert cnn.readable_noise_[name] in (0.0, *NOISE_LEVELS)
+        level = cnn.readable_noise_[name] + 0.05 * upsampling
+        noisy = noise_adder(images, 1, upsampling)(level).reshape(len(rows), -1)
+        assert cnn.is_outlier(noisy).mean() >= 0.9, name
+        # What flags them is the noise: the features' typicality alone lets
+        # more of them pass.
+        alone = features_typicality(fitted, noisy) < cnn.offset_
+        assert alone.mean() < cnn.is_outlier(noisy).mean(), name
