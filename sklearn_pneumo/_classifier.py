@@ -554,11 +554,13 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
                 if answers_hold(plain, self._proba(copy), reference_y):
                     self.site_variants_read_.append(name)
                     read.append(features(copy))
-        fitted = [features(images)] + [
-            features(copy)
-            for name, copy in site_variants(images, self._fit_seed)
-            if name in self.site_variants_read_
-        ]
+        fitted = [features(images)]
+        if self.site_variants_read_:
+            fitted += [
+                features(copy)
+                for name, copy in site_variants(images, self._fit_seed)
+                if name in self.site_variants_read_
+            ]
         self.outlier_model_ = FeatureGaussians().fit(
             [np.concatenate(depth) for depth in zip(*fitted)],
             np.tile(y, len(fitted)),

@@ -157,9 +157,9 @@ def _parser():
     train.add_argument(
         "--outlier-variants",
         action="store_true",
-        help="fit the outlier flag on mirrored, CLAHE-processed, re-exposed and "
-        "noisy copies of the training X-rays too, so that it takes such X-rays "
-        "for X-rays",
+        help="fit the outlier flag on mirrored, CLAHE-processed, re-exposed, "
+        "noisy and sharpened copies of the training X-rays too, those whose "
+        "answers hold on the hold-out, so that it takes such X-rays for X-rays",
     )
     train.add_argument(
         "--random-state",

@@ -131,7 +131,7 @@ def answers_hold(proba, changed, labels):
     """
     from sklearn.metrics import roc_auc_score
 
-    labels = np.asarray(labels)
+    labels = np.asarray(labels).astype(np.intp)  # column indices, maybe as floats
     present = np.unique(labels)
 
     def figures(p):
