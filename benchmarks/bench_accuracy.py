@@ -133,20 +133,6 @@ FILE_CONFIGS = {
             "clahe": 0.3,
         },
     },
-    "stretch_exposure_clahe_reframed": {
-        "preset": "tuned",
-        "tune_threshold": True,
-        "groups": True,
-        "params": {
-            "model__dtype_policy": "mixed_bfloat16",
-            "inference_dtype_policy": "float32",
-            "batch_size": 64,
-            "model__stretch": 0.35,
-            "model__contrast": 0.2,
-            "model__brightness": 0.1,
-            "clahe": 0.3,
-        },
-    },
     "stretch_exposure_clahe_noise": {
         "preset": "tuned",
         "tune_threshold": True,
@@ -176,6 +162,11 @@ FILE_CONFIGS = {
             "model__brightness": 0.1,
         },
     },
+}
+_CLAHE = FILE_CONFIGS["stretch_exposure_clahe"]
+FILE_CONFIGS["stretch_exposure_clahe_reframed"] = {
+    **_CLAHE,
+    "params": {**_CLAHE["params"], "model__stretch": 0.35},
 }
 PUBLISHED_FILES = {
     "Kermany et al. 2018, InceptionV3 (test)": (0.928, 0.968),
