@@ -23,7 +23,7 @@ from sklearn_pneumo import (
 )
 from sklearn_pneumo._grayscale import to_gray, to_unit_float
 from sklearn_pneumo._holdout import holdout_indices
-from sklearn_pneumo._views import contrast_processed
+from sklearn_pneumo._views import contrast_processed, reframed
 from sklearn_pneumo.datasets import load_image_folder
 
 #: Validation copies that shift framing, exposure or orientation; the
@@ -112,7 +112,8 @@ def fit_holdout(cnn, y, groups):
 def fit_outliers(preprocess, cnn, paths, y, groups):
     """Fit ``cnn``'s outlier model on ``paths`` as its ``fit`` would, in float32.
 
-    As ``fit``: on the training part (its ``clahe`` share contrast-processed,
+    As ``fit``: on the training part (its ``reframe`` share framed as the
+    other class, its ``clahe`` share contrast-processed,
     with ``outlier_variants`` its site variants too), threshold and readable
     noise on the hold-out of its ``validation_split``.
 
@@ -128,7 +129,11 @@ def fit_outliers(preprocess, cnn, paths, y, groups):
     images = cnn.feature_encoder_.transform(rows)
     train, held_out = fit_holdout(cnn, y, groups)
     fitted = images[train]
-    if cnn.clahe:  # the training part as the network saw it
+    if cnn.reframe:  # the training part as the network saw it
+        fitted = reframed(
+            fitted, labels[train], cnn.reframe, cnn.random_state, cnn._normal_label()
+        )
+    if cnn.clahe:
         fitted = contrast_processed(fitted, cnn.clahe, cnn.random_state)
     cnn._fit_outlier_model(fitted, labels[train], images[held_out], labels[held_out])
 

@@ -47,7 +47,10 @@ degrees. The ranking takes the worst of ``val`` and these.
 read noisier X-rays (Gaussian noise of standard deviation 0.04 on the
 network's input in training) and reframed ones (stretch 0.35).
 ``stretch_exposure_clahe_reframed`` is ``stretch_exposure_clahe`` with the
-stronger stretch alone (0.35), against the framing.
+stronger stretch alone (0.35), against the framing;
+``stretch_exposure_clahe_swapped_framing`` is ``stretch_exposure_clahe``
+with half of each class framed as the other class is (``reframe=0.5``), so
+that the framing no longer tells the classes apart.
 ``stretch_exposure_clahe`` is ``stretch_exposure`` with 30 % of the
 training X-rays contrast-processed by CLAHE (``clahe=0.3``, against another
 site's post-processing), predicting and fitting its outlier model in float32.
@@ -167,6 +170,10 @@ _CLAHE = FILE_CONFIGS["stretch_exposure_clahe"]
 FILE_CONFIGS["stretch_exposure_clahe_reframed"] = {
     **_CLAHE,
     "params": {**_CLAHE["params"], "model__stretch": 0.35},
+}
+FILE_CONFIGS["stretch_exposure_clahe_swapped_framing"] = {
+    **_CLAHE,
+    "params": {**_CLAHE["params"], "reframe": 0.5},
 }
 PUBLISHED_FILES = {
     "Kermany et al. 2018, InceptionV3 (test)": (0.928, 0.968),

@@ -11,7 +11,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_pneumo import CNNClassifier
 from sklearn_pneumo._holdout import holdout_indices
-from sklearn_pneumo._views import contrast_processed
+from sklearn_pneumo._views import contrast_processed, reframed
 
 #: Tiny, fast, deterministic network for scikit-learn's checks.
 SMALL = dict(
@@ -223,6 +223,52 @@ def test_contrast_processed_draws_with_its_seed_and_keeps_the_input():
     assert (first >= 0).all() and (first <= 1).all()
     with pytest.raises(ValueError, match=r"clahe needs intensities in \[0, 1\].* to 2"):
         contrast_processed(images * 255, 0.3, seed=0)
+
+
+def test_reframe_frames_a_share_of_each_class_of_the_training_part(data, monkeypatch):
+    X, y = data
+    import sklearn_pneumo._classifier as classifier_module
+
+    seen = []
+
+    def spy(images, labels, share, seed, normal):
+        framed = reframed(images, labels, share, seed, normal)
+        changed = (framed != images).any(axis=(1, 2, 3))
+        seen.append((np.asarray(labels).ravel(), share, normal, changed))
+        return framed
+
+    monkeypatch.setattr(classifier_module, "reframed", spy)
+    clf = CNNClassifier(validation_split=0.2, reframe=0.5, **SMALL).fit(X, y)
+    assert clf.get_params()["reframe"] == 0.5
+    [(labels, share, normal, changed)] = seen
+    assert (len(labels), share, normal) == (48, 0.5, 0)  # 12 held out, untouched
+    for label in (0, 1):
+        assert changed[labels == label].sum() == round((labels == label).sum() / 2)
+    names = np.where(y == 0, "normal", "pneumonia")
+    CNNClassifier(reframe=0.5, **SMALL).fit(X, names)
+    assert seen[-1][2] == 0
+    CNNClassifier(reframe=0.5, **SMALL).fit(X, np.where(y == 0, "normal", "bacterial"))
+    assert seen[-1][2] == 1  # "normal" comes second among the sorted classes
+    CNNClassifier(reframe=0.5, **SMALL).fit(X, np.where(y == 0, "viral", "bacterial"))
+    assert seen[-1][2] is None  # types of pneumonia: none is normal
+
+
+def test_reframed_crops_normal_heights_and_other_widths():
+    # A square with a border one pixel wide: the crop of a tenth at each end
+    # of one axis takes the border off that axis only.
+    image = np.zeros((20, 20, 1), dtype=np.float32)
+    image[[0, -1], :] = image[:, [0, -1]] = 1.0
+    images = np.stack([image, image])
+    before = images.copy()
+    normal, other = reframed(images, np.array([0, 1]), 1.0, seed=0)
+    np.testing.assert_array_equal(images, before)
+    assert normal[[0, -1], 10, 0].max() < 0.5 and normal[10, [0, -1], 0].min() == 1
+    assert other[10, [0, -1], 0].max() < 0.5 and other[[0, -1], 10, 0].min() == 1
+    np.testing.assert_array_equal(
+        reframed(images, np.array([0, 1]), 0.0, seed=0), images
+    )
+    both = reframed(images, np.array([0, 1]), 1.0, seed=0, normal=None)
+    np.testing.assert_array_equal(both[0], other)
 
 
 @pytest.mark.parametrize("method", ["fit", "partial_fit"])
