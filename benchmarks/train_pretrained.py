@@ -47,14 +47,15 @@ the patients, its figures its own); saved as
 ``pretrained_record(classes="normal-bacterial-viral")`` read.
 
 ``--refit-outliers`` refits the outlier model of every network of the
-shipped model in float32 (on ``--train-dir``, as ``fit`` would, threshold on
-each network's own hold-out; with ``--outlier-variants``, on the site
-variants of the training X-rays too; with ``--outlier-rate``, flagging that
-share of the hold-out; with ``--site-shift``, the record
-takes those figures of the validated network), sets it to predict in float32, and
-saves it and its ONNX form again, with the record's sample probabilities
-updated: the networks then give the same answers in Keras and in ONNX
-Runtime.
+shipped model (``--classes normal-bacterial-viral``: of the type network,
+on the training part of its split) in float32 (on ``--train-dir``, as
+``fit`` would, threshold on each network's own hold-out; with
+``--outlier-variants``, on the site variants of the training X-rays too;
+with ``--outlier-rate``, flagging that share of the hold-out; with
+``--site-shift``, the record takes those figures of the validated network),
+sets it to predict in float32, and saves it and its ONNX form again, with
+the record's sample probabilities updated: the networks then give the same
+answers in Keras and in ONNX Runtime.
 
 ``--source-priors`` measures both shipped models' ``source_priors_`` and
 ``source_calibration_`` (the class shares their calibrated probabilities
@@ -196,36 +197,55 @@ def site_shift_figures(file):
 
 
 def refit_outliers(
-    train_dir, out_dir, variants=False, site_shift=None, outlier_rate=None
+    train_dir,
+    out_dir,
+    variants=False,
+    site_shift=None,
+    outlier_rate=None,
+    classes="normal-pneumonia",
 ):
-    """Refit the shipped model's outlier models in float32; save both forms.
+    """Refit a shipped model's outlier models in float32; save both forms.
 
     As each network's ``fit`` would (``_validation.fit_outliers``), on the
-    X-rays as the model now prepares them; with ``variants``, with
+    X-rays as the model now prepares them, on what it was trained on (the
+    binary model: every file; the type network: the training part of
+    ``bench_multiclass.py``'s split); with ``variants``, with
     ``outlier_variants=True``; with ``outlier_rate``, at that rate.
-    ``site_shift``, a ``bench_site_shift.py
-    --model`` JSON file of the validated network refitted the same way,
-    replaces the record's site-shift figures.
+    ``site_shift``, a ``bench_site_shift.py --model`` JSON file of the
+    validated network refitted the same way, replaces the record's
+    site-shift figures.
     """
-    stem = out_dir / "pneumo_150"
+    if classes == "normal-pneumonia":
+        stem = out_dir / "pneumo_150"
+        paths, y, groups = load_image_folder(train_dir, return_groups=True)
+    else:
+        stem = out_dir / "pneumo_type_150"
+        splits, groups = patient_split(train_dir, 0, pneumonia_type)
+        paths, y = splits["train"]
     pipe = load_model(stem.with_suffix(".pneumo"))
-    paths, y, groups = load_image_folder(train_dir, return_groups=True)
     if outlier_rate is not None:
         for cnn in fitted_networks(pipe):
             cnn.set_params(outlier_rate=outlier_rate)
+    start = time.perf_counter()
     refit_outlier_models(pipe, paths, y, groups, variants)
+    print(f"{stem.name}: outlier model refitted in {time.perf_counter() - start:.0f} s")
     if pipe[-1] not in fitted_networks(pipe):  # an ensemble: members' float32
         pipe.set_params(ensemble__inference_dtype_policy=None)
     save_both_forms(pipe, stem)
     record_file = stem.with_suffix(".json")
     record = json.loads(record_file.read_text())
-    record["sample_probabilities"], _ = sample_probabilities(pipe)
+    if classes == "normal-pneumonia":
+        record["sample_probabilities"], _ = sample_probabilities(pipe)
+    else:
+        sample_paths, _ = load_chest_xray_sample()
+        record["sample_probabilities"] = class_probabilities(pipe, sample_paths)
     if site_shift is not None:
         record["validation_site_shift"] = site_shift_figures(site_shift)
     record["inference_dtype_policy"] = "float32"
     record["outliers_refit"] = (
         "outlier model fitted again after training, in float32, on the "
-        "training X-rays as the model prepares them (borders trimmed)"
+        "training X-rays as the model prepares them"
+        + (" (borders trimmed)" if pipe[1].border == "trim" else "")
         + (
             ", and on those of their site variants whose answers hold on the "
             "hold-out (outlier_variants=True)"
@@ -243,6 +263,8 @@ def refit_outliers(
         record["site_variants_read"] = cnn.site_variants_read_
     record_file.write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record["sample_probabilities"], indent=2))
+    read = ("readable_noise", "site_variants_read")
+    print(json.dumps({key: record.get(key) for key in read}))
 
 
 def add_source_priors(train_dir, out_dir):
@@ -285,14 +307,15 @@ def add_source_priors(train_dir, out_dir):
         record_file.write_text(json.dumps(record, indent=2) + "\n")
 
 
-def train_candidate(name, train_dir, out_dir, epochs, seed):
+def train_candidate(name, train_dir, out_dir, epochs, seed, outlier_rate=None):
     """A candidate for the binary model, made as the shipped one was.
 
     ``FILE_CONFIGS[name]`` trained on every file of the folder for
     ``epochs`` epochs (its fit's patient-grouped hold-out drawn as the
     shipped model's was), with test-time views, borders trimmed at
     prediction, and its outlier model fitted again in float32 with the site
-    variants. Saved as ``out_dir/pneumo_150.pneumo`` with a record, for
+    variants (with ``outlier_rate``, at that rate). Saved as
+    ``out_dir/pneumo_150.pneumo`` with a record, for
     ``bench_silent_failure.py --model``; shipping it is another step.
     """
     paths, y, groups = load_image_folder(train_dir, return_groups=True)
@@ -300,6 +323,8 @@ def train_candidate(name, train_dir, out_dir, epochs, seed):
     pipe, fit_seconds = fit_config(config, paths, y, (150, 150), seed, "paths", groups)
     print(f"{name}: trained in {fit_seconds:.0f} s", flush=True)
     pipe.set_params(cnn__test_time_augmentation=True, resize__border="trim")
+    if outlier_rate is not None:
+        pipe.set_params(cnn__outlier_rate=outlier_rate)
     refit_outlier_models(pipe, paths, y, groups, True)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / "pneumo_150"
@@ -590,7 +615,13 @@ def main():
     parser.add_argument(
         "--outlier-rate",
         type=float,
-        help="with --refit-outliers: the share of the hold-out to flag",
+        help="with --refit-outliers or --candidate: the share of the hold-out to flag",
+    )
+    parser.add_argument(
+        "--classes",
+        choices=["normal-pneumonia", "normal-bacterial-viral"],
+        default="normal-pneumonia",
+        help="with --refit-outliers: the shipped model to refit",
     )
     parser.add_argument("--trim-borders", action="store_true")
     parser.add_argument("--source-priors", action="store_true")
@@ -626,6 +657,7 @@ def main():
             args.outlier_variants,
             args.site_shift,
             args.outlier_rate,
+            args.classes,
         )
         return
     if args.trim_borders:
@@ -652,6 +684,7 @@ def main():
             args.out_dir,
             args.epochs or 40,
             args.random_state,
+            args.outlier_rate,
         )
         return
 
