@@ -24,7 +24,13 @@ keeps the fitted pipeline (``save_model``) for ``train_pretrained.py``;
 the settings it was fitted with, for the record); ``--site-shift`` also
 scores every copy of the validation part that ``bench_site_shift.py`` builds
 (``_validation.SITE_CHANGES``): three-class accuracy, viral recall, both ROC
-AUCs and the share flagged.
+AUCs and the share flagged. ``--clahe`` and ``--reframe`` set the network's
+shares of contrast-processed and re-framed training X-rays.
+``--pneumonia-only STAGE`` fits the network on the training part's
+pneumonia X-rays alone (bacterial or viral) and scores it composed with
+STAGE (``TwoStageClassifier.from_fitted``), a saved model fitted on the same
+training part (the shipped type network is), whose P(normal) it takes;
+``--save`` then keeps the type network.
 
     python benchmarks/bench_multiclass.py --train-dir chest_xray/train \\
         --image-size 64 --epochs 12 --out multiclass.json
@@ -44,6 +50,7 @@ from bench_accuracy import FILE_CONFIGS
 from sklearn.metrics import roc_auc_score
 
 from sklearn_pneumo import (
+    TwoStageClassifier,
     evaluate_multiclass,
     load_model,
     make_pneumo_pipeline,
@@ -72,14 +79,17 @@ def type_figures(y, proba, classes):
     }
 
 
-def site_shift(pipe, paths, y):
-    """Figures and outlier flags on every site-shifted copy of ``paths``."""
-    classes = list(pipe.classes_)
+def site_shift(model, paths, y):
+    """Figures and outlier flags on every site-shifted copy of ``paths``.
+
+    ``model`` scores decoded images (a pipeline past its loader).
+    """
+    classes = list(model.classes_)
     # The framing copy crops by the binary class (normal or pneumonia).
     copies = site_copies(paths, (y != "normal").astype(int))
     report = {}
     for name, images in copies.items():
-        result = pipe[1:].assess(images)  # decoded images: past the loader
+        result = model.assess(images)
         predicted = np.asarray(classes)[result.proba.argmax(axis=1)]
         report[name] = {
             "accuracy": float((predicted == y).mean()),
@@ -120,6 +130,15 @@ def main():
     parser.add_argument(
         "--model", type=Path, help="score this saved pipeline instead of fitting"
     )
+    parser.add_argument("--clahe", type=float, help="the network's clahe share")
+    parser.add_argument("--reframe", type=float, help="the network's reframe share")
+    parser.add_argument(
+        "--pneumonia-only",
+        type=Path,
+        metavar="STAGE",
+        help="fit the network on the pneumonia X-rays alone and compose it with "
+        "STAGE, a saved model fitted on the same training part, for P(normal)",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
@@ -135,6 +154,9 @@ def main():
         params["inference_dtype_policy"] = "float32"
     if args.epochs is not None:
         params["epochs"] = args.epochs
+    for share in ("clahe", "reframe"):
+        if getattr(args, share) is not None:
+            params[share] = getattr(args, share)
     pipe = make_pneumo_pipeline(
         size, preset="tuned", random_state=args.random_state, **params
     )
@@ -143,20 +165,32 @@ def main():
     start = time.perf_counter()
     if args.model:
         pipe = load_model(args.model)
+    elif args.pneumonia_only:
+        sick = train_y != "normal"
+        pipe.fit(train_paths[sick], train_y[sick], cnn__groups=train_groups[sick])
     else:
         pipe.fit(train_paths, train_y, cnn__groups=train_groups)
     fit_seconds = float("nan") if args.model else time.perf_counter() - start
+    network, model = pipe, pipe
+    if args.pneumonia_only:
+        stage = load_model(args.pneumonia_only)
+        model = TwoStageClassifier.from_fitted(stage, pipe)
+        images_model = TwoStageClassifier.from_fitted(stage[1:], pipe[1:])
+    else:
+        images_model = pipe[1:]  # decoded images: past the loader
+    pipe = model
     proba = pipe.predict_proba(val_paths)
     scores = evaluate_multiclass(val_y, proba, pipe.classes_)
     classes = list(pipe.classes_)
     scores.update(type_figures(val_y, proba, classes))
     scores["fit_seconds"] = fit_seconds
-    history = pipe[-1].history_
+    history = network[-1].history_
     scores["epochs_run"] = len(history["loss"])
     # The weights kept: those of the best hold-out loss, under early stopping.
     scores["best_epoch"] = int(np.argmin(history.get("val_loss", history["loss"]))) + 1
     scores["image_size"] = list(size)
     scores["config"], scores["canonical"] = args.config, args.canonical
+    scores["pneumonia_only"] = args.pneumonia_only is not None
     scores["settings"] = {
         key: value for key, value in params.items() if not callable(value)
     }
@@ -180,9 +214,9 @@ def main():
     print("confusion matrix (rows true, columns predicted):", [str(c) for c in classes])
     print(np.asarray(scores["confusion_matrix"]))
     if args.site_shift:
-        scores["site_shift"] = site_shift(pipe, val_paths, val_y)
+        scores["site_shift"] = site_shift(images_model, val_paths, val_y)
     if args.save:
-        save_model(pipe, args.save, optimizer=False)
+        save_model(network, args.save, optimizer=False)
     if args.out:
         args.out.write_text(json.dumps(scores, indent=2, default=float))
 
