@@ -571,8 +571,9 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
         if self.site_variants_read_:
             fitted += [
                 features(copy)
-                for name, copy in site_variants(images, self._fit_seed)
-                if name in self.site_variants_read_
+                for _, copy in site_variants(
+                    images, self._fit_seed, self.site_variants_read_
+                )
             ]
         self.outlier_model_ = FeatureGaussians().fit(
             [np.concatenate(depth) for depth in zip(*fitted)],

@@ -234,19 +234,22 @@ def reframed(images, labels, share, seed, normal=0):
     return framed
 
 
-def site_variants(images, seed):
+def site_variants(images, seed, names=None):
     """Yield ``(name, copy)``: ``images`` as another site may send them.
 
-    One copy per entry of :data:`SITE_VARIANTS`, each of every image, so
-    that a model of what X-rays look like learns these are X-rays too.
-    The exposure and the noise of each image are drawn with
-    ``numpy.random.default_rng(seed)``.
+    One copy per entry of :data:`SITE_VARIANTS` (or of ``names``), each of
+    every image, so that a model of what X-rays look like learns these are
+    X-rays too. Each copy's exposures, noise or amounts are drawn with a
+    generator of its own, seeded by ``seed`` and its place in
+    :data:`SITE_VARIANTS`: a copy is the same whichever others are made.
 
     Parameters
     ----------
     images : ndarray of shape (n, height, width, 1)
         Intensities in [0, 1].
     seed : int or None
+    names : collection of str, default=None
+        The copies to make, by name; all when None.
 
     Yields
     ------
@@ -262,20 +265,41 @@ def site_variants(images, seed):
     ['mirrored', 'clahe', 'exposure', 'noise', 'sharpened']
     >>> bool((variants["mirrored"][:, :, ::-1] == images).all())
     True
+    >>> [name for name, _ in site_variants(images, 0, names={"noise", "clahe"})]
+    ['clahe', 'noise']
     """
     images = np.asarray(images, dtype=np.float32)
-    rng = np.random.default_rng(seed)
     shape = (len(images), 1, 1, 1)
-    gammas = np.exp(rng.uniform(np.log(0.7), np.log(1.4), shape)).astype(np.float32)
-    sigmas = rng.uniform(0.0, 0.03, shape).astype(np.float32)
-    yield "mirrored", images[:, :, ::-1]
-    yield "clahe", contrast_processed(images, 1.0, seed)
-    yield "exposure", np.power(images, gammas)
-    noise = rng.standard_normal(images.shape, dtype=np.float32)
-    yield "noise", np.clip(images + sigmas * noise, 0.0, 1.0)
-    amounts = rng.uniform(0.5, 1.5, len(images))
-    sharpened = [
-        unsharp_mask(image[..., 0], radius=2, amount=amount)
-        for image, amount in zip(images, amounts)
-    ]
-    yield "sharpened", np.clip(sharpened, 0.0, 1.0)[..., np.newaxis].astype(np.float32)
+
+    def exposed(rng):
+        gammas = np.exp(rng.uniform(np.log(0.7), np.log(1.4), shape))
+        return np.power(images, gammas.astype(np.float32))
+
+    def noisy(rng):
+        sigmas = rng.uniform(0.0, 0.03, shape).astype(np.float32)
+        noise = rng.standard_normal(images.shape, dtype=np.float32)
+        return np.clip(images + sigmas * noise, 0.0, 1.0)
+
+    def sharpened(rng):
+        amounts = rng.uniform(0.5, 1.5, len(images))
+        copies = [
+            unsharp_mask(image[..., 0], radius=2, amount=amount)
+            for image, amount in zip(images, amounts)
+        ]
+        return np.clip(copies, 0.0, 1.0)[..., np.newaxis].astype(np.float32)
+
+    make = {
+        "mirrored": lambda rng: images[:, :, ::-1],
+        "clahe": lambda rng: contrast_processed(images, 1.0, seed),
+        "exposure": exposed,
+        "noise": noisy,
+        "sharpened": sharpened,
+    }
+    for place, (name, _) in enumerate(SITE_VARIANTS):
+        if names is None or name in names:
+            yield (
+                name,
+                make[name](
+                    np.random.default_rng(None if seed is None else [place, seed])
+                ),
+            )

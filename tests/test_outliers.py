@@ -324,6 +324,11 @@ def test_site_variants_are_seeded_and_stay_in_range():
         np.testing.assert_array_equal(copy, again[name])
     assert not np.array_equal(first["noise"], other["noise"])
     assert not np.array_equal(first["exposure"], other["exposure"])
+    # Each copy draws on its own: made alone, it is the same.
+    for name in ("exposure", "noise", "sharpened"):
+        [(made, alone)] = site_variants(images, 0, names=[name])
+        assert made == name
+        np.testing.assert_array_equal(alone, first[name])
 
 
 @settings(max_examples=30, deadline=None)
