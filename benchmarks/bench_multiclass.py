@@ -194,7 +194,8 @@ def main():
     scores["settings"] = {
         key: value for key, value in params.items() if not callable(value)
     }
-    scores["train_files"], scores["val_files"] = len(train_y), len(val_y)
+    fitted_on = (train_y != "normal").sum() if args.pneumonia_only else len(train_y)
+    scores["train_files"], scores["val_files"] = int(fitted_on), len(val_y)
     print(
         f"{len(train_y)} training, {len(val_y)} validation X-rays (patient-grouped), "
         f"{args.image_size} px, {args.config}, {scores['epochs_run']} epochs, "

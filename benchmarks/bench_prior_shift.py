@@ -1,8 +1,11 @@
 """Adapting to a site's share of pneumonia: accuracy and calibration before and after.
 
 Each shipped model is scored once on X-rays of the training folder it was
-not fitted on (the binary model: the hold-out of its fit; the three-class
-model: the validation part of ``bench_multiclass.py``'s split), with
+not fitted on (the binary model: the hold-out of its fit; the type network
+of the three-class model, on its own: the validation part of
+``bench_multiclass.py``'s split, its pneumonia X-rays alone when the
+network tells the types only, whose sites then vary the share of viral
+pneumonia), with
 ``assess`` (probabilities and outlier flags). Those X-rays are split in two
 by patient: one half measures the source shares and calibration (as
 ``measure_source_priors`` does with labels), the other plays sites. For every share
@@ -42,8 +45,13 @@ from sklearn_pneumo.datasets import load_image_folder, pneumonia_type
 SHARES = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
-def unseen_xrays(classes, train_dir):
-    """Paths, labels and patients of training-folder X-rays the model never fit."""
+def unseen_xrays(classes, train_dir, model=None):
+    """Paths, labels and patients of training-folder X-rays the model never fit.
+
+    For three classes, the validation part of ``bench_multiclass.py``'s
+    split; its pneumonia X-rays alone when ``model`` (``unseen_model``'s)
+    tells the types of pneumonia only.
+    """
     if classes == "normal-pneumonia":
         paths, y, groups = load_image_folder(train_dir, return_groups=True)
         _, held_out = fit_holdout(load_pretrained()[-1], y, groups)
@@ -53,6 +61,8 @@ def unseen_xrays(classes, train_dir):
     )
     splits, _ = patient_split(train_dir, 0, pneumonia_type)
     val = np.isin(paths, splits["val"][0])
+    if model is not None and "normal" not in model.classes_:
+        val &= labels != "normal"
     return paths[val], labels[val], groups[val]
 
 
@@ -66,8 +76,20 @@ def unseen_model(classes, **options):
     return model if classes == "normal-pneumonia" else model.pneumonia_type_
 
 
+def positive(labels, classes):
+    """Which ``labels`` are of the positive class of ``classes`` (their names).
+
+    Pneumonia (not "normal", or 1); for a network of the types alone, the
+    last type (viral).
+    """
+    labels = np.asarray(labels).astype(str)
+    if "normal" in classes:
+        return labels != "normal"
+    return labels == classes[-1]
+
+
 def sick(proba, classes):
-    """P(pneumonia): of class 1, or one minus that of "normal"."""
+    """P(positive): of the last class, or one minus that of "normal"."""
     normal = list(classes).index("normal") if "normal" in classes else 0
     return 1 - proba[:, normal]
 
@@ -117,13 +139,13 @@ def main():
     report = {"settings": vars(args) | {"train_dir": str(args.train_dir)}}
     report["settings"].pop("out")
     for classes in ("normal-pneumonia", "normal-bacterial-viral"):
-        paths, labels, groups = unseen_xrays(classes, args.train_dir)
         model = unseen_model(classes)
+        paths, labels, groups = unseen_xrays(classes, args.train_dir, model)
         start = time.perf_counter()
         assessed = model.assess(paths)
         seconds = time.perf_counter() - start
         names = [str(c) for c in model.classes_]
-        y_sick = labels.astype(str) != ("normal" if "normal" in names else "0")
+        y_sick = positive(labels, names)
         proba, outlier = np.asarray(assessed.proba, float), assessed.outlier
         source_half, site_half = next(
             StratifiedGroupKFold(2, shuffle=True, random_state=0).split(
@@ -175,6 +197,7 @@ def main():
             )
         report[classes] = {
             "xrays": len(paths),
+            "positive": names[-1] if "normal" not in names else "pneumonia",
             "site_size": size,
             "flagged": float(outlier.mean()),
             "source_shares": dict(zip(names, map(float, source[0]))),

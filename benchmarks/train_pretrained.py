@@ -57,12 +57,12 @@ sets it to predict in float32, and saves it and its ONNX form again, with
 the record's sample probabilities updated: the networks then give the same
 answers in Keras and in ONNX Runtime.
 
-``--source-priors`` measures both shipped models' ``source_priors_`` and
-``source_calibration_`` (the class shares their calibrated probabilities
-reflect, and the calibration, which ``PriorShiftAdapter`` and
-``sklearn-pneumo adapt`` start from) on labelled training-folder X-rays
-each was not fitted on, and saves both forms again with them in their
-records.
+``--source-priors`` measures the ``source_priors_`` and
+``source_calibration_`` of the shipped model of ``--classes`` (the class
+shares its calibrated probabilities reflect, and the calibration, which
+``PriorShiftAdapter`` and ``sklearn-pneumo adapt`` start from) on labelled
+training-folder X-rays it was not fitted on, and saves both forms again
+with them in its record.
 
 ``--two-stage`` writes into the three-class record the probabilities that
 ``load_pretrained("normal-bacterial-viral")``, the two shipped models
@@ -72,19 +72,20 @@ composed by ``TwoStageClassifier``, gives the bundled samples.
 (``pneumo_150.int8.onnx.zip``), calibrated on 256 training X-rays and kept
 only if it answers as the float form does on the hold-out of its fit.
 
-``--review-cut`` records in both records the uncertainty above which an
-answer needs review (the 10 % most uncertain, on held-out X-rays) and
-exports both ONNX forms again (with their heatmap outputs).
+``--review-cut`` records in the record of ``--classes`` the uncertainty
+above which an answer needs review (the 10 % most uncertain, on held-out
+X-rays) and exports its ONNX form again (with its heatmap outputs).
 
 ``--candidate CONFIG --out-dir DIR`` trains ``FILE_CONFIGS[CONFIG]`` as the
 shipped binary model was made (every file, 40 epochs, test-time views,
 trimmed borders, outlier model refitted with the site variants) into DIR,
 for ``bench_silent_failure.py --model DIR/pneumo_150.pneumo``.
 
-``--trim-borders`` sets both shipped models to trim uniform borders before
-resizing (``resize__border="trim"``; their networks were trained on the
-X-rays as they are), saves both forms again and keeps in their records what
-that does to the 16 samples padded in black and in white (right, flagged).
+``--trim-borders`` sets the shipped model of ``--classes`` to trim uniform
+borders before resizing (``resize__border="trim"``; its network was trained
+on the X-rays as they are), saves both forms again and keeps in its record
+what that does to the 16 samples padded in black and in white (right,
+flagged; for a network of the types, the types of the 8 with pneumonia).
 """
 
 import argparse
@@ -107,6 +108,7 @@ from _validation import (
 from bench_accuracy import FILE_CONFIGS, fit_config, validation_rank
 
 from sklearn_pneumo import (
+    TwoStageClassifier,
     export_onnx,
     fitted_networks,
     load_model,
@@ -134,6 +136,8 @@ SAMPLE_ACCURACY_TO_SHIP = 0.75
 #: to 14 for binary networks) while scoring 0.998 ROC AUC on validation. It
 #: still catches a broken model.
 TYPE_SAMPLE_ACCURACY_TO_SHIP = 0.625
+#: The file stem of each shipped model, by the classes it answers.
+STEMS = {"normal-pneumonia": "pneumo_150", "normal-bacterial-viral": "pneumo_type_150"}
 
 
 def versions():
@@ -196,6 +200,23 @@ def site_shift_figures(file):
     return {name: figures for name, figures in report.items() if name != "settings"}
 
 
+def type_parts(train_dir, pipe):
+    """``{"train": (paths, y, groups), "val": (paths, y)}`` of the type network.
+
+    The parts of ``bench_multiclass.py``'s split (seed 0); a network of the
+    types alone (without a normal class) was fitted on, and is scored on,
+    their pneumonia X-rays.
+    """
+    splits, groups = patient_split(train_dir, 0, pneumonia_type)
+    parts = {"train": (*splits["train"], groups), "val": splits["val"]}
+    if "normal" in pipe.classes_:
+        return parts
+    return {
+        name: tuple(column[part[1] != "normal"] for column in part)
+        for name, part in parts.items()
+    }
+
+
 def refit_outliers(
     train_dir,
     out_dir,
@@ -215,14 +236,12 @@ def refit_outliers(
     validated network refitted the same way, replaces the record's
     site-shift figures.
     """
+    stem = out_dir / STEMS[classes]
+    pipe = load_model(stem.with_suffix(".pneumo"))
     if classes == "normal-pneumonia":
-        stem = out_dir / "pneumo_150"
         paths, y, groups = load_image_folder(train_dir, return_groups=True)
     else:
-        stem = out_dir / "pneumo_type_150"
-        splits, groups = patient_split(train_dir, 0, pneumonia_type)
-        paths, y = splits["train"]
-    pipe = load_model(stem.with_suffix(".pneumo"))
+        paths, y, groups = type_parts(train_dir, pipe)["train"]
     if outlier_rate is not None:
         for cnn in fitted_networks(pipe):
             cnn.set_params(outlier_rate=outlier_rate)
@@ -267,7 +286,7 @@ def refit_outliers(
     print(json.dumps({key: record.get(key) for key in read}))
 
 
-def add_source_priors(train_dir, out_dir):
+def add_source_priors(train_dir, out_dir, stems):
     """Measure both shipped models' ``source_priors_``; save both forms again.
 
     Each on X-rays of the training folder it was not fitted on: the binary
@@ -276,18 +295,24 @@ def add_source_priors(train_dir, out_dir):
     the three-class model, trained on the training part of
     ``bench_multiclass.py``'s split, on that split's validation part.
     """
-    pipe = load_model(out_dir / "pneumo_150.pneumo")
-    paths, y, groups = load_image_folder(train_dir, return_groups=True)
-    _, held_out = fit_holdout(pipe[-1], y, groups)
-    parts = {
-        "pneumo_150": (pipe, paths[held_out], y[held_out], "the hold-out of its fit")
-    }
-    splits, _ = patient_split(train_dir, 0, pneumonia_type)
-    parts["pneumo_type_150"] = (
-        load_model(out_dir / "pneumo_type_150.pneumo"),
-        *splits["val"],
-        "the validation part of bench_multiclass.py's split",
-    )
+    parts = {}
+    if "pneumo_150" in stems:
+        pipe = load_model(out_dir / "pneumo_150.pneumo")
+        paths, y, groups = load_image_folder(train_dir, return_groups=True)
+        _, held_out = fit_holdout(pipe[-1], y, groups)
+        parts["pneumo_150"] = (
+            pipe,
+            paths[held_out],
+            y[held_out],
+            "the hold-out of its fit",
+        )
+    if "pneumo_type_150" in stems:
+        types = load_model(out_dir / "pneumo_type_150.pneumo")
+        parts["pneumo_type_150"] = (
+            types,
+            *type_parts(train_dir, types)["val"],
+            "the validation part of bench_multiclass.py's split",
+        )
     for stem, (pipe, held_out_paths, held_out_y, where) in parts.items():
         start = time.perf_counter()
         priors = measure_source_priors(pipe, held_out_paths, held_out_y)
@@ -345,7 +370,7 @@ def train_candidate(name, train_dir, out_dir, epochs, seed, outlier_rate=None):
     print(json.dumps(record, indent=2))
 
 
-def add_review_cut(train_dir, out_dir):
+def add_review_cut(train_dir, out_dir, stems):
     """Record each shipped answer's review cut; export both ONNX forms again.
 
     The cut is the uncertainty above which the 10 % most uncertain answers
@@ -367,6 +392,7 @@ def add_review_cut(train_dir, out_dir):
             "stage trained on every file)",
         ),
     }
+    parts = {stem: part for stem, part in parts.items() if stem in stems}
     for stem, (model, held_paths, held_y, where) in parts.items():
         assessed = model.assess(held_paths)
         wrong = model.classes_[np.argmax(assessed.proba, axis=1)] != np.asarray(held_y)
@@ -383,7 +409,7 @@ def add_review_cut(train_dir, out_dir):
         record = json.loads(record_file.read_text())
         record["review"] = review
         record_file.write_text(json.dumps(record, indent=2) + "\n")
-    for stem in ("pneumo_150", "pneumo_type_150"):
+    for stem in parts:
         pipe = load_model(out_dir / f"{stem}.pneumo")
         export_onnx(pipe, out_dir / f"{stem}.onnx.zip")
 
@@ -432,8 +458,8 @@ def export_int8(train_dir, out_dir):
     print(json.dumps(dict(report), indent=2))
 
 
-def trim_borders(out_dir):
-    """Both shipped models, trimming uniform borders before they resize.
+def trim_borders(out_dir, stems):
+    """Shipped models (by file stem), trimming uniform borders before they resize.
 
     The networks were trained on the folder's X-rays as they are
     (``resize__border="keep"``); trimming at prediction only gives a padded
@@ -442,7 +468,7 @@ def trim_borders(out_dir):
     their size in black and in white, before and after: kept in both records.
     """
     paths, y = load_chest_xray_sample()
-    for stem in (out_dir / "pneumo_150", out_dir / "pneumo_type_150"):
+    for stem in [out_dir / stem for stem in stems]:
         pipe = load_model(stem.with_suffix(".pneumo"))
         # Decoded by the model's own loader, as its predictions are.
         images = [to_gray(to_unit_float(image)) for image in pipe[0].transform(paths)]
@@ -455,16 +481,22 @@ def trim_borders(out_dir):
                 for name in ("border_black_6", "border_white_6")
             },
         }
-        classes = [str(c) for c in pipe.classes_]  # 0 and 1, or three names
+        classes = [str(c) for c in pipe.classes_]  # 0 and 1, or names
         normal = classes.index("normal") if "normal" in classes else 0
+        types = np.array([pneumonia_type(path) for path in paths])
         measured = {}
         for border in ("keep", "trim"):
             pipe.set_params(resize__border=border)
             for name, copy in copies.items():
                 assessed = pipe[1:].assess(copy)
-                pneumonia = 1 - assessed.proba[:, normal]
+                if classes in (["0", "1"], ["bacterial", "normal", "viral"]):
+                    pneumonia = 1 - assessed.proba[:, normal]
+                    right = (pneumonia >= 0.5) == y
+                else:  # a network of the types: the type of the pneumonia ones
+                    answers = np.asarray(classes)[assessed.proba.argmax(axis=1)]
+                    right = (answers == types)[types != "normal"]
                 measured[f"{border}: {name}"] = {
-                    "samples_right": int(((pneumonia >= 0.5) == y).sum()),
+                    "samples_right": int(right.sum()),
                     "flagged": int(assessed.outlier.sum()),
                 }
         save_both_forms(pipe, stem)  # border="trim"
@@ -472,7 +504,7 @@ def trim_borders(out_dir):
         record = json.loads(record_file.read_text())
         record["sample_probabilities"] = (
             sample_probabilities(pipe)[0]
-            if len(pipe.classes_) == 2
+            if classes == ["0", "1"]
             else class_probabilities(pipe, paths)
         )
         record["border"] = {
@@ -499,6 +531,8 @@ def train_multiclass(train_dir, bench_file, out_dir, seed, validated=None):
         # The training part of bench_multiclass.py's split (seed 0).
         splits, groups = patient_split(train_dir, 0, pneumonia_type)
         y = splits["train"][1]
+        if bench.get("pneumonia_only"):  # fitted on the pneumonia X-rays alone
+            groups, y = groups[y != "normal"], y[y != "normal"]
     else:
         paths, y, groups = load_image_folder(
             train_dir, label_from=pneumonia_type, return_groups=True
@@ -520,7 +554,17 @@ def train_multiclass(train_dir, bench_file, out_dir, seed, validated=None):
         fit_seconds = time.perf_counter() - start
     sample_paths, sample_y = load_chest_xray_sample()
     proba = pipe.predict_proba(sample_paths)
-    sick = 1 - proba[:, list(pipe.classes_).index("normal")]
+    # A network of the types alone answers pneumonia or not through the
+    # binary model, as the shipped three-class answer does.
+    composed = (
+        pipe
+        if "normal" in pipe.classes_
+        else TwoStageClassifier.from_fitted(
+            load_model(out_dir / "pneumo_150.pneumo"), pipe
+        )
+    )
+    composed_proba = composed.predict_proba(sample_paths)
+    sick = 1 - composed_proba[:, list(composed.classes_).index("normal")]
     sample_accuracy = float(((sick >= 0.5) == sample_y).mean())
     if sample_accuracy < TYPE_SAMPLE_ACCURACY_TO_SHIP:
         raise SystemExit(
@@ -532,7 +576,8 @@ def train_multiclass(train_dir, bench_file, out_dir, seed, validated=None):
     save_both_forms(pipe, stem)
     counts = dict(zip(*np.unique(y, return_counts=True)))
     record = {
-        "classes": [str(c) for c in pipe.classes_],
+        "classes": [str(c) for c in composed.classes_],
+        "type_classes": [str(c) for c in pipe.classes_],
         "configuration": bench["config"],
         "settings": bench["settings"],
         "canonical_inputs": bench["canonical"],
@@ -550,7 +595,8 @@ def train_multiclass(train_dir, bench_file, out_dir, seed, validated=None):
         "early_stopping": validated is not None,
         "trained_on": (
             f"the training part of the validation split ({bench['train_files']} "
-            "files, 80 % of the patients)"
+            "files, 80 % of the patients"
+            + ("; its pneumonia X-rays alone)" if bench.get("pneumonia_only") else ")")
             if validated is not None
             else "every file of the folder"
         ),
@@ -574,6 +620,12 @@ def train_multiclass(train_dir, bench_file, out_dir, seed, validated=None):
         "validation_note": (
             "trained on 80 % of the folder's patients (early stopping on a "
             "patient-grouped hold-out of them), scored on the other 20 %"
+            + (
+                ", composed with the three-class network fitted on the same 80 % "
+                "for P(normal)"
+                if bench.get("pneumonia_only")
+                else ""
+            )
             + (
                 ""
                 if validated is not None
@@ -621,7 +673,8 @@ def main():
         "--classes",
         choices=["normal-pneumonia", "normal-bacterial-viral"],
         default="normal-pneumonia",
-        help="with --refit-outliers: the shipped model to refit",
+        help="with --refit-outliers, --trim-borders, --source-priors or "
+        "--review-cut: the shipped model",
     )
     parser.add_argument("--trim-borders", action="store_true")
     parser.add_argument("--source-priors", action="store_true")
@@ -661,10 +714,10 @@ def main():
         )
         return
     if args.trim_borders:
-        trim_borders(args.out_dir)
+        trim_borders(args.out_dir, [STEMS[args.classes]])
         return
     if args.source_priors:
-        add_source_priors(args.train_dir, args.out_dir)
+        add_source_priors(args.train_dir, args.out_dir, [STEMS[args.classes]])
         return
     if args.two_stage:
         record_two_stage(args.out_dir)
@@ -673,7 +726,7 @@ def main():
         export_int8(args.train_dir, args.out_dir)
         return
     if args.review_cut:
-        add_review_cut(args.train_dir, args.out_dir)
+        add_review_cut(args.train_dir, args.out_dir, [STEMS[args.classes]])
         return
     if args.candidate:
         if args.out_dir == PACKAGE / "pretrained":
