@@ -86,7 +86,7 @@ def load_pretrained(
     :class:`~sklearn_pneumo.TwoStageClassifier` whose ``P(normal)`` is the
     default model's, and which splits the rest between the types as the
     shipped type network does (one network at 150x150 trained with class
-    weights on normal, bacterial and viral X-rays, the types read from the
+    weights on bacterial and viral X-rays alone, the types read from the
     file names, :func:`~sklearn_pneumo.datasets.pneumonia_type`; its
     ``pneumonia_type_``). So its answer to "pneumonia or not" is always
     the default model's. The type network scores each X-ray once unless
