@@ -174,19 +174,33 @@ class TwoStageClassifier(
         """The class of largest probability."""
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
+    def _flagged(self, binary_proba, binary_flags, type_flags):
+        """The pneumonia model's flags, and the type model's where a type is asked.
+
+        The type model's flags count where the pneumonia model calls the
+        input pneumonia (P(normal) below 0.5): of an X-ray it calls normal,
+        the type is not the answer, and a type model fitted on pneumonia
+        X-rays alone finds normal ones unusual.
+        """
+        normal = np.asarray(binary_proba, dtype=np.float64)[:, self.normal_column_]
+        return np.asarray(binary_flags, dtype=bool) | (
+            np.asarray(type_flags, dtype=bool) & (normal < 0.5)
+        )
+
     @available_if(_both_have("assess"))
     def assess(self, X):
         """Probabilities with the pneumonia model's typicality and both models' flags.
 
-        ``outlier`` is set where either model flags the input;
+        ``outlier`` is set where the pneumonia model flags the input, or
+        where it calls the input pneumonia and the type model flags it;
         ``uncertainty`` is the larger of the two models'; ``typicality``
         and ``border_trimmed`` are the pneumonia model's.
         """
         check_is_fitted(self)
         binary = self.pneumonia_.assess(X)
         types = self.pneumonia_type_.assess(X)
+        binary["outlier"] = self._flagged(binary.proba, binary.outlier, types.outlier)
         binary["proba"] = self._combined(binary.proba, types.proba)
-        binary["outlier"] = np.asarray(binary.outlier) | np.asarray(types.outlier)
         binary["uncertainty"] = np.fmax(binary.uncertainty, types.uncertainty)
         return binary
 
@@ -197,9 +211,12 @@ class TwoStageClassifier(
 
     @available_if(_both_have("is_outlier"))
     def is_outlier(self, X):
-        """Flagged by either model."""
-        return np.asarray(self.pneumonia_.is_outlier(X)) | np.asarray(
-            self.pneumonia_type_.is_outlier(X)
+        """Flagged as :meth:`assess` flags: by the pneumonia model, or by the
+        type model where the pneumonia model calls the input pneumonia."""
+        return self._flagged(
+            self.pneumonia_.predict_proba(X),
+            self.pneumonia_.is_outlier(X),
+            self.pneumonia_type_.is_outlier(X),
         )
 
     @property

@@ -50,6 +50,28 @@ def test_refuses_labels_without_normal_or_types():
         model.fit(X, np.where(y == "normal", "viral", y))
 
 
+class _Flagging(LogisticRegression):
+    """Flags the inputs whose second feature is below -1."""
+
+    def is_outlier(self, X):
+        return np.asarray(X)[:, 1] < -1
+
+
+class _NeverFlagging(LogisticRegression):
+    def is_outlier(self, X):
+        return np.zeros(len(X), dtype=bool)
+
+
+def test_type_flags_count_only_where_pneumonia_is_called():
+    rng = np.random.default_rng(2)
+    X, y = three_classes(400, rng)
+    model = TwoStageClassifier(_NeverFlagging(), _Flagging()).fit(X, y)
+    type_flags = X[:, 1] < -1
+    called_pneumonia = model.pneumonia_.predict_proba(X)[:, 1] > 0.5
+    assert (type_flags & ~called_pneumonia).any()  # flags the answer ignores
+    np.testing.assert_array_equal(model.is_outlier(X), type_flags & called_pneumonia)
+
+
 @pytest.mark.filterwarnings("ignore:Estimated class shares at their bound")
 def test_the_shipped_answer_agrees_with_the_binary_model(tmp_path):
     model = load_pretrained("normal-bacterial-viral", runtime="onnx")
@@ -60,8 +82,12 @@ def test_the_shipped_answer_agrees_with_the_binary_model(tmp_path):
     np.testing.assert_allclose(
         1 - assessed.proba[:, normal], binary.predict_proba(paths)[:, 1], atol=1e-6
     )
-    flags = binary.is_outlier(paths) | model.pneumonia_type_.is_outlier(paths)
+    # The type network's flags count where the binary model says pneumonia.
+    called_pneumonia = binary.predict_proba(paths)[:, 1] > 0.5
+    type_flags = model.pneumonia_type_.is_outlier(paths)
+    flags = binary.is_outlier(paths) | (type_flags & called_pneumonia)
     np.testing.assert_array_equal(assessed.outlier, flags)
+    np.testing.assert_array_equal(model.is_outlier(paths), flags)
     assert "border_trimmed" in assessed
     # The composed source state lets a site adapt the three-class answer.
     np.testing.assert_allclose(model.source_priors_.sum(), 1)
