@@ -119,6 +119,7 @@ from sklearn_pneumo import (
     save_model,
 )
 from sklearn_pneumo._grayscale import to_gray, to_unit_float
+from sklearn_pneumo._pretrained import STEMS
 from sklearn_pneumo.datasets import (
     load_chest_xray_sample,
     load_image_folder,
@@ -136,8 +137,6 @@ SAMPLE_ACCURACY_TO_SHIP = 0.75
 #: to 14 for binary networks) while scoring 0.998 ROC AUC on validation. It
 #: still catches a broken model.
 TYPE_SAMPLE_ACCURACY_TO_SHIP = 0.625
-#: The file stem of each shipped model, by the classes it answers.
-STEMS = {"normal-pneumonia": "pneumo_150", "normal-bacterial-viral": "pneumo_type_150"}
 
 
 def versions():
@@ -671,7 +670,7 @@ def main():
     )
     parser.add_argument(
         "--classes",
-        choices=["normal-pneumonia", "normal-bacterial-viral"],
+        choices=list(STEMS),
         default="normal-pneumonia",
         help="with --refit-outliers, --trim-borders, --source-priors or "
         "--review-cut: the shipped model",
