@@ -25,7 +25,8 @@ the settings it was fitted with, for the record); ``--site-shift`` also
 scores every copy of the validation part that ``bench_site_shift.py`` builds
 (``_validation.SITE_CHANGES``): three-class accuracy, viral recall, both ROC
 AUCs and the share flagged. ``--clahe`` and ``--reframe`` set the network's
-shares of contrast-processed and re-framed training X-rays.
+shares of contrast-processed and re-framed training X-rays; ``--flip``
+adds left-right flips to its training augmentation (``model__flip``).
 ``--pneumonia-only STAGE`` fits the network on the training part's
 pneumonia X-rays alone (bacterial or viral) and scores it composed with
 STAGE (``TwoStageClassifier.from_fitted``), a saved model fitted on the same
@@ -132,6 +133,7 @@ def main():
     )
     parser.add_argument("--clahe", type=float, help="the network's clahe share")
     parser.add_argument("--reframe", type=float, help="the network's reframe share")
+    parser.add_argument("--flip", action="store_true", help="train on flips too")
     parser.add_argument(
         "--pneumonia-only",
         type=Path,
@@ -157,6 +159,8 @@ def main():
     for share in ("clahe", "reframe"):
         if getattr(args, share) is not None:
             params[share] = getattr(args, share)
+    if args.flip:
+        params["model__flip"] = True
     pipe = make_pneumo_pipeline(
         size, preset="tuned", random_state=args.random_state, **params
     )
