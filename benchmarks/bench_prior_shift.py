@@ -103,10 +103,11 @@ def scored(y_sick, proba, classes):
     }
 
 
-def site_figures(proba, outlier, y_sick, source, classes, share, rng, size):
+def site_figures(proba, outlier, y_sick, source, classes, share, rng, size, strengths):
     """Figures of one drawn site, each half adapting for the other.
 
-    ``source`` is ``(source_priors, source_calibration)``.
+    ``source`` is ``(source_priors, source_calibration)``; one result per
+    half and prior strength.
     """
     ill, well = np.flatnonzero(y_sick), np.flatnonzero(~y_sick)
     n_ill = round(share * size)
@@ -118,14 +119,17 @@ def site_figures(proba, outlier, y_sick, source, classes, share, rng, size):
     results = []
     for adapt, score in (halves, halves[::-1]):
         shares, calibration = source
-        priors = em_priors(
-            calibrated(proba[adapt][~outlier[adapt]], calibration), shares
-        )
         before = scored(y_sick[score], proba[score], classes)
-        adapted = shift_priors(proba[score], shares, priors, calibration)
-        after = scored(y_sick[score], adapted, classes)
-        estimate = float(sick(priors[None], classes)[0])
-        results.append((before, after, estimate))
+        for strength in strengths:
+            priors = em_priors(
+                calibrated(proba[adapt][~outlier[adapt]], calibration),
+                shares,
+                strength=strength,
+            )
+            adapted = shift_priors(proba[score], shares, priors, calibration)
+            after = scored(y_sick[score], adapted, classes)
+            estimate = float(sick(priors[None], classes)[0])
+            results.append((strength, before, after, estimate))
     return results
 
 
@@ -134,6 +138,13 @@ def main():
     parser.add_argument("--train-dir", type=Path, required=True)
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--site-size", type=int, default=200)
+    parser.add_argument(
+        "--prior-strength",
+        type=float,
+        nargs="+",
+        default=[0.0],
+        help="PriorShiftAdapter's prior_strength values to compare",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     report = {"settings": vars(args) | {"train_dir": str(args.train_dir)}}
@@ -158,7 +169,7 @@ def main():
         # As large as the rarer class allows at a share of 0.8 either way.
         rarer = min(y_sick[site_half].sum(), (~y_sick[site_half]).sum())
         size = min(args.site_size, int(rarer / max(SHARES)))
-        rows = {}
+        rows = {str(strength): {} for strength in args.prior_strength}
         for share in SHARES:
             runs = [
                 result
@@ -172,29 +183,34 @@ def main():
                     share,
                     rng,
                     size,
+                    args.prior_strength,
                 )
             ]
-            rows[str(share)] = {
-                "estimated_share": float(np.median([r[2] for r in runs])),
-                "accuracy_change_mean": float(
-                    np.mean([r[1]["accuracy"] - r[0]["accuracy"] for r in runs])
-                ),
-                **{
-                    f"{metric}_{when}": float(np.median([r[i][metric] for r in runs]))
-                    for i, when in ((0, "before"), (1, "after"))
-                    for metric in ("accuracy", "balanced_accuracy", "ece")
-                },
-            }
-            row = rows[str(share)]
-            print(
-                f"{classes} share {share}: estimated {row['estimated_share']:.3f}; "
-                + ", ".join(
-                    f"{metric} {row[metric + '_before']:.3f} -> "
-                    f"{row[metric + '_after']:.3f}"
-                    for metric in ("accuracy", "balanced_accuracy", "ece")
+            for strength in args.prior_strength:
+                kept = [r[1:] for r in runs if r[0] == strength]
+                row = rows[str(strength)][str(share)] = {
+                    "estimated_share": float(np.median([r[2] for r in kept])),
+                    "accuracy_change_mean": float(
+                        np.mean([r[1]["accuracy"] - r[0]["accuracy"] for r in kept])
+                    ),
+                    **{
+                        f"{metric}_{when}": float(
+                            np.median([r[i][metric] for r in kept])
+                        )
+                        for i, when in ((0, "before"), (1, "after"))
+                        for metric in ("accuracy", "balanced_accuracy", "ece")
+                    },
+                }
+                print(
+                    f"{classes} strength {strength:g} share {share}: estimated "
+                    f"{row['estimated_share']:.3f}; "
+                    + ", ".join(
+                        f"{metric} {row[metric + '_before']:.3f} -> "
+                        f"{row[metric + '_after']:.3f}"
+                        for metric in ("accuracy", "balanced_accuracy", "ece")
+                    )
+                    + f" (accuracy's mean change {row['accuracy_change_mean']:+.4f})"
                 )
-                + f" (accuracy's mean change {row['accuracy_change_mean']:+.4f})"
-            )
         report[classes] = {
             "xrays": len(paths),
             "positive": names[-1] if "normal" not in names else "pneumonia",
@@ -202,7 +218,7 @@ def main():
             "flagged": float(outlier.mean()),
             "source_shares": dict(zip(names, map(float, source[0]))),
             "assess_seconds": round(seconds, 1),
-            "shares": rows,
+            "by_prior_strength": rows,
         }
     if args.out:
         args.out.write_text(json.dumps(report, indent=2) + "\n")

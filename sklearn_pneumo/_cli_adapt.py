@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ._class_names import class_display_names
 from ._pretrained import STEMS
+from ._prior_shift import PRIOR_STRENGTH
 
 
 def add_parser(commands):
@@ -49,6 +50,15 @@ def add_parser(commands):
         action="store_true",
         help="with --pretrained, adapt its ONNX form and write an ONNX archive "
         "(needs no TensorFlow)",
+    )
+    adapt.add_argument(
+        "--prior-strength",
+        type=float,
+        default=PRIOR_STRENGTH,
+        metavar="N",
+        help="keep the estimate near the shares the model learned, as if N more "
+        f"X-rays of those shares had been seen (default: {PRIOR_STRENGTH:g}; 0 "
+        "for plain EM)",
     )
     adapt.add_argument(
         "--out",
@@ -104,7 +114,11 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, check_output, 
         )
         raise ValueError(f"--out {args.out}: {adapts_to}")
     log(f"Scoring {len(paths)} X-ray(s) of the site to estimate its class shares")
-    adapter = _fitted(PriorShiftAdapter(model, random_state=0), paths, log)
+    adapter = _fitted(
+        PriorShiftAdapter(model, prior_strength=args.prior_strength, random_state=0),
+        paths,
+        log,
+    )
     low, high = adapter.priors_interval_
     print(
         f"Estimated from {adapter.n_samples_} X-ray(s) "

@@ -19,7 +19,7 @@ hold-out.
 """
 
 import warnings
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from scipy.optimize import minimize
@@ -35,6 +35,9 @@ from ._walk import final_step, scoring_model
 
 #: Estimated shares below this (or above one minus it) sit at their bound.
 _BOUND = 0.01
+
+#: ``PriorShiftAdapter``'s default weight of the source shares, in inputs.
+PRIOR_STRENGTH = 20.0
 
 
 def shift_priors(proba, source_priors, target_priors, calibration=None):
@@ -56,8 +59,13 @@ def shift_priors(proba, source_priors, target_priors, calibration=None):
     return weighted / weighted.sum(axis=1, keepdims=True)
 
 
-def em_priors(proba, source_priors, *, max_iter=1000, tol=1e-8):
+def em_priors(proba, source_priors, *, strength=0.0, max_iter=1000, tol=1e-8):
     """The class shares of the inputs behind ``proba``, by EM (Saerens et al. 2002).
+
+    With ``strength``, the estimate is the posterior mode under a Dirichlet
+    prior centred on the source shares: as if ``strength`` more inputs of
+    the source's shares had been seen. A few inputs then move the estimate
+    little, many move it almost as much as without.
 
     Parameters
     ----------
@@ -65,6 +73,8 @@ def em_priors(proba, source_priors, *, max_iter=1000, tol=1e-8):
         The model's probabilities of the new inputs.
     source_priors : array-like of shape (n_classes,)
         The class shares its probabilities reflect.
+    strength : float, default=0.0
+        Weight of the source shares, in inputs; 0 for plain EM.
 
     Returns
     -------
@@ -81,9 +91,10 @@ def em_priors(proba, source_priors, *, max_iter=1000, tol=1e-8):
     [0.2, 0.8]
     """
     proba = np.asarray(proba, dtype=np.float64)
-    priors = np.asarray(source_priors, dtype=np.float64)
+    source = priors = np.asarray(source_priors, dtype=np.float64)
     for _ in range(max_iter):
-        updated = shift_priors(proba, source_priors, priors).mean(axis=0)
+        seen = shift_priors(proba, source, priors).sum(axis=0)
+        updated = (seen + strength * source) / (len(proba) + strength)
         if np.abs(updated - priors).max() < tol:
             return updated
         priors = updated
@@ -215,6 +226,14 @@ class PriorShiftAdapter(
         (with a model that has ``assess``).
     min_samples : int, default=30
         Fewest inputs (after leaving outliers out) to estimate from.
+    prior_strength : float, default=20.0
+        How strongly the estimate keeps to the source shares, counted in
+        inputs: the shares are the posterior mode under a Dirichlet prior
+        centred on ``source_priors_``, as if that many inputs of the
+        source's shares had been seen too (see :func:`em_priors`). A small
+        site's estimate is noisy, and a noisy shift costs more accuracy
+        than it gains where the site's shares are close to the source's; a
+        large site moves it almost as plain EM (0) would.
     n_bootstrap : int, default=200
         Bootstrap resamples of the inputs for ``priors_interval_``; 0 for
         none.
@@ -257,6 +276,7 @@ class PriorShiftAdapter(
         "estimator": [HasMethods(["predict_proba"])],
         "skip_outliers": ["boolean"],
         "min_samples": [Interval(Integral, 2, None, closed="left")],
+        "prior_strength": [Interval(Real, 0, None, closed="left")],
         "n_bootstrap": [Interval(Integral, 0, None, closed="left")],
         "random_state": ["random_state"],
     }
@@ -267,12 +287,14 @@ class PriorShiftAdapter(
         *,
         skip_outliers=True,
         min_samples=30,
+        prior_strength=PRIOR_STRENGTH,
         n_bootstrap=200,
         random_state=None,
     ):
         self.estimator = estimator
         self.skip_outliers = skip_outliers
         self.min_samples = min_samples
+        self.prior_strength = prior_strength
         self.n_bootstrap = n_bootstrap
         self.random_state = random_state
 
@@ -320,16 +342,20 @@ class PriorShiftAdapter(
         )
         proba = calibrated(proba, self.source_calibration_)
         self.n_samples_ = len(proba)
-        self.priors_ = em_priors(proba, source)
+        self.priors_ = em_priors(proba, source, strength=self.prior_strength)
         self.priors_interval_ = self._bootstrap(proba, source)
+        # The prior keeps every share off 0 and 1: what the inputs alone say
+        # is the plain estimate.
+        plain = em_priors(proba, source) if self.prior_strength else self.priors_
         at_bound = [
             f"{name!r} {share:.4f}"
-            for name, share in zip(self.classes_.tolist(), self.priors_)
+            for name, share in zip(self.classes_.tolist(), plain)
             if not _BOUND <= share <= 1 - _BOUND
         ]
         if at_bound:
             warnings.warn(
-                f"Estimated class shares at their bound ({', '.join(at_bound)}): "
+                f"Estimated class shares at their bound ({', '.join(at_bound)}"
+                "; by the inputs alone, before the prior_strength): "
                 "the inputs may hold none of a class, or the model may not read "
                 "them. Check a few by eye before trusting the adapted answers.",
                 UserWarning,
@@ -342,7 +368,11 @@ class PriorShiftAdapter(
             return np.full((2, len(source)), np.nan)
         rng = check_random_state(self.random_state)
         estimates = [
-            em_priors(proba[rng.randint(0, len(proba), len(proba))], source)
+            em_priors(
+                proba[rng.randint(0, len(proba), len(proba))],
+                source,
+                strength=self.prior_strength,
+            )
             for _ in range(self.n_bootstrap)
         ]
         return np.percentile(estimates, [2.5, 97.5], axis=0)

@@ -38,6 +38,22 @@ def test_adapts_the_shipped_archive_and_predict_scores_it(site, tmp_path):
     assert adapted.prior_shift["target"] == pytest.approx(
         [float(shares["NORMAL"]), float(shares["PNEUMONIA"])], abs=1e-3
     )
+    # Plain EM (--prior-strength 0) moves further from the learned shares.
+    plain = run_cli(
+        "adapt",
+        "--pretrained",
+        "--onnx",
+        site,
+        "--out",
+        tmp_path / "plain.onnx.zip",
+        "--prior-strength",
+        "0",
+    )
+    assert plain.returncode == 0, plain.stderr
+    learned = float(re.search(r"PNEUMONIA: .*model learned (0\.\d+)", plain.stdout)[1])
+    plain_share = float(re.search(r"PNEUMONIA: (0\.\d+)", plain.stdout)[1])
+    kept_share = float(shares["PNEUMONIA"])
+    assert abs(plain_share - learned) > abs(kept_share - learned) + 0.002
     rows_file = tmp_path / "rows.csv"
     result = run_cli("predict", out, site, "--out", rows_file)
     assert result.returncode == 0, result.stderr

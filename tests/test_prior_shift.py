@@ -79,6 +79,33 @@ def test_refuses_what_it_cannot_use(source_model):
         PriorShiftAdapter(source_model, n_bootstrap=0).fit(one_class)
 
 
+@pytest.mark.parametrize("n", [40, 4000])
+def test_prior_strength_keeps_a_small_sites_estimate_near_the_source(source_model, n):
+    shares = np.array([0.6, 0.3, 0.1])
+    X, _ = gaussian_site(n, shares, np.random.default_rng(6))
+    kept, plain = (
+        PriorShiftAdapter(source_model, prior_strength=strength, n_bootstrap=0).fit(X)
+        for strength in (20, 0)
+    )
+    source = kept.source_priors_
+    if n == 40:  # each share well on the way from the plain estimate to the source's
+        pulled = (plain.priors_ - kept.priors_) / (plain.priors_ - source)
+        assert np.all((0.2 < pulled) & (pulled < 1))
+    else:  # many inputs: close to plain EM
+        np.testing.assert_allclose(kept.priors_, plain.priors_, atol=0.005)
+    assert np.abs(kept.priors_ - shares).max() < (0.2 if n == 40 else 0.03)
+
+
+def test_a_strong_prior_still_warns_of_a_share_the_inputs_put_at_a_bound(
+    source_model,
+):
+    one_class = gaussian_site(500, [0.0, 0.0, 1.0], np.random.default_rng(7))[0]
+    adapter = PriorShiftAdapter(source_model, prior_strength=100, n_bootstrap=0)
+    with pytest.warns(UserWarning, match="shares at their bound"):
+        adapter.fit(one_class)
+    assert adapter.priors_.min() > 0.05  # kept off the bound by the prior
+
+
 def test_fit_changes_no_parameter_and_clones_frozen(source_model):
     X, _ = gaussian_site(300, [0.5, 0.3, 0.2], np.random.default_rng(4))
     adapter = PriorShiftAdapter(FrozenEstimator(source_model), n_bootstrap=5)
