@@ -17,10 +17,13 @@ the halves swap roles. Reported per share: the medians over sites of
 accuracy, balanced accuracy and expected calibration error (of pneumonia
 or not; 10 bins) before and after, and of the estimated share; and the
 mean change of accuracy (a median over halves of 40 X-rays moves in steps
-of 0.025).
+of 0.025). ``--prior-strength S ...`` compares ``PriorShiftAdapter``'s
+``prior_strength`` values on the same sites (default: the adapter's own,
+``PRIOR_STRENGTH``; 0 is plain EM).
 
     python benchmarks/bench_prior_shift.py \\
-        --train-dir ../shared/data/chest_xray_224/train --out prior_shift.json
+        --train-dir ../shared/data/chest_xray_224/train --out prior_shift.json \\
+        --prior-strength 0 10 20 40 80
 """
 
 import argparse
@@ -35,6 +38,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from sklearn_pneumo import expected_calibration_error, load_pretrained
 from sklearn_pneumo._prior_shift import (
+    PRIOR_STRENGTH,
     calibrated,
     em_priors,
     shift_priors,
@@ -142,7 +146,7 @@ def main():
         "--prior-strength",
         type=float,
         nargs="+",
-        default=[0.0],
+        default=[PRIOR_STRENGTH],
         help="PriorShiftAdapter's prior_strength values to compare",
     )
     parser.add_argument("--out", type=Path)
