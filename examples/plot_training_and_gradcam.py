@@ -13,7 +13,7 @@ The images are upsampled from 28x28 to 56x56 and the network has three
 convolutions instead of four, so that its last feature map is 10x10 and the
 heatmaps have some detail (at 28x28 the paper's network ends on a 3x3 map).
 
-Run: ``python examples/plot_training_and_gradcam.py`` (about 2 minutes on 2
+Run: ``python examples/plot_training_and_gradcam.py`` (about 3 minutes on 2
 cores; needs the ``plot`` extra). Pass ``--out FOLDER`` to save the figures.
 """
 
@@ -44,7 +44,6 @@ pipe = make_pneumo_pipeline(
     epochs=8,
     validation_split=0.1,
     model__conv_blocks=3,
-    model__dtype_policy="mixed_bfloat16",
     random_state=0,
 ).fit(X_train, y_train)
 curves = plot_training_history(pipe)
