@@ -740,7 +740,9 @@ def main(argv=None):
         )
         try:
             return command[args.command](args) or 0
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, ImportError) as error:
+            # ImportError: an optional extra that is not installed; its
+            # message names the pip command.
             _log(f"sklearn-pneumo: error: {error}")
             return 1
 

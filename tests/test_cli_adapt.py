@@ -84,6 +84,27 @@ def test_refuses_with_a_clear_error_and_writes_nothing(site, tmp_path):
         assert not target.exists()
 
 
+def test_a_missing_optional_dependency_is_one_line_not_a_traceback(
+    site, tmp_path, monkeypatch
+):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "onnxruntime" else find_spec(name, *args),
+    )
+    out = tmp_path / "adapted.onnx.zip"
+    result = run_cli("adapt", "--pretrained", "--onnx", site, "--out", out)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "sklearn-pneumo: error: load_onnx needs onnxruntime: "
+        "pip install 'sklearn-pneumo[onnx]'."
+    ]
+    assert not out.exists()
+
+
 def test_a_model_without_source_shares_says_how_to_add_them(
     fitted_pipeline, site, tmp_path
 ):
