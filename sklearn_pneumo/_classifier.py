@@ -163,6 +163,14 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
         bottom or at the sides) and average their probabilities; the spread
         of the views is then each prediction's ``uncertainty``
         (:meth:`assess`). Scoring costs one forward pass per view.
+    mirror_average : bool, default=False
+        Answer with the mean of the network's probabilities for each X-ray
+        and for its mirror image (flipped left to right; with
+        ``test_time_augmentation``, for each view and its mirror image):
+        an X-ray exported mirrored then gets exactly the answer of the X-ray
+        as it is. Scoring costs a second forward pass. The views' spread
+        (``uncertainty``) and the typicality are those of the mean answers
+        and of the X-ray as it is.
     clahe : float, default=0.0
         Share of the training X-rays (not of a ``validation_split``
         hold-out), drawn with ``random_state``, contrast-processed with CLAHE
@@ -275,6 +283,7 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
         inference_dtype_policy=None,
         outlier_rate=0.01,
         test_time_augmentation=False,
+        mirror_average=False,
         clahe=0.0,
         reframe=0.0,
         outlier_variants=False,
@@ -301,6 +310,7 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
         self.inference_dtype_policy = inference_dtype_policy
         self.outlier_rate = outlier_rate
         self.test_time_augmentation = test_time_augmentation
+        self.mirror_average = mirror_average
         self.clahe = clahe
         self.reframe = reframe
         self.outlier_variants = outlier_variants
@@ -322,6 +332,7 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
         "inference_dtype_policy": [str, None],
         "outlier_rate": [Interval(Real, 0, 1, closed="neither"), None],
         "test_time_augmentation": ["boolean"],
+        "mirror_average": ["boolean"],
         "clahe": [Interval(Real, 0, 1, closed="both")],
         "reframe": [Interval(Real, 0, 1, closed="both")],
         "outlier_variants": ["boolean"],
@@ -589,13 +600,20 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
         self.outlier_model_.noise_scale_ = cut / max(-self.offset_, 1e-12)
 
     def _scored_views(
-        self, X, *, test_time_augmentation, inference_dtype_policy, typicality
+        self,
+        X,
+        *,
+        test_time_augmentation,
+        inference_dtype_policy,
+        typicality,
+        mirror_average=None,
     ):
         """Probabilities of each view, (views, n, classes), and typicality or None.
 
         What every prediction of this classifier (and of an ensemble of
         them, which passes its own settings) is made of. Typicality is read
-        from the plain view's features, when asked.
+        from the plain view's features, when asked. ``mirror_average`` None
+        takes the classifier's own.
         """
         check_is_fitted(self)
         images = self.feature_encoder_.transform(self._checked_rows(X))
@@ -609,6 +627,9 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
             getattr(self, "outlier_model_", None),
             test_time_augmentation=test_time_augmentation,
             typicality=typicality,
+            mirror_average=(
+                self.mirror_average if mirror_average is None else mirror_average
+            ),
         )
 
     def _has_typicality(self):
@@ -662,6 +683,7 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
             test_time_augmentation=False,
             inference_dtype_policy=self.inference_dtype_policy,
             typicality=True,
+            mirror_average=False,
         )[1]
 
     def _predict_rows(self, predict, X, **kwargs):
@@ -750,6 +772,7 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
             None,
             test_time_augmentation=self.test_time_augmentation,
             typicality=False,
+            mirror_average=self.mirror_average,
         )
         return views.mean(axis=0)
 

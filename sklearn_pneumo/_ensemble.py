@@ -167,6 +167,7 @@ class PneumoEnsemble(LogOddsMixin, TypicalityMixin, VotingClassifier):
                     self.inference_dtype_policy, own["inference_dtype_policy"]
                 ),
                 typicality=typicality,
+                mirror_average=own["mirror_average"] and views,
             )
             results.append((probas, score, getattr(classifier, "offset_", None)))
         return results

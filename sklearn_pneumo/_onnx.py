@@ -314,6 +314,7 @@ def export_onnx(model, path, *, quantize=None, calibration=None, holdout=None):
                     "network": network,
                     "image_size": list(cnn.image_size_),
                     "test_time_augmentation": bool(tta),
+                    "mirror_average": bool(cnn.mirror_average),
                     "weight": weight,
                     "gaussians": gaussians,
                     "offset": getattr(cnn, "offset_", None),
@@ -377,6 +378,7 @@ class _Network:
         self.name = entry["name"]
         self.image_size = tuple(entry["image_size"])
         self.test_time_augmentation = entry["test_time_augmentation"]
+        self.mirror_average = entry.get("mirror_average", False)
         self.weight = entry["weight"]
         self.offset = entry["offset"]
         self.batch_size = entry["batch_size"]
@@ -428,7 +430,7 @@ class _Network:
         ]
         return np.concatenate(maps)
 
-    def scored_views(self, rows, *, test_time_augmentation, typicality):
+    def scored_views(self, rows, *, test_time_augmentation, typicality, mirror_average):
         """As :meth:`CNNClassifier._scored_views`: (views, n, classes), typicality."""
         height, width = self.image_size
         rows = np.asarray(rows, dtype=np.float32)
@@ -443,6 +445,7 @@ class _Network:
             self.gaussians,
             test_time_augmentation=test_time_augmentation,
             typicality=typicality,
+            mirror_average=mirror_average,
         )
 
 
@@ -514,7 +517,10 @@ class OnnxScorer(LogOddsMixin, TypicalityMixin):
             if tta is None:
                 tta = network.test_time_augmentation
             probas, score = network.scored_views(
-                rows, test_time_augmentation=tta and views, typicality=typicality
+                rows,
+                test_time_augmentation=tta and views,
+                typicality=typicality,
+                mirror_average=network.mirror_average and views,
             )
             results.append((probas, score, network.offset))
         weights = [network.weight for network in self.networks]

@@ -70,7 +70,7 @@ _MEMBER_FIELDS = {
     "batch_size",
 }
 #: Member fields an archive of an earlier version of this format may lack.
-_OPTIONAL_MEMBER_FIELDS = {"heatmap"}
+_OPTIONAL_MEMBER_FIELDS = {"heatmap", "mirror_average"}
 _MAX_MEMBERS = 64
 _MAX_MANIFEST_SIZE = 1 << 20
 
@@ -169,6 +169,10 @@ def _check_member(index, entry, checksums):
     _require(
         isinstance(entry["test_time_augmentation"], bool),
         f"{where}.test_time_augmentation is not true or false",
+    )
+    _require(
+        isinstance(entry.get("mirror_average", False), bool),
+        f"{where}.mirror_average is not true or false",
     )
     _require(
         _is_number(entry["weight"]) and entry["weight"] > 0,

@@ -91,14 +91,24 @@ def augmented_views(images):
             yield name, _cropped(images, change).astype(np.float32)
 
 
-def score_views(images, forward, outlier_model, *, test_time_augmentation, typicality):
+def score_views(
+    images,
+    forward,
+    outlier_model,
+    *,
+    test_time_augmentation,
+    typicality,
+    mirror_average=False,
+):
     """Probabilities of each view, (views, n, classes), and typicality or None.
 
     What every scorer of this package (a Keras network, an ONNX graph) runs:
     ``forward(images, features)`` gives the probabilities and, when
     ``features``, the features ``outlier_model.score`` reads (with the
     images' noise level). It is called once, on every view of ``images``
-    stacked; typicality is read from the plain view only.
+    stacked (with ``mirror_average``, and on each view's mirror image, the
+    two probabilities averaged); typicality is read from the plain view
+    only.
 
     Examples
     --------
@@ -111,14 +121,28 @@ def score_views(images, forward, outlier_model, *, test_time_augmentation, typic
     ... )
     >>> probas.shape, score
     ((5, 3, 2), None)
+    >>> def leftward(view, features):  # P(class 1): the left half's brightness
+    ...     left = view[:, :, : view.shape[2] // 2].mean(axis=(1, 2, 3))
+    ...     return np.stack([1 - left, left], axis=1), None
+    >>> images[:, :, :4] = 1.0
+    >>> score_views(
+    ...     images, leftward, None, test_time_augmentation=False, typicality=False,
+    ...     mirror_average=True,
+    ... )[0][0, :, 1].tolist()
+    [0.75, 0.75, 0.75]
     """
     views = augmented_views(images) if test_time_augmentation else [("plain", images)]
     names, views = zip(*views)
+    n_views = len(views)
+    if mirror_average:
+        views += tuple(view[:, :, ::-1] for view in views)
     # Every view in one network call: one pass of the batch's views through
     # the graph, the features read from the plain view's rows.
     proba, maps = forward(np.concatenate(views), typicality)
     n = len(images)
     probas = np.asarray(proba).reshape(len(views), n, -1)
+    if mirror_average:
+        probas = (probas[:n_views] + probas[n_views:]) / 2
     score = None
     if typicality:
         plain = names.index("plain")

@@ -33,6 +33,24 @@ def test_probabilities_are_the_mean_of_the_members(fitted, mnist):
     assert fitted.predict(images).shape == (len(images),)
 
 
+def test_a_member_keeps_its_own_mirror_average(fitted, mnist):
+    images = mnist[0][:20]
+    mirrored = images.reshape(-1, 28, 28)[:, :, ::-1].reshape(images.shape)
+    first, second = fitted.named_steps["ensemble"].estimators_
+    first.set_params(cnn__mirror_average=True)
+    try:
+        difference = fitted.predict_proba(images) - fitted.predict_proba(mirrored)
+    finally:
+        first.set_params(cnn__mirror_average=False)
+    # The first member answers both alike; the second does not.
+    resize = fitted.named_steps["resize"]
+    second_difference = second.predict_proba(
+        resize.transform(images)
+    ) - second.predict_proba(resize.transform(mirrored))
+    assert np.abs(second_difference).max() > 1e-3
+    np.testing.assert_allclose(difference, second_difference / 2, atol=1e-5)
+
+
 def test_members_differ_by_seed(fitted):
     first, second = (
         member.named_steps["cnn"]

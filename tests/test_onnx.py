@@ -93,6 +93,44 @@ def test_test_time_views_are_the_same_in_onnx(fitted_pipeline, archive, xrays_22
     assert_same_assessment(expected, got)
 
 
+def test_mirror_average_answers_a_mirrored_xray_as_the_xray(
+    fitted_pipeline, xrays_224, tmp_path
+):
+    from PIL import Image, ImageOps
+
+    # At the network's 16x16, so that loading and resizing change nothing.
+    paths, mirrored = [], []
+    for i, path in enumerate(xrays_224[0][:12]):
+        image = Image.open(path).convert("L").resize((16, 16), Image.BILINEAR)
+        paths.append(tmp_path / f"xray_{i}.png")
+        mirrored.append(tmp_path / f"mirrored_{i}.png")
+        image.save(paths[-1])
+        ImageOps.mirror(image).save(mirrored[-1])
+    as_is, flipped = fitted_pipeline.assess(paths), fitted_pipeline.assess(mirrored)
+    # The network alone answers the mirror image otherwise.
+    assert np.abs(as_is.proba - flipped.proba).max() > 1e-3
+    try:
+        fitted_pipeline.set_params(cnn__mirror_average=True)
+        expected = fitted_pipeline.assess(paths)
+        np.testing.assert_allclose(
+            fitted_pipeline.predict_proba(mirrored), expected.proba, atol=1e-5
+        )
+        export_onnx(fitted_pipeline, tmp_path / "mirror.onnx.zip")
+    finally:
+        fitted_pipeline.set_params(cnn__mirror_average=False)
+    np.testing.assert_allclose(
+        expected.proba, (as_is.proba + flipped.proba) / 2, atol=1e-5
+    )
+    # Typicality and its flags stay those of the X-ray as it is.
+    np.testing.assert_array_equal(expected.typicality, as_is.typicality)
+    scorer = load_onnx(tmp_path / "mirror.onnx.zip")
+    assert scorer.manifest["members"][0]["mirror_average"] is True
+    assert_same_assessment(expected, scorer.assess(paths))
+    np.testing.assert_allclose(
+        scorer.predict_proba(mirrored), expected.proba, atol=1e-4
+    )
+
+
 def test_weighted_ensemble_of_images_scores_the_same(mnist, tmp_path):
     images, y = mnist
     pipe = make_pneumo_ensemble(

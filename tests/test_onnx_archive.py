@@ -89,6 +89,7 @@ BAD_VALUES = {
     "no offset": (("members", 0, "offset"), None, "offset"),
     "views as text": (("members", 0, "test_time_augmentation"), "yes", "test_time"),
     "heatmap as text": (("members", 0, "heatmap"), "yes", "heatmap"),
+    "mirror as text": (("members", 0, "mirror_average"), 1, "mirror_average"),
     "heatmap denied": (("members", 0, "heatmap"), False, "network_0.onnx outputs"),
     "7 classes": (("classes",), list("abcdefg"), "7 classes"),
     "1 class": (("classes",), ["x"], "classes"),
