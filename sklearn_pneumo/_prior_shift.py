@@ -298,6 +298,11 @@ class PriorShiftAdapter(
         self.n_bootstrap = n_bootstrap
         self.random_state = random_state
 
+    def __setstate__(self, state):
+        # An adapter saved before ``prior_strength`` existed estimated its
+        # shares by plain EM: it loads as such, for get_params and clone.
+        super().__setstate__({"prior_strength": 0.0, **state})
+
     def _model(self):
         if isinstance(self.estimator, FrozenEstimator):
             return self.estimator.estimator

@@ -116,6 +116,19 @@ def test_fit_changes_no_parameter_and_clones_frozen(source_model):
     np.testing.assert_allclose(refitted.priors_, adapter.priors_)
 
 
+def test_an_adapter_saved_before_prior_strength_loads_as_plain_em(source_model):
+    X, _ = gaussian_site(300, [0.5, 0.3, 0.2], np.random.default_rng(4))
+    adapter = PriorShiftAdapter(source_model, n_bootstrap=0).fit(X)
+    state = adapter.__getstate__()
+    del state["prior_strength"]
+    loaded = PriorShiftAdapter.__new__(PriorShiftAdapter)
+    loaded.__setstate__(state)
+    assert loaded.get_params()["prior_strength"] == 0.0
+    plain_em = PriorShiftAdapter(source_model, prior_strength=0, n_bootstrap=0)
+    np.testing.assert_allclose(loaded.fit(X).priors_, plain_em.fit(X).priors_)
+    assert not np.allclose(adapter.priors_, plain_em.priors_)
+
+
 @pytest.fixture(scope="module")
 def network(mnist):
     """A tiny network with a hold-out, so with source_priors_."""
