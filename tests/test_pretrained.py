@@ -170,6 +170,14 @@ def test_three_class_model_matches_its_record(three_class):
     assert record["classes"] == ["bacterial", "normal", "viral"]
     types = three_class.pneumonia_type_
     assert types.get_params()["cnn__test_time_augmentation"] is False
+    assert types.get_params()["cnn__mirror_average"] is record["mirror_average"]["on"]
+    # So a mirrored X-ray gets the type the X-ray gets.
+    rows = types[:-1].transform(load_chest_xray_sample()[0])
+    height, width = types[-1].image_size_
+    mirrored = rows.reshape(-1, height, width)[:, :, ::-1].reshape(rows.shape)
+    np.testing.assert_allclose(
+        types[-1].predict_proba(mirrored), types[-1].predict_proba(rows), atol=1e-5
+    )
     paths, y = load_chest_xray_sample()
     proba = three_class.predict_proba(paths)
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
