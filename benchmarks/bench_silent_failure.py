@@ -25,6 +25,8 @@ too (``holds_at_any_mix``).
     python benchmarks/bench_silent_failure.py \\
         --train-dir ../shared/data/chest_xray_224/train --out silent.json
 
+``--test-time-augmentation`` scores the shipped networks with their
+test-time views (``load_pretrained(test_time_augmentation=True)``).
 ``--model FILE`` scores a binary model saved with ``save_model`` instead of
 the shipped one (a candidate of ``train_pretrained.py --candidate``), on the
 hold-out of its own fit.
@@ -100,6 +102,11 @@ def main():
     parser.add_argument("--classes", nargs="+", default=["normal-pneumonia"])
     parser.add_argument("--out", type=Path)
     parser.add_argument("--model", type=Path, help="a saved binary model to score")
+    parser.add_argument(
+        "--test-time-augmentation",
+        action="store_true",
+        help="score the shipped networks with their test-time views",
+    )
     args = parser.parse_args()
     report = {}
     for classes in args.classes:
@@ -110,7 +117,11 @@ def main():
             paths, labels = all_paths[held_out], y[held_out]
             model = model[1:]  # the site copies are decoded images
         else:
-            model = unseen_model(classes, input="images")
+            model = unseen_model(
+                classes,
+                input="images",
+                test_time_augmentation=args.test_time_augmentation or None,
+            )
             paths, labels, _ = unseen_xrays(classes, args.train_dir, model)
         names = [str(c) for c in model.classes_]
         y_sick = positive(labels, names)
