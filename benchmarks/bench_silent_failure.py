@@ -29,7 +29,9 @@ too (``holds_at_any_mix``).
 test-time views (``load_pretrained(test_time_augmentation=True)``).
 ``--model FILE`` scores a binary model saved with ``save_model`` instead of
 the shipped one (a candidate of ``train_pretrained.py --candidate``), on the
-hold-out of its own fit.
+hold-out of its own fit; with ``--classes normal-bacterial-viral``, a type
+network instead of the shipped one (of ``train_pretrained.py
+--fine-tune-types``), on the same X-rays as the shipped one.
 """
 
 import argparse
@@ -110,12 +112,15 @@ def main():
     args = parser.parse_args()
     report = {}
     for classes in args.classes:
-        if args.model is not None:
+        if args.model is not None and classes != "normal-pneumonia":
+            model = load_model(args.model)[1:]  # the site copies are decoded images
+            paths, labels, _ = unseen_xrays(classes, args.train_dir, model)
+        elif args.model is not None:
             model = load_model(args.model)
             all_paths, y, groups = load_image_folder(args.train_dir, return_groups=True)
             _, held_out = fit_holdout(model[-1], y, groups)
             paths, labels = all_paths[held_out], y[held_out]
-            model = model[1:]  # the site copies are decoded images
+            model = model[1:]
         else:
             model = unseen_model(
                 classes,

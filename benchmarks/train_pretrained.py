@@ -89,6 +89,15 @@ shipped binary model was made (every file, 40 epochs, test-time views,
 trimmed borders, outlier model refitted with the site variants) into DIR,
 for ``bench_silent_failure.py --model DIR/pneumo_150.pneumo``.
 
+``--fine-tune-types --out-dir DIR`` trains the shipped type network
+further, from its weights and in float32, on site variants of its own
+training X-rays (``FINE_TUNE_SCHEDULE``, ``FINE_TUNE_SHARE`` and
+``FINE_TUNE_VARIANTS``: CLAHE, gamma, sharpening) and saves it into DIR with
+its record, which keeps its bacterial-vs-viral figures on the validation
+part before and after; ``--refit-outliers --out-dir DIR`` then fits its
+outlier model again, for ``bench_silent_failure.py --classes
+normal-bacterial-viral --model DIR/pneumo_type_150.pneumo``.
+
 ``--trim-borders`` sets the shipped model of ``--classes`` to trim uniform
 borders before resizing (``resize__border="trim"``; its network was trained
 on the X-rays as they are), saves both forms again and keeps in its record
@@ -115,6 +124,7 @@ from _validation import (
 )
 from bench_accuracy import FILE_CONFIGS, fit_config, validation_rank
 from sklearn.metrics import roc_auc_score
+from sklearn.utils.class_weight import compute_class_weight
 
 from sklearn_pneumo import (
     TwoStageClassifier,
@@ -128,7 +138,9 @@ from sklearn_pneumo import (
     save_model,
 )
 from sklearn_pneumo._grayscale import to_gray, to_unit_float
+from sklearn_pneumo._network import with_dtype_policy
 from sklearn_pneumo._pretrained import STEMS
+from sklearn_pneumo._views import reframed, site_variants
 from sklearn_pneumo.datasets import (
     load_chest_xray_sample,
     load_image_folder,
@@ -491,6 +503,85 @@ def add_mirror_average(train_dir, out_dir):
     record_two_stage(out_dir)
 
 
+#: How ``--fine-tune-types`` trains the type network on: each epoch, this
+#: share of its training X-rays given one of these site variants
+#: (``_views.site_variants``), drawn anew; Adam at each learning rate for so
+#: many epochs, a fresh optimizer each (the second anneals the first).
+FINE_TUNE_SHARE = 0.8
+FINE_TUNE_VARIANTS = ("clahe", "exposure", "sharpened")
+FINE_TUNE_SCHEDULE = ((3e-4, 6), (5e-5, 2))
+
+
+def fine_tune_types(train_dir, out_dir, seed):
+    """Train the shipped type network further on site variants; save it in out_dir.
+
+    From its weights, in float32, as ``FINE_TUNE_SCHEDULE`` says, on the
+    training part of its split less the hold-out of its fit (which the
+    outlier model's refit takes its threshold from), each X-ray framed as
+    its ``fit`` framed it, ``FINE_TUNE_SHARE`` of them given one of
+    ``FINE_TUNE_VARIANTS`` each epoch; classes weighted as in its fit. The
+    record (copied beside it) says so; its outlier model is refitted next
+    (``--refit-outliers`` on ``out_dir``), since its features moved.
+    """
+    stem = STEMS["normal-bacterial-viral"]
+    pipe = load_model(PACKAGE / "pretrained" / f"{stem}.pneumo")
+    cnn = pipe[-1]
+    paths, y, groups = type_parts(train_dir, pipe)["train"]
+    train, _ = fit_holdout(cnn, y, groups)
+    labels = np.searchsorted(cnn.classes_, y[train])
+    images = pipe[:-1].transform(paths[train]).reshape(-1, *cnn.image_size_, 1)
+    framed = reframed(images, labels, cnn.reframe, seed, normal=None)
+    variants = dict(site_variants(framed, seed, names=set(FINE_TUNE_VARIANTS)))
+    val_paths, val_labels = type_parts(train_dir, pipe)["val"]
+    val_rows = pipe[:-1].transform(val_paths)
+    before = type_figures(pipe, val_rows, val_labels)
+    network = with_dtype_policy(cnn.model_, "float32")
+    weights = compute_class_weight("balanced", classes=np.unique(labels), y=labels)
+    rng = np.random.default_rng(seed)
+    start, epoch = time.perf_counter(), 0
+    for learning_rate, epochs in FINE_TUNE_SCHEDULE:
+        network.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=cnn.loss)
+        for _ in range(epochs):
+            changed = framed.copy()
+            chosen = np.flatnonzero(rng.random(len(framed)) < FINE_TUNE_SHARE)
+            which = rng.integers(len(FINE_TUNE_VARIANTS), size=len(chosen))
+            for place, name in enumerate(FINE_TUNE_VARIANTS):
+                rows = chosen[which == place]
+                changed[rows] = variants[name][rows]
+            epoch += 1
+            keras.utils.set_random_seed(seed + epoch)
+            history = network.fit(
+                changed,
+                labels,
+                batch_size=cnn.batch_size,
+                class_weight=dict(enumerate(weights)),
+                verbose=0,
+            )
+            loss = history.history["loss"][0]
+            print(f"epoch {epoch}: learning rate {learning_rate:g}, loss {loss:.4f}")
+    seconds = round(time.perf_counter() - start, 1)
+    cnn.model_.set_weights(network.get_weights())
+    cnn.__dict__.pop("_prediction_networks", None)
+    after = type_figures(pipe, val_rows, val_labels)
+    print(json.dumps({"before": before, "after": after}, indent=2))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_model(pipe, (out_dir / stem).with_suffix(".pneumo"), optimizer=False)
+    record = json.loads((PACKAGE / "pretrained" / f"{stem}.json").read_text())
+    record["fine_tuned"] = {
+        "schedule": [list(step) for step in FINE_TUNE_SCHEDULE],
+        "share": FINE_TUNE_SHARE,
+        "variants": list(FINE_TUNE_VARIANTS),
+        "files": int(len(train)),
+        "seconds": seconds,
+        "before": before,
+        "after": after,
+        "measured_on": f"{len(val_paths)} X-rays of the validation part of "
+        "bench_multiclass.py's split",
+    }
+    record_file = (out_dir / stem).with_suffix(".json")
+    record_file.write_text(json.dumps(record, indent=2) + "\n")
+
+
 def export_int8(train_dir, out_dir):
     """The binary model's 8-bit ONNX form, checked on the hold-out of its fit.
 
@@ -736,6 +827,11 @@ def main():
     parser.add_argument("--mirror-average", action="store_true")
     parser.add_argument("--review-cut", action="store_true")
     parser.add_argument(
+        "--fine-tune-types",
+        action="store_true",
+        help="train the type network further on site variants, into --out-dir",
+    )
+    parser.add_argument(
         "--candidate", help="train this FILE_CONFIGS entry as a candidate binary model"
     )
     parser.add_argument(
@@ -784,6 +880,11 @@ def main():
         return
     if args.review_cut:
         add_review_cut(args.train_dir, args.out_dir, [STEMS[args.classes]])
+        return
+    if args.fine_tune_types:
+        if args.out_dir == PACKAGE / "pretrained":
+            parser.error("--fine-tune-types needs --out-dir apart from the shipped")
+        fine_tune_types(args.train_dir, args.out_dir, args.random_state)
         return
     if args.candidate:
         if args.out_dir == PACKAGE / "pretrained":
