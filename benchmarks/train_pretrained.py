@@ -529,18 +529,21 @@ def fine_tune_types(train_dir, out_dir, seed):
     ``FINE_TUNE_VARIANTS`` each epoch; classes weighted as in its fit; then
     its weights averaged with those it started from (``FINE_TUNE_WEIGHT``).
     The record (copied beside it) says so; its outlier model is refitted next
-    (``--refit-outliers`` on ``out_dir``), since its features moved.
+    (``--refit-outliers`` on ``out_dir``), since its features moved. It starts
+    from the shipped files, so once those are replaced by its result, a
+    rerun trains that result further.
     """
     stem = STEMS["normal-bacterial-viral"]
     pipe = load_model(PACKAGE / "pretrained" / f"{stem}.pneumo")
     cnn = pipe[-1]
-    paths, y, groups = type_parts(train_dir, pipe)["train"]
+    parts = type_parts(train_dir, pipe)
+    paths, y, groups = parts["train"]
     train, _ = fit_holdout(cnn, y, groups)
     labels = np.searchsorted(cnn.classes_, y[train])
     images = pipe[:-1].transform(paths[train]).reshape(-1, *cnn.image_size_, 1)
     framed = reframed(images, labels, cnn.reframe, seed, normal=None)
     variants = dict(site_variants(framed, seed, names=set(FINE_TUNE_VARIANTS)))
-    val_paths, val_labels = type_parts(train_dir, pipe)["val"]
+    val_paths, val_labels = parts["val"]
     val_rows = pipe[:-1].transform(val_paths)
     before = type_figures(pipe, val_rows, val_labels)
     network = with_dtype_policy(cnn.model_, "float32")
@@ -582,11 +585,12 @@ def fine_tune_types(train_dir, out_dir, seed):
     out_dir.mkdir(parents=True, exist_ok=True)
     save_model(pipe, (out_dir / stem).with_suffix(".pneumo"), optimizer=False)
     record = json.loads((PACKAGE / "pretrained" / f"{stem}.json").read_text())
-    record["validation_note"] += (
-        "; its validation and validation_site_shift figures are of the network "
-        "before the further training on site copies (fine_tuned: the figures "
-        "of the network alone, before and after)"
-    )
+    if "fine_tuned" not in record:
+        record["validation_note"] += (
+            "; its validation and validation_site_shift figures are of the "
+            "network before the further training on site copies (fine_tuned: "
+            "the figures of the network alone, before and after)"
+        )
     record["fine_tuned"] = {
         "schedule": [list(step) for step in FINE_TUNE_SCHEDULE],
         "share": FINE_TUNE_SHARE,
@@ -904,7 +908,7 @@ def main():
         return
     if args.fine_tune_types:
         if args.out_dir == PACKAGE / "pretrained":
-            parser.error("--fine-tune-types needs --out-dir apart from the shipped")
+            parser.error("--fine-tune-types needs --out-dir outside the package")
         fine_tune_types(args.train_dir, args.out_dir, args.random_state)
         return
     if args.candidate:
