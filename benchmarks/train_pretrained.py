@@ -99,6 +99,15 @@ part before and after; ``--refit-outliers --out-dir DIR`` then fits its
 outlier model again, for ``bench_silent_failure.py --classes
 normal-bacterial-viral --model DIR/pneumo_type_150.pneumo``.
 
+``--fine-tune-framing --out-dir DIR`` trains the shipped binary network
+further the same way, on every file less its fit's hold-out, half of each
+class framed as the other class is (``FINE_TUNE_FRAMING_SHARE``, cut before
+resizing) and its ``clahe`` share contrast-processed, and keeps in its
+record its figures on the hold-out before and after, as it is and framed
+as the other class; ``--refit-outliers --outlier-variants --outlier-rate
+0.005 --out-dir DIR`` then fits its outlier model again, for
+``bench_silent_failure.py --model DIR/pneumo_150.pneumo``.
+
 ``--trim-borders`` sets the shipped model of ``--classes`` to trim uniform
 borders before resizing (``resize__border="trim"``; its network was trained
 on the X-rays as they are), saves both forms again and keeps in its record
@@ -118,6 +127,7 @@ import tensorflow as tf
 from _validation import (
     SHIFTED,
     SITE_CHANGES,
+    aspect_swapped,
     fit_holdout,
     join_members,
     patient_split,
@@ -504,48 +514,36 @@ def add_mirror_average(train_dir, out_dir):
     record_two_stage(out_dir)
 
 
-#: How ``--fine-tune-types`` trains the type network on: each epoch, this
-#: share of its training X-rays given one of these site variants
-#: (``_views.site_variants``), drawn anew; Adam at each learning rate for so
-#: many epochs, a fresh optimizer each (the second anneals the first).
+#: How ``--fine-tune-types`` and ``--fine-tune-framing`` train a shipped
+#: network further: Adam at each learning rate for so many epochs, a fresh
+#: optimizer each (the second anneals the first).
+FINE_TUNE_SCHEDULE = ((3e-4, 6), (5e-5, 2))
+#: The type network's X-rays: each epoch, this share of them given one of
+#: these site variants (``_views.site_variants``), drawn anew.
 FINE_TUNE_SHARE = 0.8
 FINE_TUNE_VARIANTS = ("clahe", "exposure", "sharpened")
-FINE_TUNE_SCHEDULE = ((3e-4, 6), (5e-5, 2))
+#: The binary network's X-rays: each epoch, this share of each class framed
+#: as the other class is (``_validation.aspect_swapped``, cropped before
+#: resizing, as another site's framing reaches the network), and, as its
+#: ``fit`` did, its ``clahe`` share contrast-processed, both drawn anew.
+FINE_TUNE_FRAMING_SHARE = 0.5
 #: Then each weight is this share of the trained one, the rest the one it
 #: started from (WiSE-FT: Wortsman et al. 2022, "Robust fine-tuning of
-#: zero-shot models"): on its validation part, the trained weights alone
-#: lost 0.0063 of accuracy by adapting to a site of 0.4 viral pneumonia and
-#: calibrated worse.
+#: zero-shot models"): on its validation part, the type network's trained
+#: weights alone lost 0.0063 of accuracy by adapting to a site of 0.4 viral
+#: pneumonia and calibrated worse.
 FINE_TUNE_WEIGHT = 0.5
 
 
-def fine_tune_types(train_dir, out_dir, seed):
-    """Train the shipped type network further on site variants; save it in out_dir.
+def train_further(cnn, epoch_images, labels, seed):
+    """Train ``cnn``'s network further as ``FINE_TUNE_SCHEDULE`` says; seconds taken.
 
-    From its weights, in float32, as ``FINE_TUNE_SCHEDULE`` says, on the
-    training part of its split less the hold-out of its fit (which the
-    outlier model's refit takes its threshold from), each X-ray framed as
-    its ``fit`` framed it, ``FINE_TUNE_SHARE`` of them given one of
-    ``FINE_TUNE_VARIANTS`` each epoch; classes weighted as in its fit; then
-    its weights averaged with those it started from (``FINE_TUNE_WEIGHT``).
-    The record (copied beside it) says so; its outlier model is refitted next
-    (``--refit-outliers`` on ``out_dir``), since its features moved. It starts
-    from the shipped files, so once those are replaced by its result, a
-    rerun trains that result further.
+    A float32 clone of it is trained (its mixed-bfloat16 training is about 8
+    times slower on CPUs without bfloat16 units), on ``epoch_images(rng)``
+    each epoch, classes weighted as in its ``fit``; then each of ``cnn``'s
+    weights becomes ``FINE_TUNE_WEIGHT`` of the trained one and the rest
+    its own.
     """
-    stem = STEMS["normal-bacterial-viral"]
-    pipe = load_model(PACKAGE / "pretrained" / f"{stem}.pneumo")
-    cnn = pipe[-1]
-    parts = type_parts(train_dir, pipe)
-    paths, y, groups = parts["train"]
-    train, _ = fit_holdout(cnn, y, groups)
-    labels = np.searchsorted(cnn.classes_, y[train])
-    images = pipe[:-1].transform(paths[train]).reshape(-1, *cnn.image_size_, 1)
-    framed = reframed(images, labels, cnn.reframe, seed, normal=None)
-    variants = dict(site_variants(framed, seed, names=set(FINE_TUNE_VARIANTS)))
-    val_paths, val_labels = parts["val"]
-    val_rows = pipe[:-1].transform(val_paths)
-    before = type_figures(pipe, val_rows, val_labels)
     network = with_dtype_policy(cnn.model_, "float32")
     weights = compute_class_weight("balanced", classes=np.unique(labels), y=labels)
     rng = np.random.default_rng(seed)
@@ -553,16 +551,11 @@ def fine_tune_types(train_dir, out_dir, seed):
     for learning_rate, epochs in FINE_TUNE_SCHEDULE:
         network.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=cnn.loss)
         for _ in range(epochs):
-            changed = framed.copy()
-            chosen = np.flatnonzero(rng.random(len(framed)) < FINE_TUNE_SHARE)
-            which = rng.integers(len(FINE_TUNE_VARIANTS), size=len(chosen))
-            for place, name in enumerate(FINE_TUNE_VARIANTS):
-                rows = chosen[which == place]
-                changed[rows] = variants[name][rows]
+            images = epoch_images(rng)
             epoch += 1
             keras.utils.set_random_seed(seed + epoch)
             history = network.fit(
-                changed,
+                images,
                 labels,
                 batch_size=cnn.batch_size,
                 class_weight=dict(enumerate(weights)),
@@ -580,8 +573,12 @@ def fine_tune_types(train_dir, out_dir, seed):
         ]
     )
     cnn.__dict__.pop("_prediction_networks", None)
-    after = type_figures(pipe, val_rows, val_labels)
-    print(json.dumps({"before": before, "after": after}, indent=2))
+    return seconds
+
+
+def save_fine_tuned(pipe, stem, out_dir, fine_tuned):
+    """Save ``pipe`` into ``out_dir`` with the shipped record and ``fine_tuned``."""
+    print(json.dumps({key: fine_tuned[key] for key in ("before", "after")}, indent=2))
     out_dir.mkdir(parents=True, exist_ok=True)
     save_model(pipe, (out_dir / stem).with_suffix(".pneumo"), optimizer=False)
     record = json.loads((PACKAGE / "pretrained" / f"{stem}.json").read_text())
@@ -593,18 +590,132 @@ def fine_tune_types(train_dir, out_dir, seed):
         )
     record["fine_tuned"] = {
         "schedule": [list(step) for step in FINE_TUNE_SCHEDULE],
-        "share": FINE_TUNE_SHARE,
-        "variants": list(FINE_TUNE_VARIANTS),
+        **fine_tuned,
         "weight_of_trained": FINE_TUNE_WEIGHT,
-        "files": int(len(train)),
-        "seconds": seconds,
-        "before": before,
-        "after": after,
-        "measured_on": f"{len(val_paths)} X-rays of the validation part of "
-        "bench_multiclass.py's split",
     }
     record_file = (out_dir / stem).with_suffix(".json")
     record_file.write_text(json.dumps(record, indent=2) + "\n")
+
+
+def fine_tune_types(train_dir, out_dir, seed):
+    """Train the shipped type network further on site variants; save it in out_dir.
+
+    From its weights (``train_further``), on the training part of its split
+    less the hold-out of its fit (which the outlier model's refit takes its
+    threshold from), each X-ray framed as its ``fit`` framed it,
+    ``FINE_TUNE_SHARE`` of them given one of ``FINE_TUNE_VARIANTS`` each
+    epoch. The record (copied beside it) says so; its outlier model is
+    refitted next (``--refit-outliers`` on ``out_dir``), since its features
+    moved. It starts from the shipped files, so once those are replaced by
+    its result, a rerun trains that result further.
+    """
+    stem = STEMS["normal-bacterial-viral"]
+    pipe = load_model(PACKAGE / "pretrained" / f"{stem}.pneumo")
+    cnn = pipe[-1]
+    parts = type_parts(train_dir, pipe)
+    paths, y, groups = parts["train"]
+    train, _ = fit_holdout(cnn, y, groups)
+    labels = np.searchsorted(cnn.classes_, y[train])
+    images = pipe[:-1].transform(paths[train]).reshape(-1, *cnn.image_size_, 1)
+    framed = reframed(images, labels, cnn.reframe, seed, normal=None)
+    variants = dict(site_variants(framed, seed, names=set(FINE_TUNE_VARIANTS)))
+    val_paths, val_labels = parts["val"]
+    val_rows = pipe[:-1].transform(val_paths)
+    before = type_figures(pipe, val_rows, val_labels)
+
+    def epoch_images(rng):
+        changed = framed.copy()
+        chosen = np.flatnonzero(rng.random(len(framed)) < FINE_TUNE_SHARE)
+        which = rng.integers(len(FINE_TUNE_VARIANTS), size=len(chosen))
+        for place, name in enumerate(FINE_TUNE_VARIANTS):
+            rows = chosen[which == place]
+            changed[rows] = variants[name][rows]
+        return changed
+
+    seconds = train_further(cnn, epoch_images, labels, seed)
+    fine_tuned = {
+        "share": FINE_TUNE_SHARE,
+        "variants": list(FINE_TUNE_VARIANTS),
+        "files": int(len(train)),
+        "seconds": seconds,
+        "before": before,
+        "after": type_figures(pipe, val_rows, val_labels),
+        "measured_on": f"{len(val_paths)} X-rays of the validation part of "
+        "bench_multiclass.py's split",
+    }
+    save_fine_tuned(pipe, stem, out_dir, fine_tuned)
+
+
+def framing_figures(pipe, rows, framed, labels):
+    """Accuracy, normal and pneumonia recall, ROC AUC: as they are and framed."""
+    figures = {}
+    for name, images in [("plain", rows), ("framing", framed)]:
+        p = pipe[-1].predict_proba(images.reshape(len(images), -1))[:, 1]
+        figures[name] = {
+            "accuracy": float(((p >= 0.5) == labels).mean()),
+            "specificity": float((p[labels == 0] < 0.5).mean()),
+            "sensitivity": float((p[labels == 1] >= 0.5).mean()),
+            "roc_auc": float(roc_auc_score(labels, p)),
+        }
+    return figures
+
+
+def fine_tune_framing(train_dir, out_dir, seed):
+    """Train the shipped binary network further on re-framed X-rays; save it in out_dir.
+
+    From its weights (``train_further``), on every file of ``train_dir``
+    less the hold-out of its fit, ``FINE_TUNE_FRAMING_SHARE`` of each
+    class framed as the other class is and its ``clahe`` share
+    contrast-processed, drawn anew each epoch. The framing is cut from the
+    decoded X-ray before it is resized, so a re-framed X-ray is as sharp and
+    as noisy as any other (stretching a crop of the resized one back would
+    smooth it). Scored before and after on the hold-out, as it is and
+    framed as the other class. The record (copied beside it) says so; its
+    outlier model is refitted next (``--refit-outliers`` on ``out_dir``).
+    """
+    stem = STEMS["normal-pneumonia"]
+    pipe = load_model(PACKAGE / "pretrained" / f"{stem}.pneumo")
+    cnn = pipe[-1]
+    paths, y, groups = load_image_folder(train_dir, return_groups=True)
+    labels = np.searchsorted(cnn.classes_, y)
+    decoded = pipe[0].transform(paths)
+
+    def rows(images):
+        return pipe[1].transform(images).reshape(-1, *cnn.image_size_, 1)
+
+    plain, framed = rows(decoded), rows(aspect_swapped(decoded, labels))
+    del decoded
+    train, held_out = fit_holdout(cnn, y, groups)
+    held = plain[held_out], framed[held_out], labels[held_out]
+    before = framing_figures(pipe, *held)
+    plain, framed, labels = plain[train], framed[train], labels[train]
+    processed = [
+        dict(site_variants(images, seed, names={"clahe"}))["clahe"]
+        for images in (plain, framed)
+    ]
+
+    def epoch_images(rng):
+        swapped = rng.random(len(plain)) < FINE_TUNE_FRAMING_SHARE
+        contrast = rng.random(len(plain)) < cnn.clahe
+        images = np.where(swapped[:, None, None, None], framed, plain)
+        images[contrast] = np.where(
+            swapped[contrast, None, None, None],
+            processed[1][contrast],
+            processed[0][contrast],
+        )
+        return images
+
+    seconds = train_further(cnn, epoch_images, labels, seed)
+    fine_tuned = {
+        "framing_share": FINE_TUNE_FRAMING_SHARE,
+        "clahe_share": cnn.clahe,
+        "files": int(len(train)),
+        "seconds": seconds,
+        "before": before,
+        "after": framing_figures(pipe, *held),
+        "measured_on": f"{len(held_out)} X-rays of the hold-out of its fit",
+    }
+    save_fine_tuned(pipe, stem, out_dir, fine_tuned)
 
 
 def export_int8(train_dir, out_dir):
@@ -857,6 +968,11 @@ def main():
         help="train the type network further on site variants, into --out-dir",
     )
     parser.add_argument(
+        "--fine-tune-framing",
+        action="store_true",
+        help="train the binary network further on re-framed X-rays, into --out-dir",
+    )
+    parser.add_argument(
         "--candidate", help="train this FILE_CONFIGS entry as a candidate binary model"
     )
     parser.add_argument(
@@ -910,6 +1026,11 @@ def main():
         if args.out_dir == PACKAGE / "pretrained":
             parser.error("--fine-tune-types needs --out-dir outside the package")
         fine_tune_types(args.train_dir, args.out_dir, args.random_state)
+        return
+    if args.fine_tune_framing:
+        if args.out_dir == PACKAGE / "pretrained":
+            parser.error("--fine-tune-framing needs --out-dir outside the package")
+        fine_tune_framing(args.train_dir, args.out_dir, args.random_state)
         return
     if args.candidate:
         if args.out_dir == PACKAGE / "pretrained":
