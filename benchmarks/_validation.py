@@ -46,29 +46,31 @@ def patient_split(train_dir, seed, label_from=None):
     return splits, groups[train]
 
 
-def aspect_swapped(images, y):
+def aspect_swapped(images, y, cut=0.1):
     """Validation X-rays cropped to the other class's aspect ratio.
 
     In the public dataset normal X-rays are about 1.2 times as wide as high
     and pneumonia X-rays about 1.5 times, so after the stretch to a square
     the width of the chest tells the classes apart; an X-ray machine or
     collimation that frames differently breaks that shortcut. Here each
-    normal X-ray loses a tenth of its height at the top and at the bottom
-    (its ratio grows by 1.25, like a pneumonia X-ray) and each pneumonia
-    X-ray a tenth of its width at each side (like a normal one). Only
+    normal X-ray (label 0) loses ``cut`` of its height at the top and at the
+    bottom (at 0.1 its ratio grows by 1.25, like a pneumonia X-ray) and each
+    other X-ray ``cut`` of its width at each side (like a normal one). Only
     natural crops, nothing is padded. A network that reads the disease keeps
     its figures; one that reads the shape loses them.
     """
-    cropped = []
-    for image, label in zip(images, y):
-        height, width = image.shape[:2]
-        if label == 0:
-            cut = round(height * 0.1)
-            cropped.append(image[cut : height - cut])
-        else:
-            cut = round(width * 0.1)
-            cropped.append(image[:, cut : width - cut])
-    return cropped
+    return [
+        cropped(image, cut, 0.0) if label == 0 else cropped(image, 0.0, cut)
+        for image, label in zip(images, y)
+    ]
+
+
+def cropped(image, top, side):
+    """``image`` less ``top`` of its height at the top and at the bottom, and
+    ``side`` of its width at each side."""
+    height, width = image.shape[:2]
+    rows, columns = round(height * top), round(width * side)
+    return image[rows : height - rows, columns : width - columns]
 
 
 def shifted_copies(paths, y):

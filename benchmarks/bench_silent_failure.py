@@ -7,8 +7,10 @@ three-class model, on its own: the validation part of
 network tells the types only), as they are and changed by every entry of
 ``_validation.SITE_CHANGES``, by Gaussian noise of standard deviation 0.04,
 0.05 and 0.08 added at full resolution (before resizing), by sharpening
-(unsharp mask, radius 2, amount 1) and by blurring (a Gaussian of standard
-deviation 1 pixel). The rule, per change: either the answers hold
+(unsharp mask, radius 2, amount 1), by blurring (a Gaussian of standard
+deviation 1 pixel), and by framings no training here draws (the other
+class's, cut by 0.05 and 0.15 instead of 0.1; every X-ray cut by a tenth at
+the top and bottom, or at the sides). The rule, per change: either the answers hold
 (accuracy within 0.02 and ROC AUC within 0.01 of the plain copy's, of
 pneumonia or not; of viral or bacterial for a network of the types) and
 at most 3 % are flagged as outliers, or at least 90 % are flagged. A
@@ -39,7 +41,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from _validation import fit_holdout, site_copies
+from _validation import aspect_swapped, cropped, fit_holdout, site_copies
 from bench_prior_shift import positive, sick, unseen_model, unseen_xrays
 from skimage.filters import gaussian, unsharp_mask
 from sklearn.metrics import roc_auc_score
@@ -64,6 +66,14 @@ EXTRA_CHANGES = {
         unsharp_mask(image, radius=2, amount=1), 0, 1
     ).astype(np.float32),
     "blurred": lambda image, _: gaussian(image, sigma=1).astype(np.float32),
+    # Framings that no training here draws (the binary network's further
+    # training draws the other class's at 0.1): the other class's, cut by
+    # half and by one and a half times as much, and every X-ray framed
+    # tighter alike, at the top and bottom or at the sides.
+    "framing_0.05": lambda image, label: aspect_swapped([image], [label], 0.05)[0],
+    "framing_0.15": lambda image, label: aspect_swapped([image], [label], 0.15)[0],
+    "cropped_top_bottom": lambda image, _: cropped(image, 0.1, 0.0),
+    "cropped_sides": lambda image, _: cropped(image, 0.0, 0.1),
 }
 
 
@@ -138,7 +148,9 @@ def main():
         )
         copies = site_copies(paths, labels)
         for name, change in EXTRA_CHANGES.items():
-            copies[name] = [change(image, None) for image in copies["plain"]]
+            copies[name] = [
+                change(image, label) for image, label in zip(copies["plain"], labels)
+            ]
         figures = {}
         for name, images in copies.items():
             assessed = model.assess(images)
