@@ -24,10 +24,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
-from sklearn_pneumo import make_pneumo_pipeline
+from sklearn_pneumo import evaluate_binary, make_pneumo_pipeline
 from sklearn_pneumo.datasets import load_chest_xray_sample, load_image_folder
 
 #: The shipped binary model's settings (``bench_accuracy.FILE_CONFIGS[
@@ -65,14 +64,11 @@ def later_patients(paths, share):
 
 
 def figures(y, p):
-    normal = y == 0
+    """``evaluate_binary``'s figures, and the normal X-rays' mean P(pneumonia)."""
     return {
         "xrays": int(len(y)),
-        "accuracy": float(((p >= 0.5) == y).mean()),
-        "normal_recall": float((p[normal] < 0.5).mean()),
-        "pneumonia_recall": float((p[~normal] >= 0.5).mean()),
-        "roc_auc": float(roc_auc_score(y, p)),
-        "normal_mean_p": float(p[normal].mean()),
+        **evaluate_binary(y, p),
+        "normal_mean_p": float(p[y == 0].mean()),
     }
 
 
@@ -121,8 +117,8 @@ def main():
         row = report[name]
         print(
             f"{name:<12} {row['xrays']:>5} X-rays: accuracy {row['accuracy']:.3f}, "
-            f"normal recall {row['normal_recall']:.3f}, pneumonia recall "
-            f"{row['pneumonia_recall']:.3f}, ROC AUC {row['roc_auc']:.3f}, "
+            f"normal recall {row['specificity']:.3f}, pneumonia recall "
+            f"{row['sensitivity']:.3f}, ROC AUC {row['roc_auc']:.3f}, "
             f"normal mean P(pneumonia) {row['normal_mean_p']:.3f}"
         )
     if args.out:

@@ -139,6 +139,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from sklearn_pneumo import (
     TwoStageClassifier,
+    evaluate_binary,
     export_onnx,
     fitted_networks,
     load_model,
@@ -647,16 +648,11 @@ def fine_tune_types(train_dir, out_dir, seed):
 
 
 def framing_figures(pipe, rows, framed, labels):
-    """Accuracy, normal and pneumonia recall, ROC AUC: as they are and framed."""
+    """``evaluate_binary``'s figures of the X-rays as they are and framed."""
     figures = {}
     for name, images in [("plain", rows), ("framing", framed)]:
         p = pipe[-1].predict_proba(images.reshape(len(images), -1))[:, 1]
-        figures[name] = {
-            "accuracy": float(((p >= 0.5) == labels).mean()),
-            "specificity": float((p[labels == 0] < 0.5).mean()),
-            "sensitivity": float((p[labels == 1] >= 0.5).mean()),
-            "roc_auc": float(roc_auc_score(labels, p)),
-        }
+        figures[name] = evaluate_binary(labels, p)
     return figures
 
 
