@@ -61,6 +61,15 @@ def add_parser(commands):
         "for plain EM)",
     )
     adapt.add_argument(
+        "--probabilities",
+        choices=["calibrated", "model"],
+        default="calibrated",
+        help="reweigh the probabilities calibrated on the model's hold-out "
+        "(default: best where the site differs by its shares alone), or the "
+        "model's own (at the shares it learned it answers as the model does: "
+        "safer where the site's normal X-rays drift toward pneumonia)",
+    )
+    adapt.add_argument(
         "--out",
         type=Path,
         required=True,
@@ -115,7 +124,12 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, check_output, 
         raise ValueError(f"--out {args.out}: {adapts_to}")
     log(f"Scoring {len(paths)} X-ray(s) of the site to estimate its class shares")
     adapter = _fitted(
-        PriorShiftAdapter(model, prior_strength=args.prior_strength, random_state=0),
+        PriorShiftAdapter(
+            model,
+            prior_strength=args.prior_strength,
+            probabilities=args.probabilities,
+            random_state=0,
+        ),
         paths,
         log,
     )

@@ -171,7 +171,7 @@ def _without_prior_shift(model):
     shift = {
         "source": model.source_priors_.tolist(),
         "target": model.priors_.tolist(),
-        "calibration": _listed(model.source_calibration_),
+        "calibration": _listed(model._output_calibration()),
     }
     return scoring_model(model._model()), shift
 

@@ -38,7 +38,9 @@ def test_adapts_the_shipped_archive_and_predict_scores_it(site, tmp_path):
     assert adapted.prior_shift["target"] == pytest.approx(
         [float(shares["NORMAL"]), float(shares["PNEUMONIA"])], abs=1e-3
     )
-    # Plain EM (--prior-strength 0) moves further from the learned shares.
+    # Plain EM (--prior-strength 0) moves further from the learned shares;
+    # --probabilities model reweighs the model's own probabilities.
+    assert adapted.prior_shift["calibration"] is not None
     plain = run_cli(
         "adapt",
         "--pretrained",
@@ -48,8 +50,11 @@ def test_adapts_the_shipped_archive_and_predict_scores_it(site, tmp_path):
         tmp_path / "plain.onnx.zip",
         "--prior-strength",
         "0",
+        "--probabilities",
+        "model",
     )
     assert plain.returncode == 0, plain.stderr
+    assert load_onnx(tmp_path / "plain.onnx.zip").prior_shift["calibration"] is None
     learned = float(re.search(r"PNEUMONIA: .*model learned (0\.\d+)", plain.stdout)[1])
     plain_share = float(re.search(r"PNEUMONIA: (0\.\d+)", plain.stdout)[1])
     kept_share = float(shares["PNEUMONIA"])

@@ -129,6 +129,22 @@ def test_an_adapter_saved_before_prior_strength_loads_as_plain_em(source_model):
     assert not np.allclose(adapter.priors_, plain_em.priors_)
 
 
+def test_an_adapter_saved_before_probabilities_loads_reweighing_calibrated_ones(
+    source_model,
+):
+    X, _ = gaussian_site(300, [0.5, 0.3, 0.2], np.random.default_rng(4))
+    adapter = PriorShiftAdapter(source_model, n_bootstrap=0).fit(X)
+    state = dict(adapter.__getstate__())
+    del state["probabilities"]
+    loaded = PriorShiftAdapter.__new__(PriorShiftAdapter)
+    loaded.__setstate__(state)
+    assert loaded.get_params()["probabilities"] == "calibrated"
+    np.testing.assert_allclose(
+        loaded.predict_proba(X),
+        adapter.set_params(probabilities="calibrated").predict_proba(X),
+    )
+
+
 @pytest.fixture(scope="module")
 def network(mnist):
     """A tiny network with a hold-out, so with source_priors_."""
@@ -162,10 +178,37 @@ def test_leaves_outliers_out_keeps_flags_and_saves(network, tmp_path):
     np.testing.assert_array_equal(loaded.priors_, adapter.priors_)
 
 
-def test_an_adapted_model_exports_to_onnx_and_an_archive_adapts(network, tmp_path):
+def test_at_the_source_shares_the_model_answers_unless_calibrated():
+    rng = np.random.default_rng(8)
+    # Strongly regularized, so under-confident: its calibration sharpens it.
+    model = LogisticRegression(C=1e-3).fit(*gaussian_site(3000, [1 / 3] * 3, rng))
+    measure_source_priors(model, *gaussian_site(3000, [1 / 3] * 3, rng))
+    X, _ = gaussian_site(300, [0.5, 0.3, 0.2], rng)
+    adapter = PriorShiftAdapter(model, probabilities="model", n_bootstrap=0).fit(X)
+    adapter.priors_ = adapter.source_priors_.copy()  # a site of the source's shares
+    np.testing.assert_allclose(adapter.predict_proba(X), model.predict_proba(X))
+    calibrated = adapter.set_params(probabilities="calibrated").predict_proba(X)
+    np.testing.assert_allclose(
+        calibrated,
+        shift_priors(
+            model.predict_proba(X),
+            adapter.source_priors_,
+            adapter.priors_,
+            adapter.source_calibration_,
+        ),
+    )
+    assert np.abs(calibrated - model.predict_proba(X)).max() > 0.1
+
+
+@pytest.mark.parametrize("probabilities", ["model", "calibrated"])
+def test_an_adapted_model_exports_to_onnx_and_an_archive_adapts(
+    network, tmp_path, probabilities
+):
     clf, rows, _ = network
     site = rows[np.asarray(network[2]) == 1][:40]  # a site of pneumonia only
-    adapter = PriorShiftAdapter(clf, n_bootstrap=0).fit(site)
+    adapter = PriorShiftAdapter(clf, probabilities=probabilities, n_bootstrap=0).fit(
+        site
+    )
     export_onnx(adapter, tmp_path / "adapted.onnx.zip")
     scorer = load_onnx(tmp_path / "adapted.onnx.zip")
     np.testing.assert_allclose(
