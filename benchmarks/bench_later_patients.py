@@ -13,6 +13,20 @@ recall, pneumonia recall, ROC AUC and the mean P(pneumonia) of the normal
 X-rays. What the later part loses against the same-period one is what a
 validation part drawn at random cannot see.
 
+Then what a site can do with its own later X-rays, scored on later ones it
+did not use: adapt to their class shares from one half of the later
+patients, unlabeled (``PriorShiftAdapter``, as ``sklearn-pneumo adapt``
+does, with each of its ``probabilities``), scoring the other half and the
+other way round; and label 25 to 200 later X-rays of whole patients
+(``--draws`` times), calibrate on them as ``sklearn-pneumo calibrate`` does
+(sigmoid on the log-odds), alone and with the threshold tuned for balanced
+accuracy (``--objective balanced_accuracy``), scoring the other later
+patients. Also each part through the calibration the fit measured on its
+hold-out (``source_calibration_``, the adapter's first step), and the
+estimated shares against the true one. ``--contrast`` fits with
+``resize__contrast`` (exposure normalized per X-ray) instead of the paper's
+preprocessing.
+
     python benchmarks/bench_later_patients.py \\
         --train-dir ../shared/data/chest_xray_224/train --out later.json
 """
@@ -24,9 +38,17 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold
+from bench_few_labels import COUNTS, Scored, labelled_draw
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import (
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    TunedThresholdClassifierCV,
+)
 
-from sklearn_pneumo import evaluate_binary, make_pneumo_pipeline
+from sklearn_pneumo import PriorShiftAdapter, evaluate_binary, make_pneumo_pipeline
+from sklearn_pneumo._prior_shift import calibrated
 from sklearn_pneumo.datasets import load_chest_xray_sample, load_image_folder
 
 #: The shipped binary model's settings (``bench_accuracy.FILE_CONFIGS[
@@ -72,6 +94,68 @@ def figures(y, p):
     }
 
 
+def adapted(pipe, paths, y, groups, seed):
+    """Later X-rays' P(pneumonia), adapted on the other half of the patients.
+
+    By each of ``PriorShiftAdapter``'s ``probabilities``: the model's own
+    reweighed, and those calibrated on the fit's hold-out reweighed.
+    """
+    halves = StratifiedGroupKFold(n_splits=2, shuffle=True, random_state=seed)
+    p, priors = {"model": np.empty(len(y)), "calibrated": np.empty(len(y))}, []
+    for fit_rows, score_rows in halves.split(paths, y, groups):
+        adapter = PriorShiftAdapter(pipe, random_state=seed).fit(paths[fit_rows])
+        for how, column in p.items():
+            adapter.set_params(probabilities=how)
+            column[score_rows] = adapter.predict_proba(paths[score_rows])[:, 1]
+        priors.append(round(float(adapter.priors_[1]), 4))
+    return p, priors
+
+
+def few_labels(p, y, groups, draws):
+    """Median figures on the unused later X-rays, calibrated on ``n`` labelled."""
+    rows = {}
+    for n in COUNTS:
+        rng = np.random.default_rng(0)
+        runs = {"before": [], "calibrated": [], "balanced_threshold": []}
+        for _ in range(draws):
+            chosen, rest = labelled_draw(groups, n, rng)
+            if np.bincount(y[chosen], minlength=2).min() < 5:
+                continue  # too few of a class for 5 stratified folds
+            frozen = FrozenEstimator(Scored(p).fit(None, None))
+            X, rows_x = chosen.reshape(-1, 1), rest.reshape(-1, 1)
+            calibrated = CalibratedClassifierCV(frozen, method="sigmoid").fit(
+                X, y[chosen]
+            )
+            tuned = TunedThresholdClassifierCV(
+                FrozenEstimator(calibrated),
+                scoring="balanced_accuracy",
+                cv=StratifiedKFold(5, shuffle=True, random_state=0),
+            ).fit(X, y[chosen])
+            p_after = calibrated.predict_proba(rows_x)[:, 1]
+            shifted = np.where(tuned.predict(rows_x) == 1, 1.0, 0.0)
+            runs["before"].append(evaluate_binary(y[rest], p[rest]))
+            runs["calibrated"].append(evaluate_binary(y[rest], p_after))
+            runs["balanced_threshold"].append(evaluate_binary(y[rest], shifted))
+        rows[n] = {"draws": len(runs["before"])} | {
+            how: {
+                key: float(np.median([r[key] for r in results]))
+                for key in ("accuracy", "specificity", "sensitivity", "ece")
+            }
+            for how, results in runs.items()
+        }
+    return rows
+
+
+def print_row(name, row):
+    print(
+        f"{name:<22} {row['xrays']:>5} X-rays: accuracy {row['accuracy']:.3f}, "
+        f"normal recall {row['specificity']:.3f}, pneumonia recall "
+        f"{row['sensitivity']:.3f}, ROC AUC {row['roc_auc']:.3f}, "
+        f"ECE {row['ece']:.3f}, normal mean P(pneumonia) {row['normal_mean_p']:.3f}",
+        flush=True,
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-dir", type=Path, required=True)
@@ -79,6 +163,10 @@ def main():
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument(
+        "--contrast", choices=["keep", "stretch", "equalize"], default="keep"
+    )
+    parser.add_argument("--draws", type=int, default=20)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     paths, y, groups = load_image_folder(args.train_dir, return_groups=True)
@@ -96,6 +184,7 @@ def main():
         epochs=args.epochs,
         **SETTINGS,
     )
+    pipe.set_params(resize__contrast=args.contrast)
     start = time.perf_counter()
     pipe.fit(paths[train], y[train], cnn__groups=groups[train])
     seconds = time.perf_counter() - start
@@ -108,18 +197,54 @@ def main():
         "train_xrays": int(len(train)),
         "fit_seconds": round(seconds, 1),
     }
+    proba = {}
     for name, part_paths, part_y in [
         ("same_period", paths[same], y[same]),
         ("later", paths[later], y[later]),
         ("samples", sample_paths, sample_y),
     ]:
-        report[name] = figures(part_y, pipe.predict_proba(part_paths)[:, 1])
-        row = report[name]
+        proba[name] = pipe.predict_proba(part_paths)[:, 1]
+        report[name] = figures(part_y, proba[name])
+        print_row(name, report[name])
+    rows = np.flatnonzero(later)
+    p_adapted, priors = adapted(
+        pipe, paths[rows], y[rows], groups[rows], args.random_state
+    )
+    for how, p_how in p_adapted.items():
+        report[f"later_adapted_{how}"] = figures(y[rows], p_how)
+    report["later_pneumonia_shares"] = priors
+    source = pipe[-1].source_priors_[1], pipe[-1].source_calibration_
+    report["source_pneumonia_share"] = round(float(source[0]), 4)
+    report["source_calibration"] = (
+        None if source[1] is None else np.round(source[1], 4).tolist()
+    )
+    for how in p_adapted:
+        print_row(f"later, adapted ({how})", report[f"later_adapted_{how}"])
+    # What the adapter's first step, the source calibration, does alone.
+    for name, part_y in [("same_period", y[same]), ("later", y[rows])]:
+        two = np.column_stack([1 - proba[name], proba[name]])
+        report[f"{name}_source_calibrated"] = row = figures(
+            part_y, calibrated(two, source[1])[:, 1]
+        )
+        print_row(f"{name}, calibrated", row)
+    print(
+        f"  estimated pneumonia shares of the two halves: {priors} (source "
+        f"{source[0]:.4f}, calibration {report['source_calibration']}; "
+        f"true {y[rows].mean():.4f})"
+    )
+    report["later_few_labels"] = few_labels(
+        proba["later"], y[rows], groups[rows], args.draws
+    )
+    for n, row in report["later_few_labels"].items():
         print(
-            f"{name:<12} {row['xrays']:>5} X-rays: accuracy {row['accuracy']:.3f}, "
-            f"normal recall {row['specificity']:.3f}, pneumonia recall "
-            f"{row['sensitivity']:.3f}, ROC AUC {row['roc_auc']:.3f}, "
-            f"normal mean P(pneumonia) {row['normal_mean_p']:.3f}"
+            f"later, {n:>3} labels ({row['draws']} draws), normal recall / "
+            "accuracy (/ ECE): "
+            + ", ".join(
+                f"{how} {row[how]['specificity']:.3f} / {row[how]['accuracy']:.3f}"
+                + (f" / {row[how]['ece']:.3f}" if how != "balanced_threshold" else "")
+                for how in ("before", "calibrated", "balanced_threshold")
+            ),
+            flush=True,
         )
     if args.out:
         args.out.write_text(json.dumps(report, indent=2) + "\n")

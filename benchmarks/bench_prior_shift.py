@@ -17,7 +17,10 @@ the halves swap roles. Reported per share: the medians over sites of
 accuracy, balanced accuracy and expected calibration error (of pneumonia
 or not; 10 bins) before and after, and of the estimated share; and the
 mean change of accuracy (a median over halves of 40 X-rays moves in steps
-of 0.025). ``--prior-strength S ...`` compares ``PriorShiftAdapter``'s
+of 0.025). Beside them, the same figures after with the model's own
+probabilities reweighed (``PriorShiftAdapter(probabilities="model")``)
+instead of those calibrated on the source half. ``--prior-strength S ...``
+compares ``PriorShiftAdapter``'s
 ``prior_strength`` values on the same sites (default: the adapter's own,
 ``PRIOR_STRENGTH``; 0 is plain EM).
 
@@ -132,8 +135,12 @@ def site_figures(proba, outlier, y_sick, source, classes, share, rng, size, stre
             )
             adapted = shift_priors(proba[score], shares, priors, calibration)
             after = scored(y_sick[score], adapted, classes)
+            # The model's own probabilities moved by the same shares.
+            model_shifted = scored(
+                y_sick[score], shift_priors(proba[score], shares, priors), classes
+            )
             estimate = float(sick(priors[None], classes)[0])
-            results.append((strength, before, after, estimate))
+            results.append((strength, before, after, estimate, model_shifted))
     return results
 
 
@@ -192,6 +199,7 @@ def main():
             ]
             for strength in args.prior_strength:
                 kept = [r[1:] for r in runs if r[0] == strength]
+                model_shifted = [r[3] for r in kept]
                 row = rows[str(strength)][str(share)] = {
                     "estimated_share": float(np.median([r[2] for r in kept])),
                     "accuracy_change_mean": float(
@@ -204,6 +212,20 @@ def main():
                         for i, when in ((0, "before"), (1, "after"))
                         for metric in ("accuracy", "balanced_accuracy", "ece")
                     },
+                    **{
+                        f"{metric}_model_shifted": float(
+                            np.median([r[metric] for r in model_shifted])
+                        )
+                        for metric in ("accuracy", "balanced_accuracy", "ece")
+                    },
+                    "accuracy_change_mean_model_shifted": float(
+                        np.mean(
+                            [
+                                m["accuracy"] - r[0]["accuracy"]
+                                for m, r in zip(model_shifted, kept)
+                            ]
+                        )
+                    ),
                 }
                 print(
                     f"{classes} strength {strength:g} share {share}: estimated "
@@ -214,6 +236,12 @@ def main():
                         for metric in ("accuracy", "balanced_accuracy", "ece")
                     )
                     + f" (accuracy's mean change {row['accuracy_change_mean']:+.4f})"
+                    + "; model's own probabilities shifted: "
+                    + ", ".join(
+                        f"{metric} {row[metric + '_model_shifted']:.3f}"
+                        for metric in ("accuracy", "balanced_accuracy", "ece")
+                    )
+                    + f" ({row['accuracy_change_mean_model_shifted']:+.4f})"
                 )
         report[classes] = {
             "xrays": len(paths),
