@@ -30,7 +30,13 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ._decision import LogOddsMixin
-from ._upstream import HasMethods, Interval, StrOptions, fit_context
+from ._upstream import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    fit_context,
+    validate_estimator_params,
+)
 from ._walk import final_step, scoring_model
 
 #: Estimated shares below this (or above one minus it) sit at their bound.
@@ -404,8 +410,13 @@ class PriorShiftAdapter(
         return np.percentile(estimates, [2.5, 97.5], axis=0)
 
     def _output_calibration(self):
-        """The calibration the shares reweigh the probabilities through, or None."""
+        """The calibration the shares reweigh the probabilities through, or None.
+
+        ``probabilities`` may be set after fit (it needs no refit), so it is
+        checked here too.
+        """
         check_is_fitted(self)
+        validate_estimator_params(self)
         if self.probabilities == "calibrated":
             return self.source_calibration_
         return None

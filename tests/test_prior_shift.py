@@ -198,6 +198,8 @@ def test_at_the_source_shares_the_model_answers_unless_calibrated():
         ),
     )
     assert np.abs(calibrated - model.predict_proba(X)).max() > 0.1
+    with pytest.raises(ValueError, match="'probabilities' parameter"):
+        adapter.set_params(probabilities="raw").predict_proba(X)
 
 
 @pytest.mark.parametrize("probabilities", ["model", "calibrated"])
