@@ -181,13 +181,17 @@ def _trims_borders(model):
     """Whether ``model``'s ``assess`` reports ``border_trimmed``.
 
     A pipeline does with a border-trimming step; a two-stage classifier
-    reports its pneumonia model's.
+    reports its pneumonia model's, and a class-share adapter (or a frozen
+    model) its model's.
     """
     steps = getattr(model, "steps", None)
     if steps is not None:
         return trims_borders(steps)
-    stage = getattr(model, "pneumonia_", None)
-    return stage is not None and _trims_borders(scoring_model(stage))
+    for name in ("pneumonia_", "estimator"):
+        inner = getattr(model, name, None)
+        if inner is not None:
+            return _trims_borders(scoring_model(inner))
+    return False
 
 
 def _summary(n_files, kept):

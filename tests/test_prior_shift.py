@@ -1,5 +1,7 @@
 """Adapting to a site's class shares from its unlabeled X-rays (Saerens et al.)."""
 
+import csv
+
 import numpy as np
 import pytest
 from conftest import TINY_NETWORK
@@ -14,10 +16,13 @@ from sklearn_pneumo import (
     export_onnx,
     load_model,
     load_onnx,
+    load_pretrained,
     measure_source_priors,
+    predict_files,
     save_model,
 )
 from sklearn_pneumo._prior_shift import em_priors, shift_priors
+from sklearn_pneumo.datasets import load_chest_xray_224
 
 
 def gaussian_site(n, shares, rng):
@@ -176,6 +181,19 @@ def test_leaves_outliers_out_keeps_flags_and_saves(network, tmp_path):
     loaded = load_model(tmp_path / "adapted.pneumo")
     np.testing.assert_allclose(loaded.predict_proba(site), adapter.predict_proba(site))
     np.testing.assert_array_equal(loaded.priors_, adapter.priors_)
+
+
+def test_an_adapted_border_trimming_model_writes_as_many_columns_as_its_header(
+    tmp_path,
+):
+    paths, _ = load_chest_xray_224()
+    model = load_pretrained()  # it trims borders: assess reports border_trimmed
+    adapter = PriorShiftAdapter(model, min_samples=10, n_bootstrap=0)
+    adapter.fit(paths[:12])
+    predict_files(adapter, paths[12:15], tmp_path / "rows.csv")
+    header, *rows = list(csv.reader((tmp_path / "rows.csv").open()))
+    assert "border_trimmed" in header
+    assert len(rows) == 3 and all(len(row) == len(header) for row in rows)
 
 
 def test_at_the_source_shares_the_model_answers_unless_calibrated():
