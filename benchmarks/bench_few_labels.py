@@ -61,6 +61,16 @@ def figures(y, p):
     return float(((p >= 0.5) == y).mean()), float(expected_calibration_error(y, p))
 
 
+def calibrate_on(proba, chosen, y):
+    """``Scored(proba)`` calibrated as ``calibrate`` does, on the ``chosen`` rows.
+
+    Its ``predict_proba`` then takes row numbers as a column.
+    """
+    return CalibratedClassifierCV(
+        FrozenEstimator(Scored(proba).fit(None, None)), method="sigmoid"
+    ).fit(chosen.reshape(-1, 1), y[chosen])
+
+
 def labelled_draw(groups, n, rng):
     """Rows of whole patients, drawn until at least ``n`` rows, and the rest."""
     patients = rng.permutation(np.unique(groups))
@@ -101,9 +111,7 @@ def main():
                 chosen, rest = labelled_draw(groups, n, rng)
                 if len(np.unique(y[chosen])) < 2:
                     continue
-                calibrated = CalibratedClassifierCV(
-                    FrozenEstimator(Scored(proba).fit(None, None)), method="sigmoid"
-                ).fit(chosen.reshape(-1, 1), y[chosen])
+                calibrated = calibrate_on(proba, chosen, y)
                 p_after = calibrated.predict_proba(rest.reshape(-1, 1))[:, 1]
                 before.append(figures(y[rest], proba[rest]))
                 after.append(figures(y[rest], p_after))

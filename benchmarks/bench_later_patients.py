@@ -38,8 +38,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench_few_labels import COUNTS, Scored, labelled_draw
-from sklearn.calibration import CalibratedClassifierCV
+from bench_few_labels import COUNTS, calibrate_on, labelled_draw
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import (
     StratifiedGroupKFold,
@@ -121,21 +120,17 @@ def few_labels(p, y, groups, draws):
             chosen, rest = labelled_draw(groups, n, rng)
             if np.bincount(y[chosen], minlength=2).min() < 5:
                 continue  # too few of a class for 5 stratified folds
-            frozen = FrozenEstimator(Scored(p).fit(None, None))
-            X, rows_x = chosen.reshape(-1, 1), rest.reshape(-1, 1)
-            calibrated = CalibratedClassifierCV(frozen, method="sigmoid").fit(
-                X, y[chosen]
-            )
+            calibrated = calibrate_on(p, chosen, y)
             tuned = TunedThresholdClassifierCV(
                 FrozenEstimator(calibrated),
                 scoring="balanced_accuracy",
                 cv=StratifiedKFold(5, shuffle=True, random_state=0),
-            ).fit(X, y[chosen])
-            p_after = calibrated.predict_proba(rows_x)[:, 1]
-            shifted = np.where(tuned.predict(rows_x) == 1, 1.0, 0.0)
+            ).fit(chosen.reshape(-1, 1), y[chosen])
+            p_after = calibrated.predict_proba(rest.reshape(-1, 1))[:, 1]
+            decided = tuned.predict(rest.reshape(-1, 1)).astype(float)
             runs["before"].append(evaluate_binary(y[rest], p[rest]))
             runs["calibrated"].append(evaluate_binary(y[rest], p_after))
-            runs["balanced_threshold"].append(evaluate_binary(y[rest], shifted))
+            runs["balanced_threshold"].append(evaluate_binary(y[rest], decided))
         rows[n] = {"draws": len(runs["before"])} | {
             how: {
                 key: float(np.median([r[key] for r in results]))
@@ -213,10 +208,11 @@ def main():
     for how, p_how in p_adapted.items():
         report[f"later_adapted_{how}"] = figures(y[rows], p_how)
     report["later_pneumonia_shares"] = priors
-    source = pipe[-1].source_priors_[1], pipe[-1].source_calibration_
-    report["source_pneumonia_share"] = round(float(source[0]), 4)
+    source_share = pipe[-1].source_priors_[1]
+    calibration = pipe[-1].source_calibration_
+    report["source_pneumonia_share"] = round(float(source_share), 4)
     report["source_calibration"] = (
-        None if source[1] is None else np.round(source[1], 4).tolist()
+        None if calibration is None else np.round(calibration, 4).tolist()
     )
     for how in p_adapted:
         print_row(f"later, adapted ({how})", report[f"later_adapted_{how}"])
@@ -224,12 +220,12 @@ def main():
     for name, part_y in [("same_period", y[same]), ("later", y[rows])]:
         two = np.column_stack([1 - proba[name], proba[name]])
         report[f"{name}_source_calibrated"] = row = figures(
-            part_y, calibrated(two, source[1])[:, 1]
+            part_y, calibrated(two, calibration)[:, 1]
         )
         print_row(f"{name}, calibrated", row)
     print(
         f"  estimated pneumonia shares of the two halves: {priors} (source "
-        f"{source[0]:.4f}, calibration {report['source_calibration']}; "
+        f"{source_share:.4f}, calibration {report['source_calibration']}; "
         f"true {y[rows].mean():.4f})"
     )
     report["later_few_labels"] = few_labels(
