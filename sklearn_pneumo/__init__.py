@@ -16,6 +16,7 @@ from ._evaluation import (
     evaluate_multiclass,
     expected_calibration_error,
     format_report,
+    proportion_interval,
 )
 from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader, ImageLoadError
@@ -72,6 +73,7 @@ __all__ = [
     "predict_files",
     "preset_settings",
     "pretrained_record",
+    "proportion_interval",
     "review_report",
     "save_model",
 ]

@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from ._class_names import class_display_names
+from ._evaluation import proportion_interval
 from ._version import __version__
 from ._walk import scoring_model
 
@@ -94,6 +95,12 @@ def _svg_curve(title, points_list, labels, x_label, y_label, markers=False):
     return "".join(parts)
 
 
+def _interval(hits, total):
+    """The 95 % Wilson interval of ``hits / total`` as text, "–" if undefined."""
+    low, high = proportion_interval(hits, total)
+    return "–" if np.isnan(low) else f"{low:.3f} to {high:.3f}"
+
+
 def metrics_html(labels, predictions, proba, classes):
     """Confusion matrix, per-class metrics, ROC curves and reliability, as HTML."""
     from sklearn.metrics import roc_auc_score, roc_curve
@@ -120,14 +127,15 @@ def metrics_html(labels, predictions, proba, classes):
     )
     rows = "".join(
         f'<tr><th scope="row">{html.escape(n)}</th><td>{p:.3f}</td><td>{r:.3f}</td>'
-        f"<td>{f:.3f}</td><td>{s}</td></tr>"
-        for n, p, r, f, s in zip(names, precision, recall, f1, support)
+        f"<td>{_interval(matrix[i, i], s)}</td><td>{f:.3f}</td><td>{s}</td></tr>"
+        for i, (n, p, r, f, s) in enumerate(zip(names, precision, recall, f1, support))
     )
-    accuracy = float((y == predicted).mean())
+    right = int((y == predicted).sum())
     per_class = (
-        '<table class="small"><caption>Per class (accuracy '
-        f"{accuracy:.3f} on {len(y)})</caption><thead><tr><td></td>"
-        '<th scope="col">precision</th><th scope="col">recall</th>'
+        f'<table class="small"><caption>Per class (accuracy {right / len(y):.3f}, '
+        f"95 % interval {_interval(right, len(y))}, on {len(y)})</caption>"
+        '<thead><tr><td></td><th scope="col">precision</th>'
+        '<th scope="col">recall</th><th scope="col">recall, 95 % interval</th>'
         '<th scope="col">F1</th><th scope="col">support</th></tr></thead>'
         f"<tbody>{rows}</tbody></table>"
     )

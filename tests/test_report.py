@@ -122,6 +122,7 @@ def test_labels_give_the_metrics(report, inputs):
     text = (out / "index.html").read_text()
     assert "Confusion matrix" in text and "ROC curve" in text
     assert "Reliability" in text and "Per class" in text
+    assert "recall, 95 % interval" in text
     rows = page_data(out)["rows"]
     expected = ["NORMAL" if label == 0 else "PNEUMONIA" for label in inputs[1]]
     assert [row["label"] for row in rows] == expected
