@@ -434,6 +434,8 @@ def add_review_cut(train_dir, out_dir, stems):
             "uncertainty": round(cut, 4),
             "error_rate_above": float(wrong[above].mean()),
             "error_rate_below": float(wrong[~above].mean()),
+            # As the report compares it: above the cut as recorded.
+            "share_above": float((assessed.uncertainty > round(cut, 4)).mean()),
             "measured_on": f"{len(held_paths)} X-rays of {where}",
         }
         print(stem, review)

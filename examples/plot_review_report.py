@@ -39,13 +39,14 @@ Image.fromarray(images[list(kinds).index("photograph")]).save(photograph)
 paths, y = load_chest_xray_sample()
 paths = [*paths, str(broken), str(photograph)]
 labels = [*y, None, None]  # no X-rays: no label, left out of the metrics
-cut = pretrained_record()["review"]["uncertainty"]
+review = pretrained_record()["review"]
 report = review_report(
     load_pretrained(runtime="onnx"),
     paths,
     folder / "report",
     labels,
-    review_uncertainty=cut,
+    review_uncertainty=review["uncertainty"],
+    review_share=review["share_above"],  # of its validation X-rays
     model_name="shipped normal-pneumonia model (ONNX)",
 )
 print(report.index)
@@ -55,6 +56,13 @@ print(
 )
 for path, reason in report.errors:
     print(f"  {Path(path).name}: {reason}")
+# The samples were taken after every X-ray the model learned from, and it
+# is unsure of far more of them than of its validation X-rays: the page warns.
+uncertain = report.uncertain
+print(
+    f"{uncertain.above} of {uncertain.n} above the review cut, against "
+    f"{uncertain.share:.0%} of its validation X-rays: warns {uncertain.more}"
+)
 print(sorted(p.name for p in report.index.parent.iterdir()))
 
 # %%

@@ -115,6 +115,7 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, log):
     """Score, draw and write the report; the command line's helpers are passed in."""
     from ._pretrained import pretrained_record
     from ._report import review_report
+    from ._report_page import warning
 
     model_file, inputs = model_and_inputs(args)
     if not inputs:
@@ -128,9 +129,10 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, log):
         y = _labels_from_csv(args.labels, paths)
     else:
         y = _labels_from_folders(paths, model.classes_)
-    cut = args.review_uncertainty
+    cut, share = args.review_uncertainty, None
     if cut is None and model_file is None:
-        cut = pretrained_record(args.classes).get("review", {}).get("uncertainty")
+        review = pretrained_record(args.classes).get("review", {})
+        cut, share = review.get("uncertainty"), review.get("share_above")
     name = f"shipped {args.classes} model" if model_file is None else model_file.name
     log(
         f"Reporting on {len(paths)} input(s)"
@@ -143,6 +145,7 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, log):
         y,
         heatmaps=args.heatmaps,
         review_uncertainty=cut,
+        review_share=share,
         model_name=name,
         overwrite=args.overwrite,
         batch_size=args.batch_size,
@@ -155,4 +158,6 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, log):
     )
     for path, reason in summary.errors[:3]:
         log(f"  {path}: {reason}")
+    if summary.uncertain is not None and summary.uncertain.more:
+        log(f"Warning: {warning(summary.uncertain)}")
     return 1 if summary.n_errors else 0

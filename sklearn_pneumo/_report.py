@@ -24,7 +24,13 @@ from ._class_names import class_display_names
 from ._explain import has_heatmaps, network_views
 from ._loader import apply_to_readable, check_paths, decode_image
 from ._predict_files import csv_columns, row_batches
-from ._report_page import metrics_html, model_facts, page, summary_html
+from ._report_page import (
+    metrics_html,
+    model_facts,
+    more_uncertain,
+    page,
+    summary_html,
+)
 from ._version import __version__
 
 #: The file that marks a folder as a report of this package.
@@ -146,6 +152,7 @@ def review_report(
     *,
     heatmaps=True,
     review_uncertainty=None,
+    review_share=None,
     model_name=None,
     title="X-ray review",
     overwrite=False,
@@ -195,6 +202,15 @@ def review_report(
         Uncertainty above which an answer needs review; the shipped
         models' cut is ``pretrained_record()["review"]["uncertainty"]``.
         None: outliers and errors only.
+    review_share : float, optional
+        The share of the X-rays the model was validated on whose
+        uncertainty lies above ``review_uncertainty``; the shipped models'
+        is ``pretrained_record()["review"]["share_above"]`` (about 0.1).
+        With it, the summary compares the share above the cut of these
+        inputs (those read and not flagged as outliers),
+        and warns where it is higher than chance allows (one-sided binomial
+        test at 1 %): a site whose X-rays the model reads less surely than
+        those it was validated on, where labels should check its answers.
     model_name : str, optional
         How the summary names the model (default: its type).
     title : str, default="X-ray review"
@@ -209,8 +225,10 @@ def review_report(
     -------
     Bunch
         ``index`` (the page's path), ``n_files``, ``n_errors``,
-        ``n_outliers``, ``n_review``, ``heatmaps`` (whether drawn) and
-        ``errors`` (``(path, reason)`` pairs).
+        ``n_outliers``, ``n_review``, ``heatmaps`` (whether drawn),
+        ``errors`` (``(path, reason)`` pairs) and ``uncertain``: with
+        ``review_share``, the comparison of :func:`more_uncertain` (its
+        ``more`` says whether the page warns), else None.
 
     Examples
     --------
@@ -229,6 +247,14 @@ def review_report(
         or batch_size < 1
     ):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if review_share is not None and (
+        review_uncertainty is None or not 0 < review_share < 1
+    ):
+        raise ValueError(
+            "review_share must be a share in (0, 1) of the validation X-rays "
+            f"above review_uncertainty, which it needs; got {review_share!r} "
+            f"with review_uncertainty={review_uncertainty!r}"
+        )
     paths = check_paths(paths)
     if not paths:
         raise ValueError("no image files to report on")
@@ -265,7 +291,18 @@ def review_report(
                     and record["uncertainty"] > review_uncertainty
                 )
             )
-        summary = summary_html(records, facts, names, labels is not None)
+        uncertain = None
+        if review_share is not None:
+            uncertain = more_uncertain(
+                [
+                    np.nan if r.get("uncertainty") is None else r["uncertainty"]
+                    for r in records
+                    if not (r["error"] or r.get("outlier"))
+                ],
+                review_uncertainty,
+                review_share,
+            )
+        summary = summary_html(records, facts, names, labels is not None, uncertain)
         metrics = ""
         scored = [r for r in records if r["prediction"] and "label" in r]
         if scored:
@@ -306,6 +343,7 @@ def review_report(
         n_review=sum(r["review"] for r in records),
         heatmaps=draw,
         errors=errors,
+        uncertain=uncertain,
     )
 
 

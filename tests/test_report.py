@@ -13,12 +13,14 @@ from sklearn_pneumo import (
     gradcam_heatmaps,
     load_onnx,
     predict_files,
+    pretrained_record,
     review_report,
 )
 from sklearn_pneumo._explain import network_views
 from sklearn_pneumo._gradcam import gradcam_network
 from sklearn_pneumo._network import build_cnn, inference_network
 from sklearn_pneumo._report import MARKER
+from sklearn_pneumo._report_page import more_uncertain
 
 html5lib = pytest.importorskip("html5lib")
 
@@ -223,7 +225,16 @@ def test_cli_report_reads_labels_from_folders(xray_dir, tmp_path):
     assert "broken.jpeg" in result.stderr and "Open it in a browser" in result.stderr
     data = page_data(out)
     assert len(data["rows"]) == 17 and data["labels"]
-    assert "Confusion matrix" in (out / "index.html").read_text()
+    text = (out / "index.html").read_text()
+    assert "Confusion matrix" in text
+    # The later samples' normal X-rays are uncertain to the shipped model far
+    # more often than its validation X-rays: the page and the command warn.
+    cut = pretrained_record()["review"]["uncertainty"]
+    read = [row for row in data["rows"] if not (row["error"] or row["outlier"])]
+    above = sum(row["uncertainty"] > cut for row in read)
+    assert above >= 6
+    assert 'role="alert"' in text and f"<b>{above}</b> of 16 above" in text
+    assert "Warning: The model is less sure of these X-rays" in result.stderr
     again = run_cli("report", "--pretrained", folder, "--out", out)
     assert again.returncode == 1 and "--overwrite" in again.stderr
     empty = tmp_path / "empty"
@@ -267,3 +278,42 @@ def test_the_three_class_answer_explains_each_class_with_its_stage(xray_paths):
         atol=1e-6,
     )
     assert images.shape == maps.shape == (4, 150, 150)
+
+
+def test_the_uncertainty_warning_keeps_its_level_and_fires_on_a_shift():
+    rng = np.random.default_rng(0)
+    # As uncertain as the validation X-rays: 10 % above the cut.
+    alarms = [
+        more_uncertain(rng.random(100), cut=0.9, share=0.1).more for _ in range(2000)
+    ]
+    assert np.mean(alarms) <= 0.015
+    shifted = [
+        more_uncertain(rng.random(100), cut=0.7, share=0.1).more for _ in range(200)
+    ]
+    assert np.mean(shifted) >= 0.99
+    # Answers without an uncertainty are left out, not counted as below.
+    assert more_uncertain([0.5, np.nan, np.nan], 0.1, 0.1).n == 1
+
+
+def test_review_share_compares_without_warning_where_it_holds(xray_paths, tmp_path):
+    from sklearn_pneumo import load_pretrained
+
+    review = pretrained_record()["review"]
+    model = load_pretrained(runtime="onnx")
+    paths = xray_paths[0][-4:]  # pneumonia samples the model is sure of
+    summary = review_report(
+        model,
+        paths,
+        tmp_path / "r",
+        review_uncertainty=review["uncertainty"],
+        review_share=review["share_above"],
+    )
+    text = (tmp_path / "r" / "index.html").read_text()
+    assert summary.uncertain.n == 4 and not summary.uncertain.more
+    assert "of 4 above the uncertainty cut" in text and 'role="alert"' not in text
+    with pytest.raises(ValueError, match="review_share must be a share"):
+        review_report(model, paths, tmp_path / "s", review_share=0.1)
+    with pytest.raises(ValueError, match="review_share must be a share"):
+        review_report(
+            model, paths, tmp_path / "s", review_uncertainty=0.1, review_share=1.5
+        )
