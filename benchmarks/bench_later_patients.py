@@ -9,9 +9,10 @@ patients into a training part and a same-period validation part of the
 same share (``StratifiedGroupKFold``), fits the shipped configuration at
 ``--image-size`` in float32 on the training part, and scores the
 same-period part, the later part and the 16 samples: accuracy, normal
-recall, pneumonia recall, ROC AUC and the mean P(pneumonia) of the normal
-X-rays. What the later part loses against the same-period one is what a
-validation part drawn at random cannot see.
+recall, pneumonia recall, ROC AUC, the mean P(pneumonia) of the normal
+X-rays, and the normal recall of each series of normal files (``IM``,
+``NORMAL2-IM``). What the later part loses against the same-period one is
+what a validation part drawn at random cannot see.
 
 Then what a site can do with its own later X-rays, scored on later ones it
 did not use: adapt to their class shares from one half of the later
@@ -84,12 +85,25 @@ def later_patients(paths, share):
     return later
 
 
-def figures(y, p):
-    """``evaluate_binary``'s figures, and the normal X-rays' mean P(pneumonia)."""
+def figures(y, p, paths):
+    """``evaluate_binary``'s figures, and the normal X-rays' by series.
+
+    The normal X-rays' mean P(pneumonia), and the recall of each series of
+    normal files (``IM``, ``NORMAL2-IM``): the later drift is in one.
+    """
+    series = np.array([series_and_number(path)[0] for path in paths])
+    normal = y == 0
     return {
         "xrays": int(len(y)),
         **evaluate_binary(y, p),
-        "normal_mean_p": float(p[y == 0].mean()),
+        "normal_mean_p": float(p[normal].mean()),
+        "normal_recall_by_series": {
+            str(name): {
+                "xrays": int((normal & (series == name)).sum()),
+                "recall": float((p[normal & (series == name)] < 0.5).mean()),
+            }
+            for name in np.unique(series[normal])
+        },
     }
 
 
@@ -149,6 +163,15 @@ def print_row(name, row):
         f"ECE {row['ece']:.3f}, normal mean P(pneumonia) {row['normal_mean_p']:.3f}",
         flush=True,
     )
+    print(
+        " " * 23
+        + "normal recall by series: "
+        + ", ".join(
+            f"{name} {part['recall']:.3f} of {part['xrays']}"
+            for name, part in row["normal_recall_by_series"].items()
+        ),
+        flush=True,
+    )
 
 
 def main():
@@ -199,14 +222,14 @@ def main():
         ("samples", sample_paths, sample_y),
     ]:
         proba[name] = pipe.predict_proba(part_paths)[:, 1]
-        report[name] = figures(part_y, proba[name])
+        report[name] = figures(part_y, proba[name], part_paths)
         print_row(name, report[name])
     rows = np.flatnonzero(later)
     p_adapted, priors = adapted(
         pipe, paths[rows], y[rows], groups[rows], args.random_state
     )
     for how, p_how in p_adapted.items():
-        report[f"later_adapted_{how}"] = figures(y[rows], p_how)
+        report[f"later_adapted_{how}"] = figures(y[rows], p_how, paths[rows])
     report["later_pneumonia_shares"] = priors
     source_share = pipe[-1].source_priors_[1]
     calibration = pipe[-1].source_calibration_
@@ -217,10 +240,10 @@ def main():
     for how in p_adapted:
         print_row(f"later, adapted ({how})", report[f"later_adapted_{how}"])
     # What the adapter's first step, the source calibration, does alone.
-    for name, part_y in [("same_period", y[same]), ("later", y[rows])]:
+    for name, part in [("same_period", same), ("later", rows)]:
         two = np.column_stack([1 - proba[name], proba[name]])
         report[f"{name}_source_calibrated"] = row = figures(
-            part_y, calibrated(two, calibration)[:, 1]
+            y[part], calibrated(two, calibration)[:, 1], paths[part]
         )
         print_row(f"{name}, calibrated", row)
     print(
