@@ -115,7 +115,7 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, log):
     """Score, draw and write the report; the command line's helpers are passed in."""
     from ._pretrained import pretrained_record
     from ._report import review_report
-    from ._report_page import warning
+    from ._report_page import uncertainty_warning
 
     model_file, inputs = model_and_inputs(args)
     if not inputs:
@@ -159,5 +159,5 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, log):
     for path, reason in summary.errors[:3]:
         log(f"  {path}: {reason}")
     if summary.uncertain is not None and summary.uncertain.more:
-        log(f"Warning: {warning(summary.uncertain)}")
+        log(f"Warning: {uncertainty_warning(summary.uncertain)}")
     return 1 if summary.n_errors else 0

@@ -233,13 +233,11 @@ def uncertainty_html(uncertain):
     )
     if not uncertain.more:
         return line, ""
-    return (
-        line,
-        f'<p class="warning" role="alert">{html.escape(warning(uncertain))}</p>',
-    )
+    text = html.escape(uncertainty_warning(uncertain))
+    return line, f'<p class="warning" role="alert">{text}</p>'
 
 
-def warning(uncertain):
+def uncertainty_warning(uncertain):
     """What the page and the command line say when ``uncertain.more``."""
     return (
         f"The model is less sure of these X-rays than of those it was validated "
