@@ -241,9 +241,9 @@ def uncertainty_warning(uncertain):
     """What the page and the command line say when ``uncertain.more``."""
     return (
         f"The model is less sure of these X-rays than of those it was validated "
-        f"on: {uncertain.above / uncertain.n:.0%} of its answers lie above the "
-        f"uncertainty cut, against {uncertain.share:.0%} there (binomial test, "
-        f"p = {uncertain.p_value:.2g}). Its answers may not hold here: check "
+        f"on: {uncertain.above / uncertain.n:.0%} of its answers here lie above "
+        f"the uncertainty cut, against {uncertain.share:.0%} of those (binomial "
+        f"test, p = {uncertain.p_value:.2g}). Its answers may not hold here: check "
         "them on labelled X-rays of this site before trusting them."
     )
 
