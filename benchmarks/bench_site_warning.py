@@ -71,13 +71,12 @@ def main():
     review = pretrained_record()["review"]
     model = load_pretrained(runtime="onnx", input="images")
     paths, y, _ = unseen_xrays("normal-pneumonia", args.train_dir)
-    copies = site_copies(paths, y)
+    parts = [(name, model, images, y) for name, images in site_copies(paths, y).items()]
     # The samples from their files, as the report reads them (full-size
     # JPEGs, decoded at a reduced size).
-    sample_paths, sample_y = load_chest_xray_sample()
-    copies["later samples"] = sample_paths
-    labels = {name: y for name in copies} | {"later samples": sample_y}
-    from_files = load_pretrained(runtime="onnx")
+    parts.append(
+        ("later samples", load_pretrained(runtime="onnx"), *load_chest_xray_sample())
+    )
     report = {"review": review, "copies": {}}
     print(
         f"review cut {review['uncertainty']}, passed by "
@@ -88,12 +87,12 @@ def main():
         f"{'above cut':>9}  p        "
         + "  ".join(f"warns at {size}" for size in SITE_SIZES)
     )
-    for name, images in copies.items():
-        assessed = (from_files if name == "later samples" else model).assess(images)
+    for name, scorer, inputs, labels in parts:
+        assessed = scorer.assess(inputs)
         read = ~np.asarray(assessed.outlier)
-        right = (assessed.proba[:, 1] >= 0.5) == (np.asarray(labels[name]) == 1)
+        right = (assessed.proba[:, 1] >= 0.5) == (np.asarray(labels) == 1)
         row = {
-            "xrays": len(images),
+            "xrays": len(inputs),
             "accuracy": float(right.mean()),
             "flagged": float(1 - read.mean()),
             **warnings_of(np.asarray(assessed.uncertainty)[read], review, args.draws),

@@ -142,6 +142,7 @@ def evaluate_multiclass(y_true, proba, classes):
     precision, recall, _, _ = precision_recall_fscore_support(
         y_true, y_pred, labels=classes, zero_division=0.0
     )
+    matrix = confusion_matrix(y_true, y_pred, labels=classes)
     per_class = {}
     for i, name in enumerate(classes):
         is_class = y_true == name
@@ -152,9 +153,7 @@ def evaluate_multiclass(y_true, proba, classes):
         )
         per_class[str(name)] = {
             "recall": float(recall[i]),
-            "recall_interval": list(
-                proportion_interval(np.sum(is_class & (y_pred == name)), is_class.sum())
-            ),
+            "recall_interval": list(proportion_interval(matrix[i, i], matrix[i].sum())),
             "precision": float(precision[i]),
             "roc_auc": auc,
         }
@@ -164,9 +163,9 @@ def evaluate_multiclass(y_true, proba, classes):
         "roc_auc": float(np.nanmean([c["roc_auc"] for c in per_class.values()])),
         "classes": [str(c) for c in classes],
         "per_class": per_class,
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=classes).tolist(),
+        "confusion_matrix": matrix.tolist(),
         "intervals": {
-            "accuracy": list(proportion_interval(np.sum(y_true == y_pred), len(y_true)))
+            "accuracy": list(proportion_interval(np.trace(matrix), len(y_true)))
         },
     }
 
