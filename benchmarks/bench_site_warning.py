@@ -26,7 +26,7 @@ from _validation import site_copies
 from bench_prior_shift import unseen_xrays
 
 from sklearn_pneumo import load_pretrained, pretrained_record
-from sklearn_pneumo._report_page import more_uncertain
+from sklearn_pneumo._site_warning import more_uncertain
 from sklearn_pneumo.datasets import load_chest_xray_sample
 
 #: Sizes of the sites drawn from each copy.

@@ -115,7 +115,7 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, log):
     """Score, draw and write the report; the command line's helpers are passed in."""
     from ._pretrained import pretrained_record
     from ._report import review_report
-    from ._report_page import uncertainty_warning
+    from ._site_warning import uncertainty_warning
 
     model_file, inputs = model_and_inputs(args)
     if not inputs:

@@ -27,10 +27,10 @@ from ._predict_files import csv_columns, row_batches
 from ._report_page import (
     metrics_html,
     model_facts,
-    more_uncertain,
     page,
     summary_html,
 )
+from ._site_warning import check_review_share, more_uncertain
 from ._version import __version__
 
 #: The file that marks a folder as a report of this package.
@@ -227,8 +227,9 @@ def review_report(
         ``index`` (the page's path), ``n_files``, ``n_errors``,
         ``n_outliers``, ``n_review``, ``heatmaps`` (whether drawn),
         ``errors`` (``(path, reason)`` pairs) and ``uncertain``: with
-        ``review_share``, the comparison of :func:`more_uncertain` (its
-        ``more`` says whether the page warns), else None.
+        ``review_share``, the comparison: ``above`` (inputs above the cut),
+        ``n`` (those compared), ``share``, ``p_value`` and ``more`` (whether
+        the page warns); else None.
 
     Examples
     --------
@@ -247,14 +248,7 @@ def review_report(
         or batch_size < 1
     ):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if review_share is not None and (
-        review_uncertainty is None or not 0 < review_share < 1
-    ):
-        raise ValueError(
-            "review_share must be a share in (0, 1) of the validation X-rays "
-            f"above review_uncertainty, which it needs; got {review_share!r} "
-            f"with review_uncertainty={review_uncertainty!r}"
-        )
+    check_review_share(review_uncertainty, review_share)
     paths = check_paths(paths)
     if not paths:
         raise ValueError("no image files to report on")

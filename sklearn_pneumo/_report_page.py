@@ -11,51 +11,13 @@ import string
 from importlib import resources
 
 import numpy as np
-from scipy.stats import binomtest
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-from sklearn.utils import Bunch
 
 from ._class_names import class_display_names
 from ._evaluation import proportion_interval
+from ._site_warning import uncertainty_warning
 from ._version import __version__
 from ._walk import scoring_model
-
-
-def more_uncertain(uncertainties, cut, share, *, alpha=0.01):
-    """Whether more answers lie above the uncertainty ``cut`` than ``share`` allows.
-
-    A model's review cut sends a known share of the X-rays it was validated
-    on to review (the shipped models': the 10 % most uncertain). A site
-    whose X-rays the model reads less surely than those sends more: a
-    one-sided binomial test of the share above the cut against ``share``,
-    at level ``alpha``, says when the excess is more than chance.
-
-    Parameters
-    ----------
-    uncertainties : array-like of float
-        Of the scored answers (NaN where there is none, left out).
-    cut, share : float
-    alpha : float, default=0.01
-
-    Returns
-    -------
-    Bunch
-        ``above`` and ``n`` (counts), ``share`` (as given), ``p_value`` and
-        ``more`` (whether ``p_value < alpha``).
-
-    Examples
-    --------
-    >>> result = more_uncertain([0.2] * 9 + [0.01] * 7, cut=0.08, share=0.1)
-    >>> result.above, result.n, bool(result.more)
-    (9, 16, True)
-    >>> bool(more_uncertain([0.2] * 2 + [0.01] * 14, 0.08, 0.1).more)
-    False
-    """
-    uncertainties = np.asarray(uncertainties, dtype=float)
-    uncertainties = uncertainties[~np.isnan(uncertainties)]
-    above, n = int((uncertainties > cut).sum()), len(uncertainties)
-    p_value = binomtest(above, n, share, alternative="greater").pvalue if n else 1.0
-    return Bunch(above=above, n=n, share=share, p_value=p_value, more=p_value < alpha)
 
 
 def model_facts(model, name, review_uncertainty):
@@ -235,17 +197,6 @@ def uncertainty_html(uncertain):
         return line, ""
     text = html.escape(uncertainty_warning(uncertain))
     return line, f'<p class="warning" role="alert">{text}</p>'
-
-
-def uncertainty_warning(uncertain):
-    """What the page and the command line say when ``uncertain.more``."""
-    return (
-        f"The model is less sure of these X-rays than of those it was validated "
-        f"on: {uncertain.above / uncertain.n:.0%} of its answers here lie above "
-        f"the uncertainty cut, against {uncertain.share:.0%} of those (binomial "
-        f"test, p = {uncertain.p_value:.2g}). Its answers may not hold here: check "
-        "them on labelled X-rays of this site before trusting them."
-    )
 
 
 def summary_html(records, facts, header_classes, has_labels, uncertain=None):

@@ -20,7 +20,7 @@ from sklearn_pneumo._explain import network_views
 from sklearn_pneumo._gradcam import gradcam_network
 from sklearn_pneumo._network import build_cnn, inference_network
 from sklearn_pneumo._report import MARKER
-from sklearn_pneumo._report_page import more_uncertain
+from sklearn_pneumo._site_warning import more_uncertain
 
 html5lib = pytest.importorskip("html5lib")
 
