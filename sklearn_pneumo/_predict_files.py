@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from ._class_names import class_display_names
 from ._loader import apply_to_readable, check_paths
 from ._resume import check_state, kept_rows, run_state, write_state
+from ._site_warning import check_review_share, compare_share
 from ._steps import trims_borders
 from ._walk import scoring_model
 from ._wrapped import assessing_model, wrapped_assess
@@ -50,6 +51,8 @@ def predict_files(
     resume=False,
     overwrite=False,
     client=None,
+    review_uncertainty=None,
+    review_share=None,
 ):
     """Write a CSV of predictions for image files, one batch at a time.
 
@@ -106,6 +109,15 @@ def predict_files(
         rows come back in input order, into the same file. A worker lost
         mid-run has its partitions scored again elsewhere. Works with
         ``resume``.
+    review_uncertainty, review_share : float, optional
+        Given together: an uncertainty cut and the share of the X-rays the
+        model was validated on above it (the shipped models' are
+        ``pretrained_record()["review"]["uncertainty"]`` and
+        ``["share_above"]``). The share above the cut of these inputs (those
+        read and not flagged as outliers) is then compared with it, as
+        :func:`review_report` does: a site whose X-rays the model reads
+        less surely than those it was validated on, where labels should
+        check its answers.
 
     Returns
     -------
@@ -114,7 +126,17 @@ def predict_files(
         ``n_outliers`` (rows flagged as outliers), ``errors`` (the
         ``(path, reason)`` of each error row, in order), all counting the
         rows kept by ``resume``; for a file, ``n_resumed`` (those rows).
+        With ``review_share``, ``uncertain``: ``above`` (inputs above the
+        cut), ``n`` (those compared), ``share``, ``p_value`` of the
+        one-sided binomial test and ``more`` (whether it is below 0.01),
+        counting kept rows too.
     """
+    check_review_share(review_uncertainty, review_share)
+    if review_uncertainty is not None and review_share is None:
+        raise ValueError(
+            "review_uncertainty needs review_share, the share of the "
+            "validation X-rays above it, to compare these inputs with"
+        )
     paths = check_paths(paths)
     header, assessed = csv_columns(model)
     if hasattr(output, "write"):
@@ -122,8 +144,9 @@ def predict_files(
             raise ValueError("resume=True needs an output path, not a file object")
         csv.writer(output).writerow(header)
         batches = _batches(model, paths, batch_size, client)
-        summary = _summary(len(paths), [])
-        return _write_rows(batches, len(paths), output, progress, summary, header)
+        summary, counts = _summary(len(paths), []), _counts(review_uncertainty, [])
+        _write_rows(batches, len(paths), output, progress, summary, header, counts)
+        return _compared(summary, counts, review_share)
     output = Path(output)
     if output.is_dir():
         raise IsADirectoryError(f"output {output} is a directory, not a file")
@@ -147,13 +170,13 @@ def predict_files(
     with handle:
         rest = paths[len(kept) :]
         batches = _batches(model, rest, batch_size, client)
-        summary = _summary(len(paths), kept)
-        _write_rows(batches, len(rest), handle, progress, summary, header)
+        summary, counts = _summary(len(paths), kept), _counts(review_uncertainty, kept)
+        _write_rows(batches, len(rest), handle, progress, summary, header, counts)
         os.fsync(handle.fileno())
     os.replace(partial, output)
     state_file.unlink(missing_ok=True)
     summary.n_resumed = len(kept)
-    return summary
+    return _compared(summary, counts, review_share)
 
 
 def _batches(model, paths, batch_size, client):
@@ -203,6 +226,34 @@ def _summary(n_files, kept):
     )
 
 
+def _counts(cut, kept):
+    """The answers compared with ``cut`` (None without one), ``kept`` counted."""
+    if cut is None:
+        return None
+    counts = Bunch(cut=cut, above=0, n=0)
+    for row in kept:
+        _count_uncertain(counts, row)
+    return counts
+
+
+def _count_uncertain(counts, row):
+    """Count ``row`` (the CSV's strings by column) if it has an answer to compare.
+
+    Those are the rows read, not flagged as outliers, and with an uncertainty.
+    """
+    if row["error"] or row.get("outlier") == "1" or not row.get("uncertainty"):
+        return
+    counts.n += 1
+    counts.above += float(row["uncertainty"]) > counts.cut
+
+
+def _compared(summary, counts, review_share):
+    """``summary``, with its ``uncertain`` comparison where ``counts`` were kept."""
+    if counts is not None:
+        summary.uncertain = compare_share(counts.above, counts.n, review_share)
+    return summary
+
+
 def row_batches(model, paths, batch_size):
     """Yield the CSV rows of ``paths``, one list per batch, in input order."""
     classes = class_display_names(model.classes_)
@@ -234,8 +285,12 @@ def row_batches(model, paths, batch_size):
         yield rows
 
 
-def _write_rows(batches, n_files, handle, progress, summary, header):
-    """Append each batch of rows to ``handle``, flushed; count errors and flags."""
+def _write_rows(batches, n_files, handle, progress, summary, header, counts=None):
+    """Append each batch of rows to ``handle``, flushed; count errors and flags.
+
+    With ``counts`` (of :func:`_counts`), count the answers compared with
+    its cut too.
+    """
     writer = csv.writer(handle)
     outlier = header.index("outlier") if "outlier" in header else None
     bar = tqdm(
@@ -251,6 +306,8 @@ def _write_rows(batches, n_files, handle, progress, summary, header):
                 summary.errors.append((row[0], row[-1]))
             elif outlier is not None:
                 summary.n_outliers += int(row[outlier])
+            if counts is not None:
+                _count_uncertain(counts, dict(zip(header, row)))
     bar.close()
     return summary
 

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from sklearn_pneumo import load_model
+from sklearn_pneumo import load_model, pretrained_record
 from sklearn_pneumo._cli import main
 from sklearn_pneumo._upstream import CALIBRATION_METHODS
 
@@ -299,6 +299,18 @@ def test_predict_with_the_pretrained_model(xray_dir, tmp_path):
     truth = ["NORMAL" if "NORMAL" in row["path"] else "PNEUMONIA" for row in rows]
     correct = sum(row["prediction"] == t for row, t in zip(rows, truth))
     assert correct >= 12  # well above chance (8 of 16)
+    # These later X-rays are uncertain to it far more often than its
+    # validation X-rays: the run warns, as the report does.
+    cut = pretrained_record()["review"]["uncertainty"]
+    above = sum(
+        float(row["uncertainty"]) > cut for row in rows if row["outlier"] == "0"
+    )
+    assert above >= 6
+    assert "Warning: The model is less sure of these X-rays" in result.stderr
+    assert f"{above / 16:.0%} of its answers here" in result.stderr
+    sure = run_cli("predict", "--pretrained", *[row["path"] for row in rows[-4:]])
+    assert sure.returncode == 0 and "Predicting 4 images" in sure.stderr
+    assert "Warning" not in sure.stderr
 
 
 def test_output_and_model_paths_are_checked_before_scoring(tmp_path, xray_dir):

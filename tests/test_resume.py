@@ -1,5 +1,7 @@
 """Resumable scoring runs: killed anywhere, continued, the file of an unbroken run."""
 
+import csv
+import io
 import os
 import signal
 import subprocess
@@ -12,7 +14,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sklearn_pneumo import load_model, load_onnx, predict_files, save_model
+from sklearn_pneumo import (
+    load_model,
+    load_onnx,
+    load_pretrained,
+    predict_files,
+    pretrained_record,
+    save_model,
+)
 from sklearn_pneumo._resume import model_fingerprint
 
 #: A scoring run in a process of its own: a model of "image files" that
@@ -142,6 +151,36 @@ def test_resume_keeps_the_rows_and_refuses_another_run(
         predict_files(model, paths, out)
     predict_files(model, paths[:3], out, overwrite=True)
     assert len(out.read_text().splitlines()) == 4
+
+
+def test_a_resumed_run_compares_the_answers_of_a_whole_one(
+    xray_paths, tmp_path, monkeypatch
+):
+    review = pretrained_record()["review"]
+    model = load_pretrained(runtime="onnx")
+    paths = list(xray_paths[0]) + [str(tmp_path / "missing.jpeg")]
+    compare = dict(
+        batch_size=4,
+        review_uncertainty=review["uncertainty"],
+        review_share=review["share_above"],
+    )
+    whole = predict_files(model, paths, tmp_path / "whole.csv", **compare)
+    rows = list(csv.DictReader((tmp_path / "whole.csv").open()))
+    read = [row for row in rows if not row["error"] and row["outlier"] == "0"]
+    above = sum(float(row["uncertainty"]) > review["uncertainty"] for row in read)
+    assert (whole.uncertain.n, whole.uncertain.above) == (len(read), above)
+    assert whole.uncertain.more and len(read) >= 15  # the later samples
+    with monkeypatch.context() as patch:
+        interrupted_at_batch(patch, 3)
+        with pytest.raises(KeyboardInterrupt):
+            predict_files(model, paths, tmp_path / "rows.csv", **compare)
+    out = tmp_path / "rows.csv"
+    resumed = predict_files(model, paths, out, resume=True, **compare)
+    assert resumed.n_resumed == 8 and resumed.uncertain == whole.uncertain
+    streamed = predict_files(model, paths, io.StringIO(), **compare)
+    assert streamed.uncertain == whole.uncertain
+    with pytest.raises(ValueError, match="review_uncertainty needs review_share"):
+        predict_files(model, paths, io.StringIO(), review_uncertainty=0.1)
 
 
 def test_a_model_file_read_twice_has_one_fingerprint(fitted_pipeline, tmp_path):
