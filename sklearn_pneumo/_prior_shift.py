@@ -278,6 +278,13 @@ class PriorShiftAdapter(
         Inputs the estimate used.
     n_outliers_ : int
         Inputs left out as outliers.
+    site_uncertainty_ : ndarray of shape (n_samples_,)
+        The model's uncertainty of each input the estimate used (NaN where
+        it gives none): how surely the model reads the site, which its
+        shares cannot change. ``sklearn-pneumo adapt --pretrained`` compares
+        its share above the shipped model's review cut with the model's
+        validation X-rays', as the review report does, and warns where it is
+        higher than chance allows.
 
     Examples
     --------
@@ -354,12 +361,14 @@ class PriorShiftAdapter(
         if hasattr(scoring_model(model), "assess"):
             assessed = model.assess(X)
             proba, outlier = assessed.proba, np.asarray(assessed.outlier)
+            uncertainty = np.asarray(assessed.uncertainty, dtype=np.float64)
         else:
             proba = model.predict_proba(X)
+            uncertainty = np.full(len(proba), np.nan)
         proba = np.asarray(proba, dtype=np.float64)
         self.n_outliers_ = int(outlier.sum()) if outlier is not None else 0
         if self.skip_outliers and outlier is not None:
-            proba = proba[~outlier]
+            proba, uncertainty = proba[~outlier], uncertainty[~outlier]
         if len(proba) < self.min_samples:
             raise ValueError(
                 f"{len(proba)} input(s) to estimate the class shares from, "
@@ -374,6 +383,7 @@ class PriorShiftAdapter(
         )
         proba = calibrated(proba, self.source_calibration_)
         self.n_samples_ = len(proba)
+        self.site_uncertainty_ = uncertainty
         self.priors_ = em_priors(proba, source, strength=self.prior_strength)
         self.priors_interval_ = self._bootstrap(proba, source)
         # The prior keeps every share off 0 and 1: what the inputs alone say

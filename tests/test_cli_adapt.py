@@ -34,6 +34,7 @@ def test_adapts_the_shipped_archive_and_predict_scores_it(site, tmp_path):
     assert set(shares) == {"NORMAL", "PNEUMONIA"}
     assert abs(sum(map(float, shares.values())) - 1) < 0.002
     assert "Estimated from" in result.stdout and "outliers" in result.stdout
+    assert "Warning" not in result.stderr  # X-rays it was trained on: it is sure
     adapted = load_onnx(out)
     assert adapted.prior_shift["target"] == pytest.approx(
         [float(shares["NORMAL"]), float(shares["PNEUMONIA"])], abs=1e-3
@@ -64,6 +65,29 @@ def test_adapts_the_shipped_archive_and_predict_scores_it(site, tmp_path):
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(rows_file.open()))
     assert len(rows) == 200 and {"outlier", "typicality"} <= set(rows[0])
+
+
+def test_warns_where_the_model_is_less_sure_of_the_site(tmp_path):
+    from sklearn_pneumo import PriorShiftAdapter, load_pretrained, pretrained_record
+    from sklearn_pneumo.datasets import load_chest_xray_sample
+
+    # The later samples, twice (adapting needs 30): the shipped model is
+    # unsure of most of their normal X-rays, which no class share mends.
+    paths, _ = load_chest_xray_sample()
+    for copy in ("a", "b"):
+        (tmp_path / "site" / copy).mkdir(parents=True)
+        for path in paths:
+            shutil.copy(path, tmp_path / "site" / copy / Path(path).name)
+    out = tmp_path / "site.onnx.zip"
+    result = run_cli("adapt", "--pretrained", "--onnx", tmp_path / "site", "--out", out)
+    assert result.returncode == 0, result.stderr
+    adapter = PriorShiftAdapter(load_pretrained(runtime="onnx"), n_bootstrap=0)
+    uncertainty = adapter.fit(list(paths) * 2).site_uncertainty_
+    assert uncertainty.shape == (adapter.n_samples_,) == (32,)
+    above = int((uncertainty > pretrained_record()["review"]["uncertainty"]).sum())
+    assert above >= 12
+    assert f"{above / 32:.0%} of its answers here lie above" in result.stderr
+    assert "does not make the model surer of them" in result.stderr
 
 
 def test_refuses_with_a_clear_error_and_writes_nothing(site, tmp_path):
