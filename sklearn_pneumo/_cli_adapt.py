@@ -165,6 +165,8 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, check_output, 
             )
             if uncertain.more:
                 log(
-                    f"Warning: {uncertainty_warning(uncertain)} Adapting to the "
-                    "site's class shares does not make the model surer of them."
+                    f"Warning: {uncertainty_warning(uncertain)} The class shares "
+                    "estimated from them may be wrong too: compare the adapted "
+                    "model with the model as it is on labelled X-rays of the "
+                    "site before using it."
                 )

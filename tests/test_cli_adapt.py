@@ -87,7 +87,7 @@ def test_warns_where_the_model_is_less_sure_of_the_site(tmp_path):
     above = int((uncertainty > pretrained_record()["review"]["uncertainty"]).sum())
     assert above >= 12
     assert f"{above / 32:.0%} of its answers here lie above" in result.stderr
-    assert "does not make the model surer of them" in result.stderr
+    assert "class shares estimated from them may be wrong too" in result.stderr
 
 
 def test_refuses_with_a_clear_error_and_writes_nothing(site, tmp_path):
