@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _cli_adapt, _cli_report
+from ._class_names import class_display_names
 from ._evaluation import evaluate_binary, evaluate_multiclass, format_report
 from ._loader import ImageLoader
 from ._predict_files import predict_files
@@ -488,8 +489,9 @@ def _calibration_data(folder, classes):
             f"{folder} has classes the model does not know: {', '.join(unknown)} "
             f"(it knows {', '.join(names)})"
         )
+    shown = dict(zip(names, class_display_names(classes)))  # 1 is PNEUMONIA
     counts = {name: int(np.sum(np.asarray(y).astype(str) == name)) for name in names}
-    few = {name: n for name, n in counts.items() if n < 5}
+    few = {shown[name]: n for name, n in counts.items() if n < 5}
     if few:
         raise ValueError(
             f"{folder} has "

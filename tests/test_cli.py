@@ -164,6 +164,7 @@ def test_calibrate_refuses_what_it_cannot_use(chest_xray, tmp_path):
     for arguments, message in cases:
         result = run_cli("calibrate", *arguments, "--out", tmp_path / "c.pneumo")
         assert result.returncode == 1 and message in result.stderr, result.stderr
+    assert re.search(r"X-ray\(s\) of class (NORMAL|PNEUMONIA)\b", result.stderr)
     # The stray file's warning reads as the tool's line, not as Python source.
     warning = "sklearn-pneumo: warning: 1 image file(s) directly in"
     assert warning in result.stderr and "stray.jpeg" in result.stderr
