@@ -26,6 +26,7 @@ from ._predict_files import predict_files
 from ._pretrained import load_pretrained, pretrained_record
 from ._prior_shift import PriorShiftAdapter, measure_source_priors
 from ._report import review_report
+from ._site_warning import measure_review_cut
 from ._two_stage import TwoStageClassifier
 from ._version import __version__ as __version__
 from ._walk import fitted_networks
@@ -69,6 +70,7 @@ __all__ = [
     "load_pretrained",
     "make_pneumo_ensemble",
     "make_pneumo_pipeline",
+    "measure_review_cut",
     "measure_source_priors",
     "predict_files",
     "preset_settings",

@@ -17,8 +17,7 @@ from ._class_names import class_display_names
 from ._evaluation import evaluate_binary, evaluate_multiclass, format_report
 from ._loader import ImageLoader
 from ._predict_files import predict_files
-from ._pretrained import STEMS, pretrained_record
-from ._site_warning import uncertainty_warning
+from ._pretrained import STEMS
 from ._tensorflow_log import import_tensorflow_quietly
 from ._upstream import CALIBRATION_METHODS
 from ._walk import scoring_model
@@ -187,9 +186,10 @@ def _parser():
         usage="sklearn-pneumo predict [options] MODEL INPUT [INPUT ...]\n"
         "       sklearn-pneumo predict [options] --pretrained INPUT [INPUT ...]",
         description="Write a CSV row per image: path, prediction, class "
-        "probabilities, and the error for a file that cannot be read. With "
-        "--pretrained, warn at the end where more answers lie above the "
-        "model's uncertainty cut than its validation X-rays did.",
+        "probabilities, and the error for a file that cannot be read. Warn at "
+        "the end where more answers lie above the model's review cut of "
+        "uncertainty than of its validation X-rays (the shipped models, and "
+        "models adapted or calibrated from them, carry one).",
     )
     predict.add_argument(
         "arguments",
@@ -680,10 +680,6 @@ def _predict(args):
         scorer = scoring_model(model)  # a search scores with its best estimator
         final = f"{scorer.steps[-1][0]}__" if hasattr(scorer, "steps") else ""
         scorer.set_params(**{f"{final}inference_dtype_policy": "mixed_bfloat16"})
-    cut = share = None
-    if model_file is None:  # the shipped model's record has its review cut
-        review = pretrained_record(args.classes).get("review", {})
-        cut, share = review.get("uncertainty"), review.get("share_above")
     _log(f"Predicting {_plural(len(paths), 'image')}")
     # A bar only where a person watches stderr, and never on the terminal
     # that shows the CSV rows (they would share lines).
@@ -698,8 +694,6 @@ def _predict(args):
             resume=args.resume,
             overwrite=args.overwrite,
             client=client,
-            review_uncertainty=cut if share is not None else None,
-            review_share=share,
         )
     if summary.get("n_resumed"):
         _log(f"Resumed: kept {_plural(summary.n_resumed, 'row')} of {args.out}.partial")
@@ -716,8 +710,6 @@ def _predict(args):
             f"{_plural(summary.n_errors, 'file')} could not be read ({named}"
             f"{f'; and {more} more' if more else ''}); see the error column"
         )
-    if summary.get("uncertain") is not None and summary.uncertain.more:
-        _log(f"Warning: {uncertainty_warning(summary.uncertain)}")
     return 1 if summary.n_errors else 0
 
 

@@ -7,9 +7,9 @@ Its options and its ``run``, registered by the command line's dispatcher
 from pathlib import Path
 
 from ._class_names import class_display_names
-from ._pretrained import STEMS, pretrained_record
+from ._pretrained import STEMS
 from ._prior_shift import PRIOR_STRENGTH
-from ._site_warning import more_uncertain, uncertainty_warning
+from ._site_warning import more_uncertain, review_cut, uncertainty_warning
 
 
 def add_parser(commands):
@@ -157,16 +157,13 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, check_output, 
         f"Saved the adapted model to {args.out}; predict image files with "
         f"'sklearn-pneumo predict {args.out} FILES_OR_FOLDERS'"
     )
-    if model_file is None:  # the shipped model's record has its review cut
-        review = pretrained_record(args.classes).get("review", {})
-        if review.get("share_above") is not None:
-            uncertain = more_uncertain(
-                adapter.site_uncertainty_, review["uncertainty"], review["share_above"]
+    cut, share = review_cut(model)
+    if cut is not None:
+        uncertain = more_uncertain(adapter.site_uncertainty_, cut, share)
+        if uncertain.more:
+            log(
+                f"sklearn-pneumo: warning: {uncertainty_warning(uncertain)} The "
+                "class shares estimated from them may be wrong too: compare the "
+                "adapted model with the model as it is on labelled X-rays of "
+                "the site before using it."
             )
-            if uncertain.more:
-                log(
-                    f"Warning: {uncertainty_warning(uncertain)} The class shares "
-                    "estimated from them may be wrong too: compare the adapted "
-                    "model with the model as it is on labelled X-rays of the "
-                    "site before using it."
-                )

@@ -61,8 +61,9 @@ def add_parser(commands):
         "--review-uncertainty",
         type=float,
         metavar="CUT",
-        help="answers above this uncertainty need review (default: the shipped "
-        "model's cut, from its record, with --pretrained)",
+        help="answers above this uncertainty need review (default: the model's "
+        "own cut, which the shipped models carry; with it, the report also "
+        "warns where more answers than of its validation X-rays lie above it)",
     )
     report.add_argument(
         "--overwrite", action="store_true", help="replace an existing DIR"
@@ -113,7 +114,6 @@ def _labels_from_folders(paths, classes):
 
 def run(args, *, model_and_inputs, load_predictor, expand_inputs, log):
     """Score, draw and write the report; the command line's helpers are passed in."""
-    from ._pretrained import pretrained_record
     from ._report import review_report
     from ._site_warning import uncertainty_warning
 
@@ -129,10 +129,6 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, log):
         y = _labels_from_csv(args.labels, paths)
     else:
         y = _labels_from_folders(paths, model.classes_)
-    cut, share = args.review_uncertainty, None
-    if cut is None and model_file is None:
-        review = pretrained_record(args.classes).get("review", {})
-        cut, share = review.get("uncertainty"), review.get("share_above")
     name = f"shipped {args.classes} model" if model_file is None else model_file.name
     log(
         f"Reporting on {len(paths)} input(s)"
@@ -144,8 +140,7 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, log):
         args.out,
         y,
         heatmaps=args.heatmaps,
-        review_uncertainty=cut,
-        review_share=share,
+        review_uncertainty=args.review_uncertainty,
         model_name=name,
         overwrite=args.overwrite,
         batch_size=args.batch_size,
@@ -159,5 +154,5 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, log):
     for path, reason in summary.errors[:3]:
         log(f"  {path}: {reason}")
     if summary.uncertain is not None and summary.uncertain.more:
-        log(f"Warning: {uncertainty_warning(summary.uncertain)}")
+        log(f"sklearn-pneumo: warning: {uncertainty_warning(summary.uncertain)}")
     return 1 if summary.n_errors else 0

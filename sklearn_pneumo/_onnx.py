@@ -42,6 +42,7 @@ from ._onnx_archive import (
     refused,
 )
 from ._prior_shift import shift_priors
+from ._site_warning import review_cut
 from ._steps import (
     prediction_steps,
     transform_naming_failures,
@@ -176,7 +177,15 @@ def _without_prior_shift(model):
     return scoring_model(model._model()), shift
 
 
-def _readapted_archive(scorer, prior_shift, path):
+def _review(model):
+    """``model``'s review cut as a manifest entry, or None."""
+    cut, share = review_cut(model)
+    if cut is None:
+        return None
+    return {"uncertainty": float(cut), "share_above": float(share)}
+
+
+def _readapted_archive(scorer, prior_shift, review, path):
     """Write ``scorer``'s archive again with ``prior_shift``: no TensorFlow needed.
 
     The members are read back from the archive ``scorer`` was loaded from
@@ -184,7 +193,7 @@ def _readapted_archive(scorer, prior_shift, path):
     """
     if scorer.path is None:
         raise ValueError("this OnnxScorer was not read from an archive")
-    manifest = {**scorer.manifest, "prior_shift": prior_shift}
+    manifest = {**scorer.manifest, "prior_shift": prior_shift, "review": review}
     with zipfile.ZipFile(scorer.path) as source:
         members = {name: source.read(name) for name in manifest["sha256"]}
     for name, data in members.items():
@@ -279,9 +288,10 @@ def export_onnx(model, path, *, quantize=None, calibration=None, holdout=None):
     >>> bool(np.abs(scorer.predict_proba(X) - clf.predict_proba(X)).max() < 1e-4)
     True
     """
+    review = _review(model)
     model, prior_shift = _without_prior_shift(scoring_model(model))
     if isinstance(model, OnnxScorer):
-        return _readapted_archive(model, prior_shift, path)
+        return _readapted_archive(model, prior_shift, review, path)
     if importlib.util.find_spec("tf2onnx") is None:
         raise ImportError(
             "export_onnx needs tf2onnx: pip install 'sklearn-pneumo[export]'."
@@ -336,6 +346,7 @@ def export_onnx(model, path, *, quantize=None, calibration=None, holdout=None):
             getattr(final_step(model), "source_calibration_", None)
         ),
         "prior_shift": prior_shift,
+        "review": review,
         "versions": _versions(),
     }
     if quantize is None:
@@ -472,6 +483,10 @@ class OnnxScorer(LogOddsMixin, TypicalityMixin):
         What the archive says of itself: settings, versions, checksums.
     offset_ : float
         Typicality below it is flagged as an outlier.
+    review_uncertainty_, review_share_ : float
+        The exported model's review cut of uncertainty and the share of its
+        validation X-rays above it (:func:`measure_review_cut`), where it
+        had them.
     """
 
     def __init__(self, networks, steps, classes, combine, manifest, path=None):
@@ -486,6 +501,9 @@ class OnnxScorer(LogOddsMixin, TypicalityMixin):
             self.source_priors_ = np.asarray(manifest["source_priors"])
             self.source_calibration_ = manifest.get("source_calibration")
         self.prior_shift = manifest.get("prior_shift")
+        if manifest.get("review") is not None:
+            self.review_uncertainty_ = manifest["review"]["uncertainty"]
+            self.review_share_ = manifest["review"]["share_above"]
 
     def _shifted(self, proba):
         """``proba`` moved to the site's class shares, if the archive was adapted."""

@@ -58,6 +58,7 @@ _OPTIONAL_FIELDS = {
     "source_calibration",
     "prior_shift",
     "quantization",
+    "review",
 }
 _MEMBER_FIELDS = {
     "name",
@@ -241,6 +242,20 @@ def _check_manifest(manifest):
     _check_shares(manifest.get("source_priors"), "source_priors", n_classes)
     _check_calibration(
         manifest.get("source_calibration"), "source_calibration", n_classes
+    )
+    review = manifest.get("review")
+    _require(
+        review is None
+        or (
+            isinstance(review, dict)
+            and set(review) == {"uncertainty", "share_above"}
+            and _is_number(review["uncertainty"])
+            and review["uncertainty"] >= 0
+            and _is_number(review["share_above"])
+            and 0 < review["share_above"] < 1
+        ),
+        f"review is {review!r}: null, or an uncertainty cut of 0 or more and "
+        "the share_above it, in (0, 1)",
     )
     quantization = manifest.get("quantization")
     _require(

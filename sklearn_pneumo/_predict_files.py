@@ -3,6 +3,7 @@
 import csv
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,12 @@ from tqdm.auto import tqdm
 from ._class_names import class_display_names
 from ._loader import apply_to_readable, check_paths
 from ._resume import check_state, kept_rows, run_state, write_state
-from ._site_warning import check_review_share, compare_share
+from ._site_warning import (
+    check_review_share,
+    compare_share,
+    review_cut,
+    uncertainty_warning,
+)
 from ._steps import trims_borders
 from ._walk import scoring_model
 from ._wrapped import assessing_model, wrapped_assess
@@ -111,13 +117,15 @@ def predict_files(
         ``resume``.
     review_uncertainty, review_share : float, optional
         Given together: an uncertainty cut and the share of the X-rays the
-        model was validated on above it (the shipped models' are
-        ``pretrained_record()["review"]["uncertainty"]`` and
-        ``["share_above"]``). The share above the cut of these inputs (those
-        read and not flagged as outliers) is then compared with it, as
-        :func:`review_report` does: a site whose X-rays the model reads
-        less surely than those it was validated on, where labels should
-        check its answers.
+        model was validated on above it. None: the model's own
+        (``review_uncertainty_`` and ``review_share_``, which
+        :func:`measure_review_cut` sets and the shipped models carry), if
+        it has them. The share above the cut of these inputs (those read
+        and not flagged as outliers) is compared with it, as
+        :func:`review_report` does, and a UserWarning says where it is
+        higher than chance allows: a site whose X-rays the model reads less
+        surely than those it was validated on, where labels should check
+        its answers.
 
     Returns
     -------
@@ -131,6 +139,8 @@ def predict_files(
         one-sided binomial test and ``more`` (whether it is below 0.01),
         counting kept rows too.
     """
+    if review_uncertainty is None and review_share is None:
+        review_uncertainty, review_share = review_cut(model)
     check_review_share(review_uncertainty, review_share)
     if review_uncertainty is not None and review_share is None:
         raise ValueError(
@@ -248,9 +258,14 @@ def _count_uncertain(counts, row):
 
 
 def _compared(summary, counts, review_share):
-    """``summary``, with its ``uncertain`` comparison where ``counts`` were kept."""
+    """``summary``, with its ``uncertain`` comparison where ``counts`` were kept.
+
+    A UserWarning says where the share above the cut is more than chance.
+    """
     if counts is not None:
         summary.uncertain = compare_share(counts.above, counts.n, review_share)
+        if summary.uncertain.more:
+            warnings.warn(uncertainty_warning(summary.uncertain), stacklevel=3)
     return summary
 
 

@@ -3,6 +3,8 @@
 import json
 from importlib import resources
 
+from ._walk import final_step
+
 _FOLDER = resources.files("sklearn_pneumo") / "pretrained"
 #: The stem of each shipped model's files (``.pneumo``, its ONNX form
 #: ``.onnx.zip`` and the record of how it was made, ``.json``), by the
@@ -78,7 +80,12 @@ def load_pretrained(
     ``is_outlier``, :func:`~sklearn_pneumo.predict_files`,
     :func:`~sklearn_pneumo.gradcam_heatmaps`, or
     ``FixedThresholdClassifier(model, threshold=...)`` with the threshold
-    of :func:`pretrained_record`.
+    of :func:`pretrained_record`. Its final step carries the record's review
+    cut (``review_uncertainty_`` and ``review_share_``, see
+    :func:`~sklearn_pneumo.measure_review_cut`) where
+    ``test_time_augmentation`` is left as validated, so its reports and
+    batch runs warn where it is less sure of a site's X-rays than of its
+    validation ones.
 
     ``classes="normal-bacterial-viral"`` answers with three classes,
     ``"bacterial"``, ``"normal"``, ``"viral"`` (in that ``classes_``
@@ -144,11 +151,18 @@ def load_pretrained(
     if classes == "normal-bacterial-viral":
         from ._two_stage import TwoStageClassifier
 
-        return TwoStageClassifier.from_fitted(
+        model = TwoStageClassifier.from_fitted(
             _load(STEMS["normal-pneumonia"], input, test_time_augmentation, runtime),
             _load(stem, input, test_time_augmentation, runtime),
         )
-    return _load(stem, input, test_time_augmentation, runtime)
+    else:
+        model = _load(stem, input, test_time_augmentation, runtime)
+    review = pretrained_record(classes).get("review")
+    if review is not None and test_time_augmentation is None:  # as measured
+        final = final_step(model)
+        final.review_uncertainty_ = review["uncertainty"]
+        final.review_share_ = review["share_above"]
+    return model
 
 
 def _load(stem, input, test_time_augmentation, runtime):

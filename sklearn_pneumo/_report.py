@@ -30,7 +30,7 @@ from ._report_page import (
     page,
     summary_html,
 )
-from ._site_warning import check_review_share, more_uncertain
+from ._site_warning import check_review_share, more_uncertain, review_cut
 from ._version import __version__
 
 #: The file that marks a folder as a report of this package.
@@ -199,14 +199,15 @@ def review_report(
         Compute Grad-CAM heatmaps (one more pass of the networks, with
         gradients for a Keras model).
     review_uncertainty : float, optional
-        Uncertainty above which an answer needs review; the shipped
-        models' cut is ``pretrained_record()["review"]["uncertainty"]``.
-        None: outliers and errors only.
+        Uncertainty above which an answer needs review. None, with
+        ``review_share`` None too: the model's own cut and share
+        (``review_uncertainty_`` and ``review_share_``, which
+        :func:`measure_review_cut` sets and the shipped models carry), or,
+        for a model without them, outliers and errors only.
     review_share : float, optional
         The share of the X-rays the model was validated on whose
-        uncertainty lies above ``review_uncertainty``; the shipped models'
-        is ``pretrained_record()["review"]["share_above"]`` (about 0.1).
-        With it, the summary compares the share above the cut of these
+        uncertainty lies above ``review_uncertainty`` (the shipped models':
+        about 0.1). With it, the summary compares the share above the cut of these
         inputs (those read and not flagged as outliers), and warns where it
         is higher than chance allows (one-sided binomial test at 1 %): a
         site whose X-rays the model reads less surely than those it was
@@ -248,6 +249,8 @@ def review_report(
         or batch_size < 1
     ):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if review_uncertainty is None and review_share is None:
+        review_uncertainty, review_share = review_cut(model)
     check_review_share(review_uncertainty, review_share)
     paths = check_paths(paths)
     if not paths:

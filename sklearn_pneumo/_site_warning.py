@@ -1,17 +1,125 @@
 """The site warning: more uncertain answers than the model's validation had.
 
 A model's review cut sends a known share of the X-rays it was validated on
-to review (the shipped models': the 10 % most uncertain, recorded as
-``pretrained_record()["review"]["share_above"]``). A site whose X-rays the
-model reads less surely sends more. The review page
-(:func:`~sklearn_pneumo.review_report`) and :func:`~sklearn_pneumo.predict_files`
-(``sklearn-pneumo report`` and ``predict``) compare the two shares and
-warn where the excess is more than chance.
+to review (the shipped models': the 10 % most uncertain). A site whose
+X-rays the model reads less surely sends more. The cut and that share are
+what the model learned of its own validation X-rays, kept on it as
+``review_uncertainty_`` and ``review_share_`` (:func:`measure_review_cut`;
+the shipped models carry theirs), so they travel with it through
+:func:`~sklearn_pneumo.save_model`, :func:`~sklearn_pneumo.export_onnx`,
+adaptation and calibration. The review page
+(:func:`~sklearn_pneumo.review_report`), :func:`~sklearn_pneumo.predict_files`
+and the command line compare the two shares and warn where the excess is
+more than chance.
 """
 
 import numpy as np
 from scipy.stats import binomtest
 from sklearn.utils import Bunch
+
+from ._walk import final_step, scoring_model
+from ._wrapped import wrapped_assess, wrapped_model
+
+
+def measure_review_cut(model, X, *, share=0.1):
+    """Set the review cut of a fitted model: ``review_uncertainty_``, ``review_share_``.
+
+    ``X`` are X-rays of the model's training source that it was not fitted
+    on (its hold-out, say). The cut is the uncertainty above which their
+    ``share`` most uncertain answers lie, and ``review_share_`` the share
+    that does lie above it (ties move it a little), among those read and
+    not flagged as outliers. Both are stored on the model's final step, as
+    fit stores ``source_priors_``: :func:`review_report`,
+    :func:`predict_files` and the command line then send the answers above
+    the cut to review, and warn where a site's share above it is higher
+    than chance allows. They hold for the model as it was measured:
+    measure again after changing its ``test_time_augmentation``.
+
+    Parameters
+    ----------
+    model : fitted model of this package
+        One whose ``assess`` gives an ``uncertainty``: an ensemble, or a
+        network with ``test_time_augmentation=True``; a pipeline, an ONNX
+        archive's scorer or a two-stage classifier of them.
+    X : array-like
+        Its inputs (image paths for a pipeline that loads them).
+    share : float, default=0.1
+        The share of ``X`` to send to review.
+
+    Returns
+    -------
+    Bunch
+        ``uncertainty`` (the cut), ``share_above`` and ``n`` (the inputs
+        measured on).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pneumo import CNNClassifier, measure_review_cut
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.random((60, 8 * 8), dtype=np.float32)
+    >>> clf = CNNClassifier(epochs=1, model__filters=2, random_state=0,
+    ...                     test_time_augmentation=True).fit(X, [0, 1] * 30)
+    >>> cut = measure_review_cut(clf, X[:40], share=0.25)
+    >>> cut.n, cut.share_above, clf.review_share_
+    (40, 0.25, 0.25)
+    """
+    if not 0 < share < 1:
+        raise ValueError(f"share must be in (0, 1), got {share!r}")
+    assess = wrapped_assess(scoring_model(model))
+    if assess is None:
+        raise ValueError(
+            f"{type(model).__name__} has no assess: measure the review cut of "
+            "a model of this package"
+        )
+    assessed = assess(X)
+    uncertainty = np.asarray(assessed.uncertainty, dtype=np.float64)
+    uncertainty = uncertainty[~np.asarray(assessed.outlier, dtype=bool)]
+    uncertainty = uncertainty[~np.isnan(uncertainty)]
+    if not len(uncertainty):
+        raise ValueError(
+            "the model gives no uncertainty for these inputs: a single network "
+            "gives one with test_time_augmentation=True, an ensemble always"
+        )
+    cut = round(float(np.quantile(uncertainty, 1 - share)), 4)
+    above = float((uncertainty > cut).mean())
+    if not 0 < above < 1:
+        raise ValueError(
+            f"{above:.0%} of the {len(uncertainty)} inputs lie above the cut "
+            f"{cut}: too few inputs, or too many equal uncertainties, to set one"
+        )
+    final = final_step(model)
+    final.review_uncertainty_, final.review_share_ = cut, above
+    return Bunch(uncertainty=cut, share_above=above, n=len(uncertainty))
+
+
+def review_cut(model):
+    """``(review_uncertainty_, review_share_)`` of ``model``, or ``(None, None)``.
+
+    Found on its final step, or on the model inside it: inside a search,
+    a :class:`PriorShiftAdapter`, or scikit-learn's calibration and
+    threshold wrappers, whose answers move but whose uncertainty is the
+    model's.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> review_cut(LogisticRegression())
+    (None, None)
+    """
+    from ._prior_shift import PriorShiftAdapter
+
+    while model is not None:
+        model = scoring_model(model)
+        final = final_step(model)
+        cut = getattr(final, "review_uncertainty_", None)
+        if cut is not None:
+            return cut, final.review_share_
+        if isinstance(model, PriorShiftAdapter):
+            model = model._model()  # out of a FrozenEstimator, if in one
+        else:
+            model = wrapped_model(model)
+    return None, None
 
 
 def check_review_share(review_uncertainty, review_share):

@@ -110,6 +110,14 @@ BAD_VALUES = {
     "checksum": (("sha256", "network_0.onnx"), "abc", "sha256"),
     "extra field": (("code",), "import os", "fields"),
     "format": (("format",), "sklearn_pneumo.model", "format"),
+    "review as text": (("review",), "high", "review"),
+    "review share 1": (("review",), {"uncertainty": 0.1, "share_above": 1}, "review"),
+    "negative cut": (("review",), {"uncertainty": -1, "share_above": 0.1}, "review"),
+    "review extra": (
+        ("review",),
+        {"uncertainty": 0.1, "share_above": 0.1, "code": "x"},
+        "review",
+    ),
 }
 
 

@@ -234,7 +234,7 @@ def test_cli_report_reads_labels_from_folders(xray_dir, tmp_path):
     above = sum(row["uncertainty"] > cut for row in read)
     assert above >= 6
     assert 'role="alert"' in text and f"<b>{above}</b> of 16 above" in text
-    assert "Warning: The model is less sure of these X-rays" in result.stderr
+    assert "warning: The model is less sure of these X-rays" in result.stderr
     again = run_cli("report", "--pretrained", folder, "--out", out)
     assert again.returncode == 1 and "--overwrite" in again.stderr
     empty = tmp_path / "empty"
