@@ -28,7 +28,8 @@ def measure_review_cut(model, X, *, share=0.1):
     on (its hold-out, say). The cut is the uncertainty above which their
     ``share`` most uncertain answers lie, and ``review_share_`` the share
     that does lie above it (ties move it a little), among those read and
-    not flagged as outliers. Both are stored on the model's final step, as
+    not flagged as outliers, to the 4 decimals of :func:`predict_files`'
+    CSV. Both are stored on the model's final step, as
     fit stores ``source_priors_``: :func:`review_report`,
     :func:`predict_files` and the command line then send the answers above
     the cut to review, and warn where a site's share above it is higher
@@ -54,15 +55,15 @@ def measure_review_cut(model, X, *, share=0.1):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from sklearn_pneumo import CNNClassifier, measure_review_cut
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.random((60, 8 * 8), dtype=np.float32)
-    >>> clf = CNNClassifier(epochs=1, model__filters=2, random_state=0,
-    ...                     test_time_augmentation=True).fit(X, [0, 1] * 30)
-    >>> cut = measure_review_cut(clf, X[:40], share=0.25)
-    >>> cut.n, cut.share_above, clf.review_share_
-    (40, 0.25, 0.25)
+    >>> from sklearn_pneumo import make_pneumo_ensemble, measure_review_cut
+    >>> from sklearn_pneumo.datasets import load_chest_xray_224
+    >>> paths, y = load_chest_xray_224()
+    >>> model = make_pneumo_ensemble(
+    ...     2, (16, 16), epochs=2, model__filters=4, random_state=0
+    ... ).fit(paths[::2], y[::2])
+    >>> cut = measure_review_cut(model, paths[1::2])  # X-rays it was not fitted on
+    >>> model[-1].review_uncertainty_ == cut.uncertainty, 0.05 < cut.share_above < 0.15
+    (True, True)
     """
     if not 0 < share < 1:
         raise ValueError(f"share must be in (0, 1), got {share!r}")
@@ -81,12 +82,15 @@ def measure_review_cut(model, X, *, share=0.1):
             "the model gives no uncertainty for these inputs: a single network "
             "gives one with test_time_augmentation=True, an ensemble always"
         )
-    cut = round(float(np.quantile(uncertainty, 1 - share)), 4)
+    # To the 4 decimals the CSV of predict_files writes, which it compares.
+    uncertainty = np.round(uncertainty, 4)
+    cut = float(np.quantile(uncertainty, 1 - share).round(4))
     above = float((uncertainty > cut).mean())
-    if not 0 < above < 1:
+    if not 0 < above < 1 or abs(above - share) > share / 2:
         raise ValueError(
             f"{above:.0%} of the {len(uncertainty)} inputs lie above the cut "
-            f"{cut}: too few inputs, or too many equal uncertainties, to set one"
+            f"{cut} of their uncertainty, for a share of {share:.0%}: too few "
+            "inputs, or uncertainties too close together at 4 decimals, to cut"
         )
     final = final_step(model)
     final.review_uncertainty_, final.review_share_ = cut, above

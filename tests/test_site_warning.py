@@ -43,11 +43,19 @@ def test_the_cut_sends_the_share_asked_to_review(measured, xrays_224):
     # The cut is rounded as the CSV writes uncertainties; the share is that
     # cut's, as measured.
     assert cut.n == len(read) and cut.uncertainty == pytest.approx(
-        np.quantile(read, 0.75), abs=5e-5
+        np.quantile(read, 0.75), abs=1e-4
     )
-    assert cut.share_above == pytest.approx(np.mean(read > cut.uncertainty))
-    assert 0 < cut.share_above < 0.5
+    written = np.round(read, 4)
+    assert cut.share_above == pytest.approx(np.mean(written > cut.uncertainty))
+    assert 0.125 <= cut.share_above <= 0.375
     assert review_cut(model) == (cut.uncertainty, cut.share_above)
+
+
+def test_a_cut_that_cannot_send_its_share_is_refused(measured, xrays_224):
+    model, cut = measured
+    with pytest.raises(ValueError, match="for a share of 1%: too few inputs"):
+        measure_review_cut(model, xrays_224[0], share=0.01)  # 1 % of 39
+    assert model[-1].review_uncertainty_ == cut.uncertainty  # left as it was
 
 
 def test_the_cut_travels_with_the_model(measured, xrays_224, tmp_path):
