@@ -18,6 +18,7 @@ from ._evaluation import evaluate_binary, evaluate_multiclass, format_report
 from ._loader import ImageLoader
 from ._predict_files import predict_files
 from ._pretrained import STEMS
+from ._site_warning import measure_review_cut
 from ._tensorflow_log import import_tensorflow_quietly
 from ._upstream import CALIBRATION_METHODS
 from ._walk import scoring_model
@@ -396,6 +397,18 @@ def _train(args):
         scores = evaluate_multiclass(y_test, proba, pipe.classes_)
     print(f"Held-out evaluation on {held_out_name} ({len(y_test)} images):")
     print(format_report(scores))
+    if args.members > 1:  # its members' spread is an uncertainty to cut
+        try:
+            cut = measure_review_cut(pipe, X_test)
+        except ValueError as error:
+            _log(f"No review cut: {error}")
+        else:
+            _log(
+                f"Review cut: an uncertainty above {cut.uncertainty:g} sends "
+                f"{cut.share_above:.0%} of the held-out images to review; the "
+                "model keeps it, so 'report' and 'predict' warn where more of a "
+                "folder's answers lie above it than chance allows"
+            )
     if args.save:
         if input_kind == "images":  # trained on arrays: read files when predicting
             pipe.set_params(load=ImageLoader(decode_size=image_size))

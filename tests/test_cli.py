@@ -198,6 +198,8 @@ def test_train_an_ensemble(chest_xray, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "2 network(s)" in result.stderr
+    # Its 4 held-out X-rays are too few to cut at 10 %, and it says so.
+    assert "No review cut: " in result.stderr and "too few inputs" in result.stderr
     params = load_model(model).get_params()
     assert (params["resize__border"], params["resize__contrast"]) == (
         "trim",
