@@ -278,13 +278,13 @@ class PriorShiftAdapter(
         Inputs the estimate used.
     n_outliers_ : int
         Inputs left out as outliers.
-    site_uncertainty_ : ndarray of shape (n_samples_,)
+    site_uncertainty_ : ndarray of float
         The model's uncertainty of each input the estimate used (NaN where
         it gives none): how surely the model reads the site, which its
-        shares cannot change. ``sklearn-pneumo adapt --pretrained`` compares
-        its share above the shipped model's review cut with the model's
-        validation X-rays', as the review report does, and warns where it is
-        higher than chance allows.
+        shares cannot change. ``sklearn-pneumo adapt`` compares its share
+        above the model's review cut (:func:`measure_review_cut`) with the
+        model's validation X-rays', as the review report does, and warns
+        where it is higher than chance allows.
 
     Examples
     --------
