@@ -134,10 +134,10 @@ def predict_files(
         ``n_outliers`` (rows flagged as outliers), ``errors`` (the
         ``(path, reason)`` of each error row, in order), all counting the
         rows kept by ``resume``; for a file, ``n_resumed`` (those rows).
-        With ``review_share``, ``uncertain``: ``above`` (inputs above the
-        cut), ``n`` (those compared), ``share``, ``p_value`` of the
-        one-sided binomial test and ``more`` (whether it is below 0.01),
-        counting kept rows too.
+        With a review share (given, or the model's), ``uncertain``:
+        ``above`` (inputs above the cut), ``n`` (those compared), ``share``,
+        ``p_value`` of the one-sided binomial test and ``more`` (whether it
+        is below 0.01), counting kept rows too.
     """
     if review_uncertainty is None and review_share is None:
         review_uncertainty, review_share = review_cut(model)

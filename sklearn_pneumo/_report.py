@@ -227,10 +227,10 @@ def review_report(
     Bunch
         ``index`` (the page's path), ``n_files``, ``n_errors``,
         ``n_outliers``, ``n_review``, ``heatmaps`` (whether drawn),
-        ``errors`` (``(path, reason)`` pairs) and ``uncertain``: with
-        ``review_share``, the comparison: ``above`` (inputs above the cut),
-        ``n`` (those compared), ``share``, ``p_value`` and ``more`` (whether
-        the page warns); else None.
+        ``errors`` (``(path, reason)`` pairs) and ``uncertain``: with a
+        review share (given, or the model's), the comparison: ``above``
+        (inputs above the cut), ``n`` (those compared), ``share``,
+        ``p_value`` and ``more`` (whether the page warns); else None.
 
     Examples
     --------
