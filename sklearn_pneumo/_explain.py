@@ -13,20 +13,14 @@ import numpy as np
 
 from ._steps import prediction_steps, transform_naming_failures
 from ._walk import final_step, scoring_model
-from ._wrapped import wrapped_model
+from ._wrapped import inner_model
 
 
 def _unwrapped(model):
     """The model that holds the networks of ``model``'s answers."""
-    from ._prior_shift import PriorShiftAdapter
-
     while True:
         model = scoring_model(model)
-        if isinstance(model, PriorShiftAdapter):
-            model = model.model
-            model = getattr(model, "estimator", model)  # a FrozenEstimator
-            continue
-        inner = wrapped_model(model)
+        inner = inner_model(model)
         if inner is None:
             return model
         model = inner

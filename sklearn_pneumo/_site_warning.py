@@ -18,7 +18,7 @@ from scipy.stats import binomtest
 from sklearn.utils import Bunch
 
 from ._walk import final_step, scoring_model
-from ._wrapped import wrapped_assess, wrapped_model
+from ._wrapped import inner_model, wrapped_assess
 
 
 def measure_review_cut(model, X, *, share=0.1):
@@ -111,18 +111,13 @@ def review_cut(model):
     >>> review_cut(LogisticRegression())
     (None, None)
     """
-    from ._prior_shift import PriorShiftAdapter
-
     while model is not None:
         model = scoring_model(model)
         final = final_step(model)
         cut = getattr(final, "review_uncertainty_", None)
         if cut is not None:
             return cut, final.review_share_
-        if isinstance(model, PriorShiftAdapter):
-            model = model._model()  # out of a FrozenEstimator, if in one
-        else:
-            model = wrapped_model(model)
+        model = inner_model(model)
     return None, None
 
 

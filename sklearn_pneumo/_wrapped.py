@@ -26,6 +26,20 @@ def wrapped_model(model):
     return inner.estimator if isinstance(inner, FrozenEstimator) else inner
 
 
+def inner_model(model):
+    """The fitted model whose networks answer inside ``model``, one wrapper down.
+
+    A :class:`PriorShiftAdapter`'s model (out of its ``FrozenEstimator``),
+    or the model a scikit-learn wrapper holds (:func:`wrapped_model`); None
+    for any other model.
+    """
+    from ._prior_shift import PriorShiftAdapter
+
+    if isinstance(model, PriorShiftAdapter):
+        return model._model()
+    return wrapped_model(model)
+
+
 def assessing_model(model):
     """What gives ``model``'s flags: itself, the model inside its wrappers, or None.
 

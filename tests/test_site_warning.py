@@ -69,6 +69,10 @@ def test_the_cut_travels_with_the_model(measured, xrays_224, tmp_path):
     paths, y = xrays_224
     adapter = PriorShiftAdapter(model, n_bootstrap=0, min_samples=10).fit(paths)
     assert review_cut(adapter) == expected
+    # A page of the adapted Keras model: its networks' heatmaps, its cut.
+    page = review_report(adapter, paths[:4], tmp_path / "page")
+    assert page.heatmaps and page.uncertain is not None
+    assert f"uncertainty above {cut.uncertainty:g}" in page.index.read_text()
     export_onnx(adapter, tmp_path / "a.onnx.zip")  # from Keras
     assert review_cut(load_onnx(tmp_path / "a.onnx.zip")) == pytest.approx(expected)
     archive = PriorShiftAdapter(scorer, n_bootstrap=0, min_samples=10).fit(paths)
