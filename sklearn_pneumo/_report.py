@@ -207,11 +207,11 @@ def review_report(
     review_share : float, optional
         The share of the X-rays the model was validated on whose
         uncertainty lies above ``review_uncertainty`` (the shipped models':
-        about 0.1). With it, the summary compares the share above the cut of these
-        inputs (those read and not flagged as outliers), and warns where it
-        is higher than chance allows (one-sided binomial test at 1 %): a
-        site whose X-rays the model reads less surely than those it was
-        validated on, where labels should check its answers.
+        about 0.1). With it, the summary compares the share above the cut
+        of these inputs (those read and not flagged as outliers), and warns
+        where it is higher than chance allows (one-sided binomial test at
+        1 %): a site whose X-rays the model reads less surely than those it
+        was validated on, where labels should check its answers.
     model_name : str, optional
         How the summary names the model (default: its type).
     title : str, default="X-ray review"
