@@ -8,8 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-venv="${MIN_VERSIONS_VENV:-$(mktemp -d)/venv}"
-constraints="$(mktemp)"
+# The environment made here (about 3 GB) and the constraints file are removed
+# on exit, whatever the outcome; one named by MIN_VERSIONS_VENV is kept.
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+venv="${MIN_VERSIONS_VENV:-$scratch/venv}"
+constraints="$scratch/constraints.txt"
 python3 - "$constraints" <<'PY'
 import re, sys, tomllib
 project = tomllib.load(open("pyproject.toml", "rb"))["project"]
