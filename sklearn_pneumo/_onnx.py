@@ -42,7 +42,7 @@ from ._onnx_archive import (
     refused,
 )
 from ._prior_shift import shift_priors
-from ._site_warning import review_cut
+from ._site_warning import review_cut, view_settings
 from ._steps import (
     prediction_steps,
     transform_naming_failures,
@@ -486,7 +486,8 @@ class OnnxScorer(LogOddsMixin, TypicalityMixin):
     review_uncertainty_, review_share_ : float
         The exported model's review cut of uncertainty and the share of its
         validation X-rays above it (:func:`measure_review_cut`), where it
-        had them.
+        had them; with ``review_views_``, the view settings they hold for
+        (the archive's, as exported).
     """
 
     def __init__(self, networks, steps, classes, combine, manifest, path=None):
@@ -504,6 +505,7 @@ class OnnxScorer(LogOddsMixin, TypicalityMixin):
         if manifest.get("review") is not None:
             self.review_uncertainty_ = manifest["review"]["uncertainty"]
             self.review_share_ = manifest["review"]["share_above"]
+            self.review_views_ = view_settings(self)  # as exported
 
     def _shifted(self, proba):
         """``proba`` moved to the site's class shares, if the archive was adapted."""

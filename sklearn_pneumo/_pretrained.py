@@ -3,6 +3,7 @@
 import json
 from importlib import resources
 
+from ._site_warning import view_settings
 from ._walk import final_step
 
 _FOLDER = resources.files("sklearn_pneumo") / "pretrained"
@@ -162,6 +163,7 @@ def load_pretrained(
         final = final_step(model)
         final.review_uncertainty_ = review["uncertainty"]
         final.review_share_ = review["share_above"]
+        final.review_views_ = view_settings(final)
     return model
 
 

@@ -11,11 +11,21 @@ adaptation and calibration. The review page
 (:func:`~sklearn_pneumo.review_report`), :func:`~sklearn_pneumo.predict_files`
 and the command line compare the two shares and warn where the excess is
 more than chance.
+
+A cut holds for the test-time views it was measured with: the model keeps
+them beside it (``review_views_``, :func:`view_settings`), and a cut whose
+views were changed since (``set_params(test_time_augmentation=...)``) is
+not used, with a warning to measure it again.
 """
+
+import warnings
 
 import numpy as np
 from scipy.stats import binomtest
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 from sklearn.utils import Bunch
+from sklearn.utils.validation import check_is_fitted
 
 from ._walk import final_step, scoring_model
 from ._wrapped import inner_model, wrapped_assess
@@ -33,8 +43,10 @@ def measure_review_cut(model, X, *, share=0.1):
     fit stores ``source_priors_``: :func:`review_report`,
     :func:`predict_files` and the command line then send the answers above
     the cut to review, and warn where a site's share above it is higher
-    than chance allows. They hold for the model as it was measured:
-    measure again after changing its ``test_time_augmentation``.
+    than chance allows. They hold for the model's test-time views as
+    measured, kept beside them (``review_views_``): after a change of its
+    ``test_time_augmentation`` or ``mirror_average`` the cut is not used,
+    with a warning to measure it again.
 
     Parameters
     ----------
@@ -94,7 +106,62 @@ def measure_review_cut(model, X, *, share=0.1):
         )
     final = final_step(model)
     final.review_uncertainty_, final.review_share_ = cut, above
+    final.review_views_ = view_settings(final)
     return Bunch(uncertainty=cut, share_above=above, n=len(uncertainty))
+
+
+#: The settings that decide which test-time views a network scores, and so
+#: the uncertainty over them.
+VIEW_SETTINGS = ("test_time_augmentation", "mirror_average")
+
+
+def view_settings(model):
+    """Every ``VIEW_SETTINGS`` value inside a fitted ``model``, by where it sits.
+
+    Those of ``model`` itself, of the fitted estimators it holds (an
+    ensemble's members, a pipeline's steps, a two-stage classifier's
+    stages) and of an ONNX archive's networks, as ``(path, name, value)``;
+    unfitted templates (an ensemble's ``estimators``) are left out, since
+    they score nothing.
+
+    Examples
+    --------
+    >>> from sklearn_pneumo import load_pretrained
+    >>> view_settings(load_pretrained()[-1])  # one network, five views
+    (((), 'test_time_augmentation', True), ((), 'mirror_average', False))
+    """
+    found, seen = [], set()
+
+    def walk(obj, path):
+        if id(obj) in seen:
+            return
+        if isinstance(obj, (list, tuple)):
+            for i, value in enumerate(obj):
+                walk(value, (*path, i))
+            return
+        ours = type(obj).__module__.startswith(f"{__package__}.")
+        if not (isinstance(obj, BaseEstimator) or ours) or not _fitted(obj):
+            return
+        seen.add(id(obj))
+        for name, value in vars(obj).items():
+            if name in VIEW_SETTINGS:
+                found.append((path, name, value))
+            else:
+                walk(value, (*path, name))
+
+    walk(model, ())
+    return tuple(found)
+
+
+def _fitted(obj):
+    """Whether ``obj`` is fitted (any object that is no estimator counts)."""
+    if not isinstance(obj, BaseEstimator):
+        return True
+    try:
+        check_is_fitted(obj)
+    except NotFittedError:
+        return False
+    return True
 
 
 def review_cut(model):
@@ -103,7 +170,9 @@ def review_cut(model):
     Found on its final step, or on the model inside it: inside a search,
     a :class:`PriorShiftAdapter`, or scikit-learn's calibration and
     threshold wrappers, whose answers move but whose uncertainty is the
-    model's.
+    model's. A cut measured with other test-time views than the model
+    scores now (``review_views_`` against :func:`view_settings`) is not
+    used: ``(None, None)``, with a warning.
 
     Examples
     --------
@@ -116,6 +185,18 @@ def review_cut(model):
         final = final_step(model)
         cut = getattr(final, "review_uncertainty_", None)
         if cut is not None:
+            measured = getattr(final, "review_views_", None)
+            if measured is not None and measured != view_settings(final):
+                warnings.warn(
+                    f"The review cut of this {type(final).__name__} was measured "
+                    "with other test-time views (test_time_augmentation or "
+                    "mirror_average changed since), so its uncertainty is not "
+                    "compared with the cut: measure the cut again with "
+                    "measure_review_cut",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                return None, None
             return cut, final.review_share_
         model = inner_model(model)
     return None, None

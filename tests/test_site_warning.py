@@ -88,6 +88,24 @@ def test_the_cut_travels_with_the_model(measured, xrays_224, tmp_path):
     )
 
 
+def test_a_cut_is_not_used_once_its_views_change(measured, xrays_224, tmp_path):
+    model, cut = measured
+    save_model(model, tmp_path / "m.pneumo")
+    changed = load_model(tmp_path / "m.pneumo")
+    assert review_cut(changed) == (cut.uncertainty, cut.share_above)
+    changed.set_params(cnn__mirror_average=not changed[-1].mirror_average)
+    with pytest.warns(UserWarning, match="measured with other test-time views"):
+        assert review_cut(changed) == (None, None)
+    changed.set_params(cnn__mirror_average=model[-1].mirror_average)
+    assert review_cut(changed) == (cut.uncertainty, cut.share_above)
+    # The shipped model's cut is of its five views: without them, no cut.
+    shipped = load_pretrained(runtime="onnx")
+    shipped.test_time_augmentation = False
+    with pytest.warns(UserWarning, match="measure the cut again"):
+        summary = predict_files(shipped, xrays_224[0][:3], io.StringIO())
+    assert "uncertain" not in summary and summary.n_files == 3
+
+
 def test_a_cut_needs_uncertainties_and_a_share(fitted_pipeline, xrays_224):
     with pytest.raises(ValueError, match="gives no uncertainty"):
         measure_review_cut(fitted_pipeline, xrays_224[0])  # one view, one network
