@@ -21,7 +21,7 @@ from ._site_warning import (
 )
 from ._steps import trims_borders
 from ._walk import scoring_model
-from ._wrapped import assessing_model, wrapped_assess
+from ._wrapped import assessing_model, inner_model, wrapped_assess
 
 
 def _scored_batches(model, paths, batch_size):
@@ -214,17 +214,15 @@ def _trims_borders(model):
     """Whether ``model``'s ``assess`` reports ``border_trimmed``.
 
     A pipeline does with a border-trimming step; a two-stage classifier
-    reports its pneumonia model's, and a class-share adapter (or a frozen
-    model) its model's.
+    reports its pneumonia model's, and a class-share adapter its model's.
     """
     steps = getattr(model, "steps", None)
     if steps is not None:
         return trims_borders(steps)
-    for name in ("pneumonia_", "estimator"):
-        inner = getattr(model, name, None)
-        if inner is not None:
-            return _trims_borders(scoring_model(inner))
-    return False
+    inner = getattr(model, "pneumonia_", None)
+    if inner is None:
+        inner = inner_model(model)
+    return inner is not None and _trims_borders(scoring_model(inner))
 
 
 def _summary(n_files, kept):
