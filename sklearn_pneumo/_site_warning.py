@@ -27,7 +27,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
-from ._walk import final_step, scoring_model
+from ._walk import final_step, scoring_model, walk_objects
 from ._wrapped import inner_model, wrapped_assess
 
 
@@ -130,31 +130,17 @@ def view_settings(model):
     >>> view_settings(load_pretrained()[-1])  # one network, five views
     (((), 'test_time_augmentation', True), ((), 'mirror_average', False))
     """
-    found, seen = [], set()
-
-    def walk(obj, path):
-        if id(obj) in seen:
-            return
-        if isinstance(obj, (list, tuple)):
-            for i, value in enumerate(obj):
-                walk(value, (*path, i))
-            return
-        ours = type(obj).__module__.startswith(f"{__package__}.")
-        if not (isinstance(obj, BaseEstimator) or ours) or not _fitted(obj):
-            return
-        seen.add(id(obj))
-        for name, value in vars(obj).items():
-            if name in VIEW_SETTINGS:
-                found.append((path, name, value))
-            else:
-                walk(value, (*path, name))
-
-    walk(model, ())
-    return tuple(found)
+    return tuple(
+        (path, name, value)
+        for path, found in walk_objects(model)
+        if _fitted(found)
+        for name, value in vars(found).items()
+        if name in VIEW_SETTINGS
+    )
 
 
 def _fitted(obj):
-    """Whether ``obj`` is fitted (any object that is no estimator counts)."""
+    """Whether ``obj`` is fitted (an object that is no estimator counts)."""
     if not isinstance(obj, BaseEstimator):
         return True
     try:

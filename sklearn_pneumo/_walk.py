@@ -33,24 +33,37 @@ def final_step(model):
     return steps[-1][1] if steps and isinstance(steps[-1], tuple) else model
 
 
-def walk_classifiers(obj, path=()):
+def walk_objects(obj, path=()):
+    """Yield ``(path, object)`` for ``obj`` and everything held inside it.
+
+    Follows the attributes of estimators and of this package's own objects
+    (an ONNX archive's networks), and the items of lists and tuples, fitted
+    or not (an ensemble's ``estimators`` holds unfitted templates of its
+    fitted ``estimators_``); ``path`` names the attributes and indices that
+    lead there. Only those estimators and objects are yielded, not the
+    lists or the values inside them. One reachable twice is yielded twice.
+    """
+    if isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            yield from walk_objects(value, (*path, i))
+    elif isinstance(obj, BaseEstimator) or type(obj).__module__.startswith(
+        f"{__package__}."
+    ):
+        yield path, obj
+        for name, value in vars(obj).items():
+            yield from walk_objects(value, (*path, name))
+
+
+def walk_classifiers(obj):
     """Yield ``(path, CNNClassifier)`` for every classifier held inside ``obj``.
 
-    Follows the attributes of estimators and the items of lists and tuples,
-    fitted or not (an ensemble's ``estimators`` holds unfitted templates of
-    its fitted ``estimators_``); ``path`` names the attributes and indices
-    that lead there. A classifier reachable twice is yielded twice.
+    As :func:`walk_objects` finds them, fitted or not.
     """
     from ._classifier import CNNClassifier
 
-    if isinstance(obj, CNNClassifier):
-        yield path, obj
-    elif isinstance(obj, BaseEstimator):
-        for name, value in vars(obj).items():
-            yield from walk_classifiers(value, (*path, name))
-    elif isinstance(obj, (list, tuple)):
-        for i, value in enumerate(obj):
-            yield from walk_classifiers(value, (*path, i))
+    for path, found in walk_objects(obj):
+        if isinstance(found, CNNClassifier):
+            yield path, found
 
 
 def fitted_networks(model):
