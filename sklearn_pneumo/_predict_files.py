@@ -261,7 +261,9 @@ def _compared(summary, counts, review_share):
     A UserWarning says where the share above the cut is more than chance.
     """
     if counts is not None:
-        summary.uncertain = compare_share(counts.above, counts.n, review_share)
+        summary.uncertain = compare_share(
+            counts.above, counts.n, review_share, cut=counts.cut
+        )
         if summary.uncertain.more:
             warnings.warn(uncertainty_warning(summary.uncertain), stacklevel=3)
     return summary

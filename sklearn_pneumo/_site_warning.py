@@ -200,7 +200,7 @@ def check_review_share(review_uncertainty, review_share):
         )
 
 
-def compare_share(above, n, share, *, alpha=0.01):
+def compare_share(above, n, share, *, cut=None, alpha=0.01):
     """Whether ``above`` of ``n`` answers is more than ``share`` allows.
 
     A one-sided binomial test of the share above the cut against
@@ -209,8 +209,8 @@ def compare_share(above, n, share, *, alpha=0.01):
     Returns
     -------
     Bunch
-        ``above`` and ``n`` (as given), ``share``, ``p_value`` and ``more``
-        (whether ``p_value < alpha``).
+        ``above``, ``n`` and ``cut`` (as given), ``share``, ``p_value`` and
+        ``more`` (whether ``p_value < alpha``).
 
     Examples
     --------
@@ -222,7 +222,9 @@ def compare_share(above, n, share, *, alpha=0.01):
     """
     above, n = int(above), int(n)
     p_value = binomtest(above, n, share, alternative="greater").pvalue if n else 1.0
-    return Bunch(above=above, n=n, share=share, p_value=p_value, more=p_value < alpha)
+    return Bunch(
+        above=above, n=n, cut=cut, share=share, p_value=p_value, more=p_value < alpha
+    )
 
 
 def more_uncertain(uncertainties, cut, share, *, alpha=0.01):
@@ -246,16 +248,28 @@ def more_uncertain(uncertainties, cut, share, *, alpha=0.01):
     uncertainties = np.asarray(uncertainties, dtype=float)
     uncertainties = uncertainties[~np.isnan(uncertainties)]
     return compare_share(
-        (uncertainties > cut).sum(), len(uncertainties), share, alpha=alpha
+        (uncertainties > cut).sum(), len(uncertainties), share, cut=cut, alpha=alpha
     )
 
 
 def uncertainty_warning(uncertain):
-    """What the page and the command line say when ``uncertain.more``."""
+    """What the page and the command line say when ``uncertain.more``.
+
+    Examples
+    --------
+    >>> print(uncertainty_warning(compare_share(9, 16, 0.1, cut=0.0813)))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    The model is less sure of these X-rays than of those it was validated on:
+    56% of its answers here lie above the uncertainty cut (0.0813), against 10%
+    of those (binomial test, p = 5.9e-06). Its answers may not hold here: check
+    them on labelled X-rays of this site before trusting them.
+    """
+    cut = uncertain.get("cut")
     return (
         f"The model is less sure of these X-rays than of those it was validated "
         f"on: {uncertain.above / uncertain.n:.0%} of its answers here lie above "
-        f"the uncertainty cut, against {uncertain.share:.0%} of those (binomial "
+        f"the uncertainty cut{'' if cut is None else f' ({cut:g})'}, against "
+        f"{uncertain.share:.0%} of those (binomial "
         f"test, p = {uncertain.p_value:.2g}). Its answers may not hold here: check "
         "them on labelled X-rays of this site before trusting them."
     )

@@ -310,7 +310,8 @@ def test_predict_with_the_pretrained_model(xray_dir, tmp_path):
     )
     assert above >= 6
     assert "warning: The model is less sure of these X-rays" in result.stderr
-    assert f"{above / 16:.0%} of its answers here" in result.stderr
+    said = f"{above / 16:.0%} of its answers here lie above the uncertainty cut"
+    assert f"{said} ({cut:g})" in result.stderr
     sure = run_cli("predict", "--pretrained", *[row["path"] for row in rows[-4:]])
     assert sure.returncode == 0 and "Predicting 4 images" in sure.stderr
     assert "less sure" not in sure.stderr
