@@ -135,9 +135,9 @@ def predict_files(
         ``(path, reason)`` of each error row, in order), all counting the
         rows kept by ``resume``; for a file, ``n_resumed`` (those rows).
         With a review share (given, or the model's), ``uncertain``:
-        ``above`` (inputs above the cut), ``n`` (those compared), ``share``,
-        ``p_value`` of the one-sided binomial test and ``more`` (whether it
-        is below 0.01), counting kept rows too.
+        ``above`` (inputs above the cut), ``n`` (those compared), ``cut``,
+        ``share``, ``p_value`` of the one-sided binomial test and ``more``
+        (whether it is below 0.01), counting kept rows too.
     """
     if review_uncertainty is None and review_share is None:
         review_uncertainty, review_share = review_cut(model)

@@ -229,7 +229,7 @@ def review_report(
         ``n_outliers``, ``n_review``, ``heatmaps`` (whether drawn),
         ``errors`` (``(path, reason)`` pairs) and ``uncertain``: with a
         review share (given, or the model's), the comparison: ``above``
-        (inputs above the cut), ``n`` (those compared), ``share``,
+        (inputs above the cut), ``n`` (those compared), ``cut``, ``share``,
         ``p_value`` and ``more`` (whether the page warns); else None.
 
     Examples
