@@ -187,7 +187,9 @@ def _parser():
         usage="sklearn-pneumo predict [options] MODEL INPUT [INPUT ...]\n"
         "       sklearn-pneumo predict [options] --pretrained INPUT [INPUT ...]",
         description="Write a CSV row per image: path, prediction, class "
-        "probabilities, and the error for a file that cannot be read. Warn at "
+        "probabilities, the model's flags where it has them (typicality, "
+        "outlier, uncertainty, border_trimmed), and the error for a file that "
+        "cannot be read. Warn at "
         "the end where more answers lie above the model's review cut of "
         "uncertainty than of its validation X-rays (the shipped models, and "
         "models adapted or calibrated from them, carry one).",

@@ -25,7 +25,9 @@ def add_parser(commands):
         "the model learned on held-out X-rays; outliers left out), print the "
         "shares with a 95% bootstrap interval, and save the adapted model, "
         "which 'sklearn-pneumo predict' scores. A Keras model file gives a "
-        "model file, an ONNX archive an ONNX archive.",
+        "model file, an ONNX archive an ONNX archive. Warn where more of the "
+        "site's answers lie above the model's review cut of uncertainty than "
+        "of its validation X-rays: the shares estimated may then be wrong too.",
     )
     adapt.add_argument(
         "arguments",

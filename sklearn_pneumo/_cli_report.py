@@ -24,7 +24,9 @@ def add_parser(commands):
         "write DIR/index.html: each X-ray as the network saw it under its "
         "Grad-CAM heatmap, the prediction, probabilities, uncertainty and "
         "flags, sortable and filtered to the answers to review, with a detail "
-        "view; with labels, the metrics. It opens from file:// offline.",
+        "view; with labels, the metrics. It opens from file:// offline. The "
+        "page and the command line warn where more answers lie above the "
+        "model's review cut of uncertainty than of its validation X-rays.",
     )
     report.add_argument(
         "arguments",
