@@ -251,8 +251,10 @@ def export_onnx(model, path, *, quantize=None, calibration=None, holdout=None):
         ``calibration``, signed 8-bit weights per channel), about 2.4 times
         faster on a CPU with VNNI instructions. Written only if, on
         ``holdout``, ROC AUC is within 0.003 of the float networks' and at
-        least 99 % of the labels agree; otherwise a ValueError with the
-        figures, and nothing is written. The manifest records it.
+        least 99 % of the labels agree, and of the outlier flags; otherwise
+        a ValueError with the figures, and nothing is written. The manifest
+        records it. The input's layout and the first block, which the
+        outlier model's narrowest features read, stay in float32.
     calibration : inputs, optional
         With ``quantize``: X-rays the model takes (paths, images or rows),
         a few hundred of its training source, to set the activations'
@@ -264,7 +266,8 @@ def export_onnx(model, path, *, quantize=None, calibration=None, holdout=None):
     -------
     Bunch or None
         With ``quantize``: what was measured on ``holdout`` (``roc_auc``,
-        ``roc_auc_int8``, ``agreement``) and the settings.
+        ``roc_auc_int8``, ``agreement``, ``outlier_agreement``) and the
+        settings.
 
     Raises
     ------
