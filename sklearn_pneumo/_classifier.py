@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._callbacks import detach_callbacks
 from ._decision import LogOddsMixin
-from ._feature_gaussians import FeatureGaussians, feature_network
+from ._feature_gaussians import FeatureGaussians, feature_network, first_block
 from ._holdout import holdout_indices
 from ._network import build_cnn, with_dtype_policy
 from ._noise import answers_hold, noise_cut
@@ -531,7 +531,12 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
             if features:
                 network = feature_network(self._network(policy))
             else:
-                network = with_dtype_policy(self.model_, policy)
+                # The outlier model's narrowest features in float32 whatever
+                # the policy: computed in bfloat16, they flagged half of the
+                # shipped model's X-rays.
+                network = with_dtype_policy(
+                    self.model_, policy, float32=first_block(self.model_)
+                )
             networks[policy, features] = network
         return networks[policy, features]
 

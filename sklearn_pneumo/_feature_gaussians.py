@@ -66,6 +66,37 @@ def _area_resized(maps, size):
     return keras.layers.Lambda(pooled)(maps)
 
 
+def _pooling_layers():
+    """The Keras layers after which the feature maps are read."""
+    import keras  # here: FeatureGaussians scores without TensorFlow
+
+    return (
+        keras.layers.MaxPooling2D,
+        keras.layers.AveragePooling2D,
+        keras.layers.GlobalAveragePooling2D,
+        keras.layers.Flatten,
+    )
+
+
+def first_block(network):
+    """The names of ``network``'s layers before its first pooling of 4-D maps.
+
+    Those whose maps the outlier model averages (:func:`feature_network`'s
+    second feature). Its Gaussians there are narrow, so these layers are
+    computed in float32 however the rest is (8-bit activations of this
+    block moved the shipped network's X-rays there from 0.14 to 34
+    held-out units of distance, and bfloat16 flagged 55 % of them).
+    Empty for a network without such maps.
+    """
+    pooling = _pooling_layers()
+    names = []
+    for layer in network.layers:
+        if isinstance(layer, pooling) and len(layer.input.shape) == 4:
+            return names
+        names.append(layer.name)
+    return []
+
+
 def feature_network(network):
     """A network that returns the class probabilities and its features.
 
@@ -85,12 +116,7 @@ def feature_network(network):
     """
     import keras  # here: FeatureGaussians scores without TensorFlow
 
-    pooling = (
-        keras.layers.MaxPooling2D,
-        keras.layers.AveragePooling2D,
-        keras.layers.GlobalAveragePooling2D,
-        keras.layers.Flatten,
-    )
+    pooling = _pooling_layers()
     maps = [
         layer.input
         for layer in network.layers

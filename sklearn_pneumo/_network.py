@@ -245,11 +245,12 @@ def build_cnn(
     return keras.Sequential(layers, name="pneumo_cnn")
 
 
-def with_dtype_policy(model, policy):
+def with_dtype_policy(model, policy, float32=()):
     """A copy of ``model`` computing under another Keras dtype policy.
 
-    Every layer but the output one takes ``policy``; the output layer keeps
-    its own (float32 softmax, as Keras advises for mixed precision). The
+    Every layer but the output one and those named in ``float32`` takes
+    ``policy``; the output layer keeps its own (float32 softmax, as Keras
+    advises for mixed precision), those named compute in float32. The
     weights are copied; the copy is not compiled.
 
     Parameters
@@ -257,6 +258,8 @@ def with_dtype_policy(model, policy):
     model : keras.Model
     policy : str or keras.DTypePolicy
         E.g. ``"mixed_bfloat16"`` or ``"float32"``.
+    float32 : collection of str, default=()
+        Names of layers kept in float32.
 
     Returns
     -------
@@ -274,7 +277,7 @@ def with_dtype_policy(model, policy):
     def clone(layer):
         config = layer.get_config()
         if layer is not output and "dtype" in config:
-            config["dtype"] = policy
+            config["dtype"] = "float32" if layer.name in float32 else policy
         return layer.__class__.from_config(config)
 
     copy = keras.models.clone_model(model, clone_function=clone)

@@ -10,6 +10,7 @@ from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_pneumo import CNNClassifier
+from sklearn_pneumo._feature_gaussians import first_block
 from sklearn_pneumo._holdout import holdout_indices
 from sklearn_pneumo._views import contrast_processed, reframed
 
@@ -178,7 +179,12 @@ def test_bfloat16_inference_uses_a_copy_with_the_same_weights(data):
     clf.set_params(inference_dtype_policy="mixed_bfloat16")
     bfloat16 = clf.predict_proba(X)
     network = clf._network("mixed_bfloat16")
-    assert network is not clf.model_ and network.layers[0].compute_dtype == "bfloat16"
+    # The first block, whose maps the outlier model reads, stays in float32.
+    kept = set(first_block(clf.model_))
+    assert network is not clf.model_ and kept
+    assert [layer.compute_dtype for layer in network.layers[:-1]] == [
+        "float32" if layer.name in kept else "bfloat16" for layer in network.layers[:-1]
+    ]
     assert clf.model_.layers[0].compute_dtype == "float32"
     assert not np.array_equal(bfloat16, float32)
     np.testing.assert_allclose(bfloat16, float32, atol=0.02)

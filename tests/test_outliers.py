@@ -201,6 +201,20 @@ def test_shipped_model_flags_few_real_xrays(shipped):
     assert shipped[0].is_outlier(paths).mean() <= 0.05
 
 
+def test_shipped_model_flags_the_same_in_bfloat16(shipped):
+    # Computed in bfloat16, the first block's maps flagged 55 % of these.
+    paths, _ = load_chest_xray_224()
+    paths = paths[:60]
+    expected = shipped[0].is_outlier(paths)
+    policy = shipped[0].get_params()["cnn__inference_dtype_policy"]
+    shipped[0].set_params(cnn__inference_dtype_policy="mixed_bfloat16")
+    try:
+        got = shipped[0].is_outlier(paths)
+    finally:
+        shipped[0].set_params(cnn__inference_dtype_policy=policy)
+    assert got.mean() <= 0.05 and (got == expected).mean() >= 0.95
+
+
 def _noisy(sigma, seed):
     def change(image):
         noise = np.random.default_rng(seed).normal(0, sigma, image.shape)
