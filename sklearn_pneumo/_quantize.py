@@ -66,7 +66,9 @@ def _shallow_feature_nodes(model, heatmap):
     follow its probabilities: the input's layout, then, where the network
     has feature maps, the first block's average maps and the last block's.
     The first two stay in float32 (the input's resizing and the first
-    block: a small share of the work, the input having one channel). The
+    block, ``_feature_gaussians.first_block``, which bfloat16 inference
+    keeps in float32 too: a small share of the work, the input having one
+    channel). The
     Gaussians there are narrow: on the shipped network, 8-bit activations
     of the first block moved its X-rays' distance there from 0.14 to 34
     held-out units (median), and every X-ray was flagged.
