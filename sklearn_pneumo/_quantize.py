@@ -134,6 +134,17 @@ def _quantized_graph(graph, images, folder, name, heatmap=False):
     return target.read_bytes()
 
 
+def _answers(scorer, X):
+    """``scorer``'s probabilities of ``X`` and its outlier flags, in one pass.
+
+    The flags are None for a model without an outlier model.
+    """
+    if not hasattr(scorer, "is_outlier"):
+        return scorer.predict_proba(X), None
+    assessed = scorer.assess(X)
+    return assessed.proba, assessed.outlier
+
+
 def write_quantized(path, manifest, files, calibration, holdout):
     """Quantize every network of an archive, check it on ``holdout``, write it.
 
@@ -177,9 +188,8 @@ def write_quantized(path, manifest, files, calibration, holdout):
                 heatmap=entry.get("heatmap", False),
             )
         classes = float_scorer.classes_.tolist()
-        expected = float_scorer.predict_proba(X_holdout)
         flags = hasattr(float_scorer, "is_outlier")
-        expected_flags = float_scorer.is_outlier(X_holdout) if flags else None
+        expected, expected_flags = _answers(float_scorer, X_holdout)
         report = Bunch(
             **SETTINGS,
             calibration_xrays=len(rows),
@@ -188,9 +198,7 @@ def write_quantized(path, manifest, files, calibration, holdout):
         )
         int8_path = Path(folder) / "int8.onnx.zip"
         write_archive(int8_path, {**manifest, "quantization": dict(report)}, quantized)
-        int8_scorer = load_onnx(int8_path)
-        got = int8_scorer.predict_proba(X_holdout)
-        got_flags = int8_scorer.is_outlier(X_holdout) if flags else None
+        got, got_flags = _answers(load_onnx(int8_path), X_holdout)
     report.roc_auc_int8 = _roc_auc(y_holdout, got, classes)
     report.agreement = float(np.mean(got.argmax(axis=1) == expected.argmax(axis=1)))
     if flags:

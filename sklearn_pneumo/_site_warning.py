@@ -264,7 +264,7 @@ def uncertainty_warning(uncertain):
     of those (binomial test, p = 5.9e-06). Its answers may not hold here: check
     them on labelled X-rays of this site before trusting them.
     """
-    cut = uncertain.get("cut")
+    cut = uncertain.cut
     return (
         f"The model is less sure of these X-rays than of those it was validated "
         f"on: {uncertain.above / uncertain.n:.0%} of its answers here lie above "
