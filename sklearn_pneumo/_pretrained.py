@@ -83,8 +83,8 @@ def load_pretrained(
     ``FixedThresholdClassifier(model, threshold=...)`` with the threshold
     of :func:`pretrained_record`. Its final step carries the record's review
     cut (``review_uncertainty_`` and ``review_share_``, see
-    :func:`~sklearn_pneumo.measure_review_cut`) where
-    ``test_time_augmentation`` is left as validated, so its reports and
+    :func:`~sklearn_pneumo.measure_review_cut`) where it scores the
+    test-time views it was validated with, so its reports and
     batch runs warn where it is less sure of a site's X-rays than of its
     validation ones.
 
@@ -117,7 +117,9 @@ def load_pretrained(
         exposure and framing, and without the views' share of the
         ``uncertainty``. It is the returned pipeline's
         ``cnn__test_time_augmentation`` parameter, which ``set_params``
-        changes later.
+        changes later. The record's review cut comes only with the views it
+        was measured with (None, or True for the default model); with
+        others, :func:`~sklearn_pneumo.measure_review_cut` measures one.
     runtime : {"keras", "onnx", "onnx-int8"}, default="keras"
         ``"keras"``: the fitted pipeline, with TensorFlow. ``"onnx"``: its
         ONNX form (:func:`~sklearn_pneumo.export_onnx` of the same model,
@@ -126,10 +128,11 @@ def load_pretrained(
         1e-4, at the same speed from files (its five network passes per
         X-ray dominate; ``benchmarks/bench_predict.py``), and it loads in
         0.1 s instead of several seconds with TensorFlow. ``"onnx-int8"``:
-        its 8-bit form (``export_onnx(..., quantize="int8")``), about 2.4
-        times faster per network pass on CPUs with VNNI instructions; its
-        manifest's ``quantization`` says what it was checked against (the
-        binary model only).
+        its 8-bit form (``export_onnx(..., quantize="int8")``, the first
+        block in float32), about 1.3 times as fast from files on 2 AVX2
+        cores (``benchmarks/bench_int8.py``); its manifest's
+        ``quantization`` says what it was checked against (the binary model
+        only).
 
     Returns
     -------
@@ -149,26 +152,29 @@ def load_pretrained(
     stem = _stem(classes)
     if input not in ("paths", "images"):
         raise ValueError(f"input must be 'paths' or 'images', got {input!r}.")
+    members = [_load(stem, input, runtime)]
     if classes == "normal-bacterial-viral":
         from ._two_stage import TwoStageClassifier
 
-        model = TwoStageClassifier.from_fitted(
-            _load(STEMS["normal-pneumonia"], input, test_time_augmentation, runtime),
-            _load(stem, input, test_time_augmentation, runtime),
-        )
+        members.insert(0, _load(STEMS["normal-pneumonia"], input, runtime))
+        model = TwoStageClassifier.from_fitted(*members)
     else:
-        model = _load(stem, input, test_time_augmentation, runtime)
+        model = members[0]
+    final = final_step(model)
+    measured = view_settings(final)  # the views the record's cut was measured with
+    if test_time_augmentation is not None:
+        for member in members:
+            _set_test_time_augmentation(member, test_time_augmentation)
     review = pretrained_record(classes).get("review")
-    if review is not None and test_time_augmentation is None:  # as measured
-        final = final_step(model)
+    if review is not None and view_settings(final) == measured:
         final.review_uncertainty_ = review["uncertainty"]
         final.review_share_ = review["share_above"]
-        final.review_views_ = view_settings(final)
+        final.review_views_ = measured
     return model
 
 
-def _load(stem, input, test_time_augmentation, runtime):
-    """One shipped model: the file ``stem`` in ``runtime``, for ``input``."""
+def _load(stem, input, runtime):
+    """The shipped model ``stem`` as shipped, in ``runtime``, for ``input``."""
     if runtime in ("onnx", "onnx-int8"):
         from ._loader import ImageLoader
         from ._onnx import load_onnx
@@ -180,8 +186,6 @@ def _load(stem, input, test_time_augmentation, runtime):
             scorer = load_onnx(path)
         if input == "images":
             scorer.steps = [s for s in scorer.steps if not isinstance(s, ImageLoader)]
-        if test_time_augmentation is not None:
-            scorer.test_time_augmentation = test_time_augmentation
         return scorer
     if runtime != "keras":
         raise ValueError(
@@ -195,9 +199,15 @@ def _load(stem, input, test_time_augmentation, runtime):
         model = load_model(path)
     if input == "images":
         model.set_params(load="passthrough")
-    if test_time_augmentation is None:
-        return model
+    return model
+
+
+def _set_test_time_augmentation(model, value):
+    """Score ``value``'s views with one shipped ``model`` (pipeline or ONNX scorer)."""
+    from sklearn.pipeline import Pipeline
+
+    if not isinstance(model, Pipeline):
+        model.test_time_augmentation = value  # an OnnxScorer
+        return
     final = model.steps[-1][0]  # "ensemble", or "cnn" for one network
-    return model.set_params(
-        **{f"{final}__test_time_augmentation": test_time_augmentation}
-    )
+    model.set_params(**{f"{final}__test_time_augmentation": value})

@@ -116,13 +116,16 @@ VIEW_SETTINGS = ("test_time_augmentation", "mirror_average")
 
 
 def view_settings(model):
-    """Every ``VIEW_SETTINGS`` value inside a fitted ``model``, by where it sits.
+    """The ``VIEW_SETTINGS`` each network inside a fitted ``model`` scores with.
 
-    Those of ``model`` itself, of the fitted estimators it holds (an
-    ensemble's members, a pipeline's steps, a two-stage classifier's
-    stages) and of an ONNX archive's networks, as ``(path, name, value)``;
-    unfitted templates (an ensemble's ``estimators``) are left out, since
-    they score nothing.
+    As ``(path, name, value)``, for ``model`` itself and the fitted
+    estimators it holds (an ensemble's members, a pipeline's steps, a
+    two-stage classifier's stages) and an ONNX archive's networks; unfitted
+    templates (an ensemble's ``estimators``) are left out, since they score
+    nothing. An outer ``test_time_augmentation`` that is not None (an
+    ensemble's, an archive's) is the one the networks inside it score
+    with, so it is given as theirs: setting it to what they have changes
+    nothing.
 
     Examples
     --------
@@ -130,13 +133,24 @@ def view_settings(model):
     >>> view_settings(load_pretrained()[-1])  # one network, five views
     (((), 'test_time_augmentation', True), ((), 'mirror_average', False))
     """
-    return tuple(
+    found = [
         (path, name, value)
-        for path, found in walk_objects(model)
-        if _fitted(found)
-        for name, value in vars(found).items()
+        for path, obj in walk_objects(model)
+        if _fitted(obj)
+        for name, value in vars(obj).items()
         if name in VIEW_SETTINGS
-    )
+    ]
+    settings = []
+    for path, name, value in found:
+        if any(n == name and p != path and p[: len(path)] == path for p, n, _ in found):
+            continue  # an outer setting: given as the networks' it governs
+        set_above = sorted(
+            (len(p), v)
+            for p, n, v in found
+            if n == name and path[: len(p)] == p and v is not None
+        )
+        settings.append((path, name, set_above[0][1] if set_above else value))
+    return tuple(settings)
 
 
 def _fitted(obj):

@@ -116,6 +116,26 @@ def test_a_cut_needs_uncertainties_and_a_share(fitted_pipeline, xrays_224):
     assert review_cut(fitted_pipeline) == (None, None)
 
 
+@pytest.mark.parametrize(
+    "classes, validated",
+    # The three-class model's binary stage scores five views, its type
+    # network one: no single value gives both.
+    [("normal-pneumonia", [True]), ("normal-bacterial-viral", [])],
+)
+def test_the_shipped_cut_comes_with_the_views_it_was_measured_with(classes, validated):
+    # Asked for explicitly, the views the record's cut was measured with keep
+    # it; other views get no cut, and no warning on each call.
+    review = pretrained_record(classes)["review"]
+    expected = (review["uncertainty"], review["share_above"])
+    assert review_cut(load_pretrained(classes, runtime="onnx")) == expected
+    for views in (True, False):
+        model = load_pretrained(classes, runtime="onnx", test_time_augmentation=views)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            cut = review_cut(model)
+        assert cut == (expected if views in validated else (None, None))
+
+
 def test_the_shipped_model_warns_where_it_is_unsure(xray_paths, tmp_path):
     model = load_pretrained(runtime="onnx")
     review = pretrained_record()["review"]
