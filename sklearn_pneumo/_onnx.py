@@ -249,8 +249,9 @@ def export_onnx(model, path, *, quantize=None, calibration=None, holdout=None):
         ``"int8"``: 8-bit networks (ONNX Runtime's static quantization in
         QOperator format, unsigned 8-bit activations calibrated on
         ``calibration``, signed weights per channel in a 7-bit range), the
-        shipped model's about 1.3 times as fast from files on 2 AVX2 cores
-        (``benchmarks/bench_int8.py``). Written only if, on
+        shipped model's about 1.5 times as fast from files on 2 cores with
+        AVX-512 and VNNI, 1.3 with AVX2 alone (``benchmarks/bench_int8.py``).
+        Written only if, on
         ``holdout``, ROC AUC is within 0.003 of the float networks' and at
         least 99 % of the labels agree, and of the outlier flags; otherwise
         a ValueError with the figures, and nothing is written. The manifest

@@ -129,8 +129,9 @@ def load_pretrained(
         X-ray dominate; ``benchmarks/bench_predict.py``), and it loads in
         0.1 s instead of several seconds with TensorFlow. ``"onnx-int8"``:
         its 8-bit form (``export_onnx(..., quantize="int8")``, the first
-        block in float32), about 1.3 times as fast from files on 2 AVX2
-        cores (``benchmarks/bench_int8.py``); its manifest's
+        block in float32), about 1.5 times as fast from files on 2 cores
+        with AVX-512 and VNNI, 1.3 with AVX2 alone
+        (``benchmarks/bench_int8.py``); its manifest's
         ``quantization`` says what it was checked against (the binary model
         only).
 
