@@ -152,7 +152,7 @@ from sklearn_pneumo import (
 from sklearn_pneumo._grayscale import to_gray, to_unit_float
 from sklearn_pneumo._network import with_dtype_policy
 from sklearn_pneumo._pretrained import STEMS
-from sklearn_pneumo._views import reframed, site_variants
+from sklearn_pneumo._views import _cropped, reframed, site_variants
 from sklearn_pneumo.datasets import (
     load_chest_xray_sample,
     load_image_folder,
@@ -525,6 +525,12 @@ FINE_TUNE_SCHEDULE = ((3e-4, 6), (5e-5, 2))
 #: these site variants (``_views.site_variants``), drawn anew.
 FINE_TUNE_SHARE = 0.8
 FINE_TUNE_VARIANTS = ("clahe", "exposure", "sharpened")
+#: With ``--framings``: each epoch, this share of the type network's X-rays
+#: (after their variants) cut at the top and bottom or at each side, even
+#: odds, by a share of the height or width drawn from this range at each
+#: side, and stretched back.
+FINE_TUNE_FRAMED_SHARE = 0.5
+FINE_TUNE_CUTS = (0.03, 0.2)
 #: The binary network's X-rays: each epoch, this share of each class framed
 #: as the other class is (``_validation.aspect_swapped``, cropped before
 #: resizing, as another site's framing reaches the network), and, as its
@@ -600,14 +606,25 @@ def save_fine_tuned(pipe, stem, out_dir, fine_tuned):
     record_file.write_text(json.dumps(record, indent=2) + "\n")
 
 
-def fine_tune_types(train_dir, out_dir, seed):
+def framed_anew(images, rng):
+    """``FINE_TUNE_FRAMED_SHARE`` of ``images`` cut as ``FINE_TUNE_CUTS`` says."""
+    images = images.copy()
+    for row in np.flatnonzero(rng.random(len(images)) < FINE_TUNE_FRAMED_SHARE):
+        cut = rng.uniform(*FINE_TUNE_CUTS)
+        sides = (0.0, cut) if rng.random() < 0.5 else (cut, 0.0)
+        images[row : row + 1] = _cropped(images[row : row + 1], sides)
+    return images
+
+
+def fine_tune_types(train_dir, out_dir, seed, framings=False):
     """Train the shipped type network further on site variants; save it in out_dir.
 
     From its weights (``train_further``), on the training part of its split
     less the hold-out of its fit (which the outlier model's refit takes its
     threshold from), each X-ray framed as its ``fit`` framed it,
     ``FINE_TUNE_SHARE`` of them given one of ``FINE_TUNE_VARIANTS`` each
-    epoch. The record (copied beside it) says so; its outlier model is
+    epoch; with ``framings``, then re-framed too (:func:`framed_anew`).
+    The record (copied beside it) says so; its outlier model is
     refitted next (``--refit-outliers`` on ``out_dir``), since its features
     moved. It starts from the shipped files, so once those are replaced by
     its result, a rerun trains that result further.
@@ -633,12 +650,17 @@ def fine_tune_types(train_dir, out_dir, seed):
         for place, name in enumerate(FINE_TUNE_VARIANTS):
             rows = chosen[which == place]
             changed[rows] = variants[name][rows]
-        return changed
+        return framed_anew(changed, rng) if framings else changed
 
     seconds = train_further(cnn, epoch_images, labels, seed)
     fine_tuned = {
         "share": FINE_TUNE_SHARE,
         "variants": list(FINE_TUNE_VARIANTS),
+        **(
+            {"framed_share": FINE_TUNE_FRAMED_SHARE, "cuts": list(FINE_TUNE_CUTS)}
+            if framings
+            else {}
+        ),
         "files": int(len(train)),
         "seconds": seconds,
         "before": before,
@@ -966,6 +988,11 @@ def main():
         help="train the type network further on site variants, into --out-dir",
     )
     parser.add_argument(
+        "--framings",
+        action="store_true",
+        help="with --fine-tune-types: re-frame a share of the X-rays each epoch",
+    )
+    parser.add_argument(
         "--fine-tune-framing",
         action="store_true",
         help="train the binary network further on re-framed X-rays, into --out-dir",
@@ -1023,7 +1050,7 @@ def main():
     if args.fine_tune_types:
         if args.out_dir == PACKAGE / "pretrained":
             parser.error("--fine-tune-types needs --out-dir outside the package")
-        fine_tune_types(args.train_dir, args.out_dir, args.random_state)
+        fine_tune_types(args.train_dir, args.out_dir, args.random_state, args.framings)
         return
     if args.fine_tune_framing:
         if args.out_dir == PACKAGE / "pretrained":
