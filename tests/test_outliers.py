@@ -30,7 +30,7 @@ from sklearn_pneumo._noise import (
     noise_adder,
     noise_level,
 )
-from sklearn_pneumo._views import SITE_VARIANTS, site_variants
+from sklearn_pneumo._views import SITE_VARIANTS, score_views, site_variants
 from sklearn_pneumo.datasets import (
     load_chest_xray_224,
     load_chest_xray_sample,
@@ -278,6 +278,33 @@ def test_typicality_reads_the_plain_view_in_one_forward_pass(
         assert (cnn.is_outlier(rows) == (expected < cnn.offset_)).all()
     finally:
         cnn.set_params(test_time_augmentation=False)
+
+
+@pytest.mark.parametrize("mirror_average", [False, True])
+def test_features_are_computed_for_the_plain_view_alone(mirror_average):
+    images = np.random.default_rng(0).random((3, 12, 12, 1)).astype(np.float32)
+    calls = []
+
+    def forward(view, features):  # P(class 1): the left half's brightness
+        calls.append((len(view), features))
+        left = view[:, :, :6].mean(axis=(1, 2, 3))
+        maps = [view.reshape(len(view), -1)] if features else None
+        return np.stack([1 - left, left], axis=1), maps
+
+    class Brightness:
+        def score(self, maps, noise_level):
+            return maps[0].sum(axis=1)
+
+    settings = {"test_time_augmentation": True, "mirror_average": mirror_average}
+    expected, _ = score_views(images, forward, None, typicality=False, **settings)
+    calls.clear()
+    probas, score = score_views(
+        images, forward, Brightness(), typicality=True, **settings
+    )
+    np.testing.assert_array_equal(probas, expected)  # every view in its place
+    np.testing.assert_allclose(score, images.reshape(3, -1).sum(axis=1), rtol=1e-6)
+    views = 5 * (2 if mirror_average else 1)
+    assert calls == [(3, True), (3 * (views - 1), False)]
 
 
 def test_outlier_rate_none_fits_no_outlier_model(xrays):
