@@ -104,9 +104,11 @@ further the same way, on every file less its fit's hold-out, half of each
 class framed as the other class is (``FINE_TUNE_FRAMING_SHARE``, cut before
 resizing) and its ``clahe`` share contrast-processed, and keeps in its
 record its figures on the hold-out before and after, as it is and framed
-as the other class; ``--refit-outliers --outlier-variants --outlier-rate
-0.005 --out-dir DIR`` then fits its outlier model again, for
-``bench_silent_failure.py --model DIR/pneumo_150.pneumo``.
+as the other class; with ``--site-variants``, ``FINE_TUNE_SHARE`` of
+them given one of ``FINE_TUNE_VARIANTS`` instead, as ``--fine-tune-types``
+does. ``--refit-outliers --outlier-variants --outlier-rate 0.005 --out-dir
+DIR`` then fits its outlier model again, for ``bench_silent_failure.py
+--model DIR/pneumo_150.pneumo``.
 
 ``--trim-borders`` sets the shipped model of ``--classes`` to trim uniform
 borders before resizing (``resize__border="trim"``; its network was trained
@@ -680,7 +682,7 @@ def framing_figures(pipe, rows, framed, labels):
     return figures
 
 
-def fine_tune_framing(train_dir, out_dir, seed):
+def fine_tune_framing(train_dir, out_dir, seed, variants=False):
     """Train the shipped binary network further on re-framed X-rays; save it in out_dir.
 
     From its weights (``train_further``), on every file of ``train_dir``
@@ -689,9 +691,12 @@ def fine_tune_framing(train_dir, out_dir, seed):
     contrast-processed, drawn anew each epoch. The framing is cut from the
     decoded X-ray before it is resized, so a re-framed X-ray is as sharp and
     as noisy as any other (stretching a crop of the resized one back would
-    smooth it). Scored before and after on the hold-out, as it is and
-    framed as the other class. The record (copied beside it) says so; its
-    outlier model is refitted next (``--refit-outliers`` on ``out_dir``).
+    smooth it). With ``variants``, ``FINE_TUNE_SHARE`` of them are given
+    one of ``FINE_TUNE_VARIANTS`` each epoch instead, as the type network's
+    further training does. Scored before and after on the hold-out, as it
+    is and framed as the other class. The record (copied beside it) says
+    so; its outlier model is refitted next (``--refit-outliers`` on
+    ``out_dir``).
     """
     stem = STEMS["normal-pneumonia"]
     pipe = load_model(PACKAGE / "pretrained" / f"{stem}.pneumo")
@@ -709,26 +714,35 @@ def fine_tune_framing(train_dir, out_dir, seed):
     held = plain[held_out], framed[held_out], labels[held_out]
     before = framing_figures(pipe, *held)
     plain, framed, labels = plain[train], framed[train], labels[train]
-    processed = [
-        dict(site_variants(images, seed, names={"clahe"}))["clahe"]
+    names = FINE_TUNE_VARIANTS if variants else ("clahe",)
+    changed = [
+        dict(site_variants(images, seed, names=set(names)))
         for images in (plain, framed)
     ]
 
     def epoch_images(rng):
         swapped = rng.random(len(plain)) < FINE_TUNE_FRAMING_SHARE
-        contrast = rng.random(len(plain)) < cnn.clahe
+        share = FINE_TUNE_SHARE if variants else cnn.clahe
+        chosen = np.flatnonzero(rng.random(len(plain)) < share)
+        which = rng.integers(len(names), size=len(chosen))
         images = np.where(swapped[:, None, None, None], framed, plain)
-        images[contrast] = np.where(
-            swapped[contrast, None, None, None],
-            processed[1][contrast],
-            processed[0][contrast],
-        )
+        for place, name in enumerate(names):
+            rows = chosen[which == place]
+            images[rows] = np.where(
+                swapped[rows, None, None, None],
+                changed[1][name][rows],
+                changed[0][name][rows],
+            )
         return images
 
     seconds = train_further(cnn, epoch_images, labels, seed)
     fine_tuned = {
         "framing_share": FINE_TUNE_FRAMING_SHARE,
-        "clahe_share": cnn.clahe,
+        **(
+            {"share": FINE_TUNE_SHARE, "variants": list(FINE_TUNE_VARIANTS)}
+            if variants
+            else {"clahe_share": cnn.clahe}
+        ),
         "files": int(len(train)),
         "seconds": seconds,
         "before": before,
@@ -998,6 +1012,12 @@ def main():
         help="train the binary network further on re-framed X-rays, into --out-dir",
     )
     parser.add_argument(
+        "--site-variants",
+        action="store_true",
+        help="with --fine-tune-framing: give a share of the X-rays CLAHE, "
+        "gamma or sharpening each epoch, as --fine-tune-types does",
+    )
+    parser.add_argument(
         "--candidate", help="train this FILE_CONFIGS entry as a candidate binary model"
     )
     parser.add_argument(
@@ -1055,7 +1075,9 @@ def main():
     if args.fine_tune_framing:
         if args.out_dir == PACKAGE / "pretrained":
             parser.error("--fine-tune-framing needs --out-dir outside the package")
-        fine_tune_framing(args.train_dir, args.out_dir, args.random_state)
+        fine_tune_framing(
+            args.train_dir, args.out_dir, args.random_state, args.site_variants
+        )
         return
     if args.candidate:
         if args.out_dir == PACKAGE / "pretrained":
