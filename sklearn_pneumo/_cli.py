@@ -15,7 +15,7 @@ import numpy as np
 from . import _cli_adapt, _cli_report
 from ._class_names import class_display_names
 from ._evaluation import evaluate_binary, evaluate_multiclass, format_report
-from ._loader import ImageLoader
+from ._loader import ImageLoader, image_loaders
 from ._predict_files import predict_files
 from ._pretrained import STEMS
 from ._site_warning import measure_review_cut
@@ -315,9 +315,25 @@ def _parser():
     calibrate.add_argument(
         "--out", type=Path, required=True, help="file to save the calibrated model to"
     )
-    _cli_adapt.add_parser(commands)
-    _cli_report.add_parser(commands)
+    adapt = _cli_adapt.add_parser(commands)
+    report = _cli_report.add_parser(commands)
+    _add_intensity(train, "container")
+    for command in (predict, calibrate, adapt, report):
+        _add_intensity(command, "the model's; container for the shipped ones")
     return parser
+
+
+def _add_intensity(command, default):
+    """Add ``--intensity``: how the pixels of the image files read are scaled."""
+    command.add_argument(
+        "--intensity",
+        choices=["container", "image"],
+        help="what full scale is for the image files read: their bit depth "
+        "(container: 8-bit 0-255, 16-bit 0-65535, or the bits the file says "
+        "it holds; float files in 0-1) or each image's own range (image: its "
+        "minimum to its maximum), for exports whose bit depth is unknown or "
+        f"float files in other units (default: {default})",
+    )
 
 
 def _log(message):
@@ -353,6 +369,8 @@ def _load_training_data(args):
 
 
 def _train(args):
+    if args.intensity is not None and args.data is None:
+        raise ValueError("--intensity sets how image files are read: give --data")
     _tensorflow(args)
     from ._factories import make_pneumo_ensemble, make_pneumo_pipeline
     from ._persistence import save_model
@@ -389,6 +407,8 @@ def _train(args):
         fit__verbose=2,  # progress while training; predicting stays quiet
     )
     pipe.set_params(resize__border=args.border, resize__contrast=args.contrast)
+    if args.intensity is not None:
+        pipe.set_params(load__intensity=args.intensity)
     start = time.perf_counter()
     pipe.fit(X, y)
     _log(f"Trained in {time.perf_counter() - start:.0f} s")
@@ -461,21 +481,35 @@ def _load_predictor(args, model_file):
     from ._pretrained import load_pretrained
 
     if model_file is None:
-        if importlib.util.find_spec("tensorflow") is None:
+        if getattr(args, "onnx", False):
+            model = load_pretrained(args.classes, runtime="onnx")
+        elif importlib.util.find_spec("tensorflow") is None:
             _log("TensorFlow is not installed: scoring the ONNX form of the model")
-            return load_pretrained(args.classes, runtime="onnx")
-        _tensorflow(args)
-        return load_pretrained(args.classes)
-    if model_file.is_dir():
+            model = load_pretrained(args.classes, runtime="onnx")
+        else:
+            _tensorflow(args)
+            model = load_pretrained(args.classes)
+    elif model_file.is_dir():
         raise IsADirectoryError(f"model file {model_file} is a directory")
-    if not model_file.is_file():
+    elif not model_file.is_file():
         raise FileNotFoundError(f"model file {model_file} does not exist")
-    if is_onnx_archive(model_file):
-        return load_onnx(model_file)
-    _tensorflow(args)
-    from ._persistence import load_model
+    elif is_onnx_archive(model_file):
+        model = load_onnx(model_file)
+    else:
+        _tensorflow(args)
+        from ._persistence import load_model
 
-    return load_model(model_file)
+        model = load_model(model_file)
+    if args.intensity is not None:
+        loaders = image_loaders(model)
+        if not loaders:
+            raise ValueError(
+                "--intensity sets how image files are read, and this model "
+                "reads none (it takes arrays)"
+            )
+        for loader in loaders:
+            loader.set_params(intensity=args.intensity)
+    return model
 
 
 def _model_and_inputs(args):

@@ -102,7 +102,6 @@ def _fitted(adapter, paths, log):
 def run(args, *, model_and_inputs, load_predictor, expand_inputs, check_output, log):
     """Adapt, print the shares, save; the command line's helpers are passed in."""
     from ._onnx import OnnxScorer, export_onnx
-    from ._pretrained import load_pretrained
     from ._prior_shift import PriorShiftAdapter
 
     model_file, inputs = model_and_inputs(args)
@@ -113,10 +112,7 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, check_output, 
         )
     check_output(args.out)
     paths = expand_inputs(inputs)
-    if args.onnx and model_file is None:
-        model = load_pretrained(args.classes, runtime="onnx")
-    else:
-        model = load_predictor(args, model_file)
+    model = load_predictor(args, model_file)  # with --onnx, the shipped ONNX form
     onnx = isinstance(model, OnnxScorer)
     if onnx != str(args.out).endswith(".onnx.zip"):
         adapts_to = (

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from ._dicom import decode_dicom, is_dicom
 from ._threads import N_JOBS, image_threads
 from ._upstream import Interval, StrOptions, fit_context, validate_estimator_params
+from ._walk import walk_objects
 
 #: EXIF orientations that swap width and height.
 _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
@@ -336,7 +337,8 @@ def scale_intensity(pixels, intensity="container"):
         if low < -1e-6 or high > 1 + 1e-6:
             raise ValueError(
                 f"float pixels span [{low:g}, {high:g}], outside [0, 1]; pass "
-                "intensity='image' to scale each image by its own range"
+                "intensity='image' (--intensity image on the command line) to "
+                "scale each image by its own range"
             )
         return np.clip(pixels, 0.0, 1.0)
     return pixels
@@ -433,7 +435,8 @@ def decode_all(
             f"{len(dim)} 16-bit image file(s) use less than 1/16 of the 16-bit "
             f"range and will look nearly black: {shown}. If they hold fewer "
             "bits (a 12-bit detector export, say) and the file does not say "
-            "so, pass intensity='image' to scale each image by its own range.",
+            "so, pass intensity='image' (--intensity image on the command "
+            "line) to scale each image by its own range.",
             UserWarning,
             stacklevel=3,
         )
@@ -616,3 +619,25 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         tags.input_tags.one_d_array = True
         tags.input_tags.string = True
         return tags
+
+
+def image_loaders(model):
+    """Every :class:`ImageLoader` inside ``model``, as :func:`walk_objects` finds them.
+
+    A pipeline's, an ensemble's or two-stage classifier's, an ONNX archive's
+    steps, and those of the models adapted or calibrated from them, each
+    once: so that a setting of how files are read (``intensity``) reaches
+    every place that reads them.
+
+    Examples
+    --------
+    >>> from sklearn_pneumo import make_pneumo_pipeline
+    >>> pipe = make_pneumo_pipeline((16, 16))
+    >>> [type(loader).__name__ for loader in image_loaders(pipe)]
+    ['ImageLoader']
+    """
+    found = {}
+    for _, obj in walk_objects(model):
+        if isinstance(obj, ImageLoader):
+            found.setdefault(id(obj), obj)
+    return list(found.values())

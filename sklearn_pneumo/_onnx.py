@@ -189,11 +189,21 @@ def _readapted_archive(scorer, prior_shift, review, path):
     """Write ``scorer``'s archive again with ``prior_shift``: no TensorFlow needed.
 
     The members are read back from the archive ``scorer`` was loaded from
-    and must still match the checksums it was loaded with.
+    and must still match the checksums it was loaded with; its steps are
+    written with the parameters they have now (``intensity`` set since, say).
     """
     if scorer.path is None:
         raise ValueError("this OnnxScorer was not read from an archive")
-    manifest = {**scorer.manifest, "prior_shift": prior_shift, "review": review}
+    steps = [
+        {**entry, "params": step.get_params()}
+        for entry, step in zip(scorer.manifest["steps"], scorer.steps)
+    ]
+    manifest = {
+        **scorer.manifest,
+        "steps": steps,
+        "prior_shift": prior_shift,
+        "review": review,
+    }
     with zipfile.ZipFile(scorer.path) as source:
         members = {name: source.read(name) for name in manifest["sha256"]}
     for name, data in members.items():

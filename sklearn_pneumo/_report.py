@@ -22,7 +22,13 @@ from tqdm.auto import tqdm
 
 from ._class_names import class_display_names
 from ._explain import has_heatmaps, network_views
-from ._loader import apply_to_readable, check_paths, decode_image
+from ._loader import (
+    apply_to_readable,
+    check_paths,
+    decode_image,
+    image_loaders,
+    scale_intensity,
+)
 from ._predict_files import csv_columns, row_batches
 from ._report_page import (
     metrics_html,
@@ -72,9 +78,13 @@ def _eight_bit(pixels):
     return out[..., 0] if out.ndim == 3 and out.shape[2] == 1 else out
 
 
-def _full_image(path, target):
-    """Copy ``path`` shrunk to :data:`FULL_SIDE` as a JPEG at ``target``."""
+def _full_image(path, target, intensity="container"):
+    """Copy ``path`` shrunk to :data:`FULL_SIDE` as a JPEG at ``target``.
+
+    Its pixels scaled as the model's loader scales them (``intensity``).
+    """
     pixels = decode_image(path, decode_size=(FULL_SIDE, FULL_SIDE))
+    pixels = scale_intensity(pixels, intensity)
     image = Image.fromarray(_eight_bit(pixels))
     image.thumbnail((FULL_SIDE, FULL_SIDE))
     image.save(target, quality=85)
@@ -415,6 +425,8 @@ def _add_images(model, records, folder, draw, classes, names):
 
     result, failures = apply_to_readable(views, paths)
     failed = dict(failures)
+    loaders = image_loaders(model)
+    intensity = loaders[0].intensity if loaders else "container"
     readable = iter(range(len(paths) - len(failed)))
     for record in scored:
         if record["path"] in failed:  # changed since it was scored
@@ -432,7 +444,9 @@ def _add_images(model, records, folder, draw, classes, names):
             )
             record["heat"] = f"{stem}-heat.png"
         try:
-            record["full_size"] = _full_image(record["path"], folder / f"{stem}.jpg")
+            record["full_size"] = _full_image(
+                record["path"], folder / f"{stem}.jpg", intensity
+            )
             record["full"] = f"{stem}.jpg"
         except (OSError, ValueError) as error:
             record["note"] = f"full X-ray not shown: {error}"

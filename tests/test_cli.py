@@ -10,6 +10,7 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from sklearn_pneumo import load_model, pretrained_record
@@ -82,6 +83,8 @@ def test_missing_data_folder_is_a_clear_error(tmp_path):
     result = run_cli("train", "--data", tmp_path / "absent")
     assert result.returncode == 1
     assert "absent" in result.stderr and "not a folder" in result.stderr
+    bundled = run_cli("train", "--intensity", "image")  # arrays, not files
+    assert bundled.returncode == 1 and "give --data" in bundled.stderr
 
 
 def test_train_save_and_predict_a_folder(chest_xray, xray_dir, tmp_path):
@@ -96,6 +99,8 @@ def test_train_save_and_predict_a_folder(chest_xray, xray_dir, tmp_path):
         "1",
         "--filters",
         "4",
+        "--intensity",
+        "image",
         "--save",
         model,
     )
@@ -103,7 +108,7 @@ def test_train_save_and_predict_a_folder(chest_xray, xray_dir, tmp_path):
     for metric in ("accuracy", "sensitivity", "specificity", "roc_auc"):
         assert metric in result.stdout
     assert "confusion matrix" in result.stdout
-    assert model.is_file()
+    assert load_model(model)["load"].intensity == "image"
 
     (tmp_path / "broken.jpeg").write_text("not an image")
     out = tmp_path / "predictions.csv"
@@ -336,3 +341,29 @@ def test_a_fifo_among_inputs_gets_an_error_row_at_once(tmp_path):
     assert result.returncode == 1
     rows = list(csv.DictReader(out.open()))
     assert rows[0]["error"] == "not a regular file: a FIFO (named pipe)"
+
+
+def test_intensity_reads_float_files_in_other_units(tmp_path):
+    from PIL import Image
+
+    from sklearn_pneumo.datasets import load_chest_xray_sample
+
+    paths, _ = load_chest_xray_sample()
+    gray = np.array(Image.open(paths[0]).convert("L"))
+    gray[0, :2] = 0, 255  # its own range is the 8-bit one
+    floating, eight = tmp_path / "float.tif", tmp_path / "eight.png"
+    Image.fromarray(gray.astype(np.float32)).save(floating)  # 0-255, not 0-1
+    Image.fromarray(gray).save(eight)
+
+    def rows(result):
+        return {row["path"]: row for row in csv.DictReader(io.StringIO(result.stdout))}
+
+    plain = run_cli("predict", "--pretrained", floating, eight)
+    assert plain.returncode == 1
+    assert "--intensity image" in rows(plain)[str(floating)]["error"]
+    scaled = run_cli("predict", "--pretrained", floating, eight, "--intensity", "image")
+    assert scaled.returncode == 0, scaled.stderr
+    scored = rows(scaled)
+    assert not scored[str(floating)]["error"]
+    p = [float(scored[str(path)]["proba_PNEUMONIA"]) for path in (floating, eight)]
+    assert p[0] == pytest.approx(p[1], abs=0.02)  # as its 8-bit self

@@ -26,6 +26,15 @@ def site(tmp_path_factory):
     return root
 
 
+def test_an_adapted_archive_reads_files_as_it_was_told_to(site, tmp_path):
+    out = tmp_path / "site.onnx.zip"
+    result = run_cli(
+        "adapt", "--pretrained", "--onnx", site, "--out", out, "--intensity", "image"
+    )
+    assert result.returncode == 0, result.stderr
+    assert load_onnx(out).steps[0].intensity == "image"  # kept in the archive
+
+
 def test_adapts_the_shipped_archive_and_predict_scores_it(site, tmp_path):
     out = tmp_path / "site.onnx.zip"
     result = run_cli("adapt", "--pretrained", "--onnx", site, "--out", out)

@@ -150,3 +150,41 @@ def test_a_32_bit_integer_tiff_of_small_values_is_warned_about(gray, tmp_path):
         ImageLoader().transform([path])
     scaled = ImageLoader(intensity="image").transform([path])[0]
     assert scaled.max() == 1
+
+
+@pytest.fixture
+def float_file(gray, tmp_path):
+    """A float TIFF in 0-255, and the same X-ray as an 8-bit PNG (full range)."""
+    gray = gray.copy()
+    gray[0, :2] = 0, 255  # its own range is the 8-bit one
+    Image.fromarray(gray).save(tmp_path / "eight.png")
+    Image.fromarray(gray.astype(np.float32)).save(tmp_path / "float.tif")
+    return tmp_path / "float.tif", tmp_path / "eight.png"
+
+
+def test_image_loaders_reach_every_step_that_reads_files():
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+
+    from sklearn_pneumo import load_pretrained
+    from sklearn_pneumo._loader import image_loaders
+
+    two_stage = load_pretrained("normal-bacterial-viral", runtime="onnx")
+    assert len(image_loaders(two_stage)) == 2  # the pneumonia and the type stages
+    archive = load_pretrained(runtime="onnx")
+    calibrated = CalibratedClassifierCV(FrozenEstimator(archive))
+    assert image_loaders(calibrated) == [archive.steps[0]]
+    assert isinstance(archive.steps[0], ImageLoader)
+
+
+def test_the_report_shows_a_float_file_as_the_model_reads_it(float_file, tmp_path):
+    from sklearn_pneumo._report import _full_image
+
+    floating, eight = float_file
+    shown = {}
+    for name, path, intensity in [("f", floating, "image"), ("e", eight, "container")]:
+        _full_image(path, tmp_path / f"{name}.jpg", intensity)
+        shown[name] = np.asarray(Image.open(tmp_path / f"{name}.jpg"), dtype=float)
+    assert np.abs(shown["f"] - shown["e"]).mean() < 2  # not clipped to white
+    with pytest.raises(ValueError, match="--intensity image"):
+        _full_image(floating, tmp_path / "c.jpg", "container")
