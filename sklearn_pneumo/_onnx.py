@@ -189,8 +189,10 @@ def _readapted_archive(scorer, prior_shift, review, path):
     """Write ``scorer``'s archive again with ``prior_shift``: no TensorFlow needed.
 
     The members are read back from the archive ``scorer`` was loaded from
-    and must still match the checksums it was loaded with; its steps are
-    written with the parameters they have now (``intensity`` set since, say).
+    and must still match the checksums it was loaded with; its steps and
+    test-time views are written as they are now (``intensity`` or
+    ``test_time_augmentation`` set since, say), so that the archive answers
+    as ``scorer`` does.
     """
     if scorer.path is None:
         raise ValueError("this OnnxScorer was not read from an archive")
@@ -198,9 +200,22 @@ def _readapted_archive(scorer, prior_shift, review, path):
         {**entry, "params": step.get_params()}
         for entry, step in zip(scorer.manifest["steps"], scorer.steps)
     ]
+    views = [
+        {
+            **entry,
+            "test_time_augmentation": bool(
+                network.test_time_augmentation
+                if scorer.test_time_augmentation is None
+                else scorer.test_time_augmentation
+            ),
+            "mirror_average": bool(network.mirror_average),
+        }
+        for entry, network in zip(scorer.manifest["members"], scorer.networks)
+    ]
     manifest = {
         **scorer.manifest,
         "steps": steps,
+        "members": views,
         "prior_shift": prior_shift,
         "review": review,
     }

@@ -242,3 +242,19 @@ def test_an_adapted_model_exports_to_onnx_and_an_archive_adapts(
     np.testing.assert_allclose(plain.source_priors_, clf.source_priors_, atol=1e-6)
     from_archive = PriorShiftAdapter(plain, n_bootstrap=0).fit(site)
     np.testing.assert_allclose(from_archive.priors_, adapter.priors_, atol=1e-3)
+
+
+def test_an_archive_adapted_after_a_change_answers_as_the_adapter(tmp_path):
+    paths, _ = load_chest_xray_224()
+    scorer = load_pretrained(runtime="onnx")
+    scorer.test_time_augmentation = False  # the shipped archive scores 5 views
+    adapter = PriorShiftAdapter(scorer, n_bootstrap=0).fit(paths[::5])
+    with pytest.warns(UserWarning, match="measured with other test-time views"):
+        export_onnx(adapter, tmp_path / "adapted.onnx.zip")
+    archive = load_onnx(tmp_path / "adapted.onnx.zip")
+    assert not hasattr(archive, "review_uncertainty_")  # it held for 5 views
+    X = paths[1::20]
+    assert np.ptp(adapter.predict_proba(X)[:, 1]) > 0.5  # answers that vary
+    np.testing.assert_allclose(
+        archive.predict_proba(X), adapter.predict_proba(X), atol=1e-6
+    )
