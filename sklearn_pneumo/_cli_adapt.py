@@ -101,7 +101,7 @@ def _fitted(adapter, paths, log):
 
 def run(args, *, model_and_inputs, load_predictor, expand_inputs, check_output, log):
     """Adapt, print the shares, save; the command line's helpers are passed in."""
-    from ._onnx import OnnxScorer, export_onnx
+    from ._onnx import OnnxScorer, export_onnx, holds_archives
     from ._prior_shift import PriorShiftAdapter
 
     model_file, inputs = model_and_inputs(args)
@@ -114,6 +114,13 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, check_output, 
     paths = expand_inputs(inputs)
     model = load_predictor(args, model_file)  # with --onnx, the shipped ONNX form
     onnx = isinstance(model, OnnxScorer)
+    if not onnx and holds_archives(model):
+        raise ValueError(
+            "the three-class answer's ONNX form composes two archives (the "
+            "pneumonia model's and the type network's), and adapt writes one: "
+            "adapt its Keras form instead (without --onnx, --out FILE.pneumo; "
+            "needs TensorFlow)"
+        )
     if onnx != str(args.out).endswith(".onnx.zip"):
         adapts_to = (
             "an ONNX archive adapts to an .onnx.zip file"

@@ -51,7 +51,7 @@ from ._steps import (
 from ._typicality import TypicalityMixin, combine_members, summarize_views
 from ._version import __version__
 from ._views import score_views
-from ._walk import final_step, scoring_model
+from ._walk import final_step, scoring_model, walk_objects
 from ._writing import atomic_write
 
 #: Bound on what an archive may inflate to (the paper's network is 4 MB).
@@ -322,6 +322,12 @@ def export_onnx(model, path, *, quantize=None, calibration=None, holdout=None):
     model, prior_shift = _without_prior_shift(scoring_model(model))
     if isinstance(model, OnnxScorer):
         return _readapted_archive(model, prior_shift, review, path)
+    if holds_archives(model):
+        raise ValueError(
+            f"{type(model).__name__} scores several ONNX archives (the "
+            "three-class answer's ONNX form composes two), and one archive "
+            "holds one model: export its Keras form instead"
+        )
     if importlib.util.find_spec("tf2onnx") is None:
         raise ImportError(
             "export_onnx needs tf2onnx: pip install 'sklearn-pneumo[export]'."
@@ -488,6 +494,18 @@ class _Network:
             typicality=typicality,
             mirror_average=mirror_average,
         )
+
+
+def holds_archives(model):
+    """Whether ``model`` scores with ONNX archives (:class:`OnnxScorer` inside it).
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> holds_archives(LogisticRegression())
+    False
+    """
+    return any(isinstance(obj, OnnxScorer) for _, obj in walk_objects(model))
 
 
 class OnnxScorer(LogOddsMixin, TypicalityMixin):

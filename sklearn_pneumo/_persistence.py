@@ -28,6 +28,7 @@ from ._grayscale import GrayscaleResize
 from ._loader import ImageLoader
 from ._model_file import ModelFileError, check_image_size
 from ._network import build_cnn
+from ._onnx import holds_archives
 from ._pipeline import PneumoPipeline
 from ._prior_shift import PriorShiftAdapter
 from ._two_stage import TwoStageClassifier
@@ -182,6 +183,13 @@ def save_model(model, path, *, optimizer=True):
     True
     """
     networks = list(_find_networks(model))
+    if not networks and holds_archives(model):
+        raise ValueError(
+            "save_model writes Keras networks, and this model scores ONNX "
+            "archives: export_onnx writes an adapted archive, and the "
+            "three-class answer's ONNX form (two archives composed) has no "
+            "file of its own, so save its Keras form instead"
+        )
     if not networks:
         raise ValueError("The model holds no fitted CNNClassifier; fit it first.")
     classifiers = list({id(cnn): cnn for _, cnn in walk_classifiers(model)}.values())

@@ -113,6 +113,13 @@ def test_refuses_with_a_clear_error_and_writes_nothing(site, tmp_path):
         "no image files found": ("--pretrained", "--onnx", empty),
         "left out as outliers; at least min_samples": ("--pretrained", "--onnx", noise),
         "adapts to a .pneumo file": ("--pretrained", site),
+        "composes two archives": (
+            "--pretrained",
+            "--onnx",
+            "--classes",
+            "normal-bacterial-viral",
+            site,
+        ),
     }
     for message, args in cases.items():
         target = tmp_path / "adapted.pneumo" if "pneumo file" in message else out

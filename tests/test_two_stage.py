@@ -9,6 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn_pneumo import (
     PriorShiftAdapter,
     TwoStageClassifier,
+    export_onnx,
     load_model,
     load_pretrained,
     save_model,
@@ -93,6 +94,12 @@ def test_the_shipped_answer_agrees_with_the_binary_model(tmp_path):
     np.testing.assert_allclose(model.source_priors_.sum(), 1)
     adapted = PriorShiftAdapter(FrozenEstimator(model), min_samples=10).fit(paths)
     assert adapted.priors_.shape == (3,)
+    # Two archives composed have no file of their own: the errors say so.
+    with pytest.raises(ValueError, match="save its Keras form"):
+        save_model(adapted, tmp_path / "three.pneumo")
+    with pytest.raises(ValueError, match="export its Keras form"):
+        export_onnx(adapted, tmp_path / "three.onnx.zip")
+    assert not list(tmp_path.iterdir())
 
 
 def test_saves_and_loads_the_composed_keras_models(tmp_path):
