@@ -325,8 +325,8 @@ def export_onnx(model, path, *, quantize=None, calibration=None, holdout=None):
     if holds_archives(model):
         raise ValueError(
             f"{type(model).__name__} scores several ONNX archives (the "
-            "three-class answer's ONNX form composes two), and one archive "
-            "holds one model: export its Keras form instead"
+            "three-class answer's ONNX form composes two), and an archive "
+            "holds one model: it has no archive of its own"
         )
     if importlib.util.find_spec("tf2onnx") is None:
         raise ImportError(
