@@ -787,11 +787,17 @@ def main(argv=None):
             log=_log,
         ),
     }
+    shown = set()
+
+    def show(message, *_):
+        # A warning reads as a line of the tool's, not as Python source, and
+        # once: a batch with an unreadable file is decoded again without it.
+        if str(message) not in shown:
+            shown.add(str(message))
+            _log(f"sklearn-pneumo: warning: {message}")
+
     with warnings.catch_warnings():
-        # A warning reads as a line of the tool's, not as Python source.
-        warnings.showwarning = lambda message, *_: _log(
-            f"sklearn-pneumo: warning: {message}"
-        )
+        warnings.showwarning = show
         try:
             return command[args.command](args) or 0
         except (OSError, ValueError, ImportError) as error:

@@ -367,3 +367,17 @@ def test_intensity_reads_float_files_in_other_units(tmp_path):
     assert not scored[str(floating)]["error"]
     p = [float(scored[str(path)]["proba_PNEUMONIA"]) for path in (floating, eight)]
     assert p[0] == pytest.approx(p[1], abs=0.02)  # as its 8-bit self
+
+
+def test_a_warning_is_shown_once_per_run(tmp_path):
+    from PIL import Image
+
+    from sklearn_pneumo.datasets import load_chest_xray_sample
+
+    paths, _ = load_chest_xray_sample()
+    gray = np.asarray(Image.open(paths[0]).convert("L"))
+    Image.fromarray(gray.astype(np.uint16) * 16).save(tmp_path / "twelve_bit.png")
+    (tmp_path / "broken.png").write_text("not an image")  # the batch is read again
+    result = run_cli("predict", "--pretrained", tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.count("use less than 1/16 of the 16-bit range") == 1
