@@ -194,19 +194,19 @@ def _readapted_archive(scorer, prior_shift, review, path):
     ``test_time_augmentation`` set since, say), so that the archive answers
     as ``scorer`` does.
     """
+    from ._ensemble import _either
+
     if scorer.path is None:
         raise ValueError("this OnnxScorer was not read from an archive")
     steps = [
-        {**entry, "params": step.get_params()}
+        _check_step(entry["name"], step)
         for entry, step in zip(scorer.manifest["steps"], scorer.steps)
     ]
     views = [
         {
             **entry,
             "test_time_augmentation": bool(
-                network.test_time_augmentation
-                if scorer.test_time_augmentation is None
-                else scorer.test_time_augmentation
+                _either(scorer.test_time_augmentation, network.test_time_augmentation)
             ),
             "mirror_average": bool(network.mirror_average),
         }
