@@ -76,16 +76,23 @@ def _check_step(name, step):
 
 
 def _members(final, name):
-    """``(name, CNNClassifier, weight, test_time_augmentation)`` per network."""
+    """``(name, CNNClassifier, weight, test_time_augmentation)`` per network.
+
+    ``name`` is the final step's, or None for a model that is no pipeline.
+    """
     from ._classifier import CNNClassifier
     from ._ensemble import PneumoEnsemble, _either
 
     if isinstance(final, CNNClassifier):
-        return "network", [(name, final, 1.0, final.test_time_augmentation)]
+        return "network", [(name or "model", final, 1.0, final.test_time_augmentation)]
     if not isinstance(final, PneumoEnsemble):
+        what = type(final).__name__
         raise ValueError(
-            f"export_onnx cannot export step {name!r} ({type(final).__name__}): "
-            "the final step must be a CNNClassifier or a PneumoEnsemble."
+            f"export_onnx cannot export step {name!r} ({what}): the final step "
+            "must be a CNNClassifier or a PneumoEnsemble."
+            if name is not None
+            else f"export_onnx cannot export a {what}: the model must be a "
+            "CNNClassifier, a PneumoEnsemble or a pipeline ending in one."
         )
     names = [n for n, m in final.estimators if m != "drop"]
     members = []
@@ -343,7 +350,7 @@ def export_onnx(model, path, *, quantize=None, calibration=None, holdout=None):
             "fitted network."
         )
     steps = [_check_step(n, s) for n, s in _named_prediction_steps(model)]
-    final_name = model.steps[-1][0] if hasattr(model, "steps") else "model"
+    final_name = model.steps[-1][0] if hasattr(model, "steps") else None
     combine, members = _members(final_step(model), final_name)
     files, entries = {}, []
     with tempfile.TemporaryDirectory() as folder:

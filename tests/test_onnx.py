@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from conftest import TINY_NETWORK
 from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
 from sklearn.preprocessing import FunctionTransformer
 
 from sklearn_pneumo import (
@@ -155,7 +157,7 @@ def test_weighted_ensemble_of_images_scores_the_same(mnist, tmp_path):
     )
 
 
-def test_export_names_the_step_it_cannot_export(fitted_pipeline, tmp_path):
+def test_export_names_the_step_it_cannot_export(fitted_pipeline, xrays_224, tmp_path):
     custom = PneumoPipeline(
         [
             *fitted_pipeline.steps[:2],
@@ -168,6 +170,13 @@ def test_export_names_the_step_it_cannot_export(fitted_pipeline, tmp_path):
     unfitted = make_pneumo_ensemble(2, (16, 16))
     with pytest.raises(ValueError, match="needs a fitted model"):
         export_onnx(unfitted, tmp_path / "x.onnx.zip")
+    # A model that is no pipeline is named as a model, not as a step.
+    calibrated = CalibratedClassifierCV(FrozenEstimator(fitted_pipeline))
+    calibrated.fit(*xrays_224)
+    with pytest.raises(
+        ValueError, match="cannot export a CalibratedClassifierCV: the model must"
+    ):
+        export_onnx(calibrated, tmp_path / "x.onnx.zip")
     assert not (tmp_path / "x.onnx.zip").exists()
 
 
