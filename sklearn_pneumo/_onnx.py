@@ -116,15 +116,6 @@ def _members(final, name):
     return "ensemble", members
 
 
-def _exported(network, file):
-    """The ONNX bytes of Keras ``network``, written through ``file``."""
-    with warnings.catch_warnings():
-        # Keras' tf2onnx bridge checks for np.object, which NumPy warns about.
-        warnings.filterwarnings("ignore", "In the future `np.object`", FutureWarning)
-        network.export(str(file), format="onnx", verbose=False)
-    return Path(file).read_bytes()
-
-
 def _network_graph(cnn, folder, index):
     """The ONNX bytes of ``cnn``'s network, and whether it outputs heatmaps.
 
