@@ -27,7 +27,8 @@ def add_parser(commands):
         "which 'sklearn-pneumo predict' scores. A Keras model file gives a "
         "model file, an ONNX archive an ONNX archive. Warn where more of the "
         "site's answers lie above the model's review cut of uncertainty than "
-        "of its validation X-rays: the shares estimated may then be wrong too.",
+        "of its validation X-rays: the shares estimated may then be wrong too, "
+        "and the adapted model answers as the model does unless told otherwise.",
     )
     adapt.add_argument(
         "arguments",
@@ -71,6 +72,14 @@ def add_parser(commands):
         "(default: best where the site differs by its shares alone), or the "
         "model's own (at the shares it learned it answers as the model does: "
         "safer where the site's normal X-rays drift toward pneumonia)",
+    )
+    adapt.add_argument(
+        "--on-uncertain-site",
+        choices=["keep", "adapt"],
+        default="keep",
+        help="where the model is less sure of the site's X-rays than of its "
+        "validation ones (the warning): keep the model's answers (default), "
+        "or move them to the estimated shares all the same",
     )
     adapt.add_argument(
         "--out",
@@ -134,6 +143,7 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, check_output, 
             model,
             prior_strength=args.prior_strength,
             probabilities=args.probabilities,
+            on_uncertain_site=args.on_uncertain_site,
             random_state=0,
         ),
         paths,
@@ -166,9 +176,15 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, check_output, 
     if cut is not None:
         uncertain = more_uncertain(adapter.site_uncertainty_, cut, share)
         if uncertain.more:
+            kept = (
+                "so the adapted model answers as the model does "
+                "(--on-uncertain-site adapt moves its answers to them all the "
+                "same)"
+                if args.on_uncertain_site == "keep"
+                else "compare the adapted model with the model as it is on "
+                "labelled X-rays of the site before using it"
+            )
             log(
                 f"sklearn-pneumo: warning: {uncertainty_warning(uncertain)} The "
-                "class shares estimated from them may be wrong too: compare the "
-                "adapted model with the model as it is on labelled X-rays of "
-                "the site before using it."
+                f"class shares estimated from them may be wrong too: {kept}."
             )

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
 
 from ._decision import LogOddsMixin
 from ._heatmaps import finished_heatmaps, scaled_by_peak
@@ -166,11 +165,11 @@ def _without_prior_shift(model):
 
     if not isinstance(model, PriorShiftAdapter):
         return model, None
-    check_is_fitted(model)
+    target, calibration = model._shift()
     shift = {
         "source": model.source_priors_.tolist(),
-        "target": model.priors_.tolist(),
-        "calibration": _listed(model._output_calibration()),
+        "target": np.asarray(target).tolist(),
+        "calibration": _listed(calibration),
     }
     return scoring_model(model._model()), shift
 

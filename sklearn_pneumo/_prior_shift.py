@@ -30,6 +30,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ._decision import LogOddsMixin
+from ._site_warning import more_uncertain, review_cut
 from ._upstream import (
     HasMethods,
     Interval,
@@ -254,6 +255,15 @@ class PriorShiftAdapter(
         model), "calibrated" calls more normal X-rays pneumonia than the
         model, and "model" does not; where only the shares differ,
         "calibrated" answers better (the docs' benchmarks).
+    on_uncertain_site : {"keep", "adapt"}, default="keep"
+        What to do where the model is less sure of the site's inputs than
+        of its validation X-rays (``site_uncertain_``). "keep": answer as
+        the model does. The site then differs by more than its class shares,
+        and the shares EM estimates from answers the model is unsure of
+        lean toward the class it errs toward (on the 16 bundled later
+        X-rays, taken twice, 18 % normal where there are 50 %). "adapt":
+        move the answers to the estimated shares all the same. Either way
+        ``priors_`` is the estimate.
     n_bootstrap : int, default=200
         Bootstrap resamples of the inputs for ``priors_interval_``; 0 for
         none.
@@ -281,10 +291,14 @@ class PriorShiftAdapter(
     site_uncertainty_ : ndarray of float
         The model's uncertainty of each input the estimate used (NaN where
         it gives none): how surely the model reads the site, which its
-        shares cannot change. ``sklearn-pneumo adapt`` compares its share
-        above the model's review cut (:func:`measure_review_cut`) with the
-        model's validation X-rays', as the review report does, and warns
-        where it is higher than chance allows.
+        shares cannot change.
+    site_uncertain_ : bool
+        Whether the model is less sure of the site's inputs than of its
+        validation X-rays: more of ``site_uncertainty_`` lies above the
+        model's review cut (:func:`measure_review_cut`) than the share of
+        its validation X-rays there allows by chance (one-sided binomial
+        test at 1 %, as the review report and ``sklearn-pneumo adapt``
+        warn). False for a model without a review cut.
 
     Examples
     --------
@@ -305,6 +319,7 @@ class PriorShiftAdapter(
         "min_samples": [Interval(Integral, 2, None, closed="left")],
         "prior_strength": [Interval(Real, 0, None, closed="left")],
         "probabilities": [StrOptions({"calibrated", "model"})],
+        "on_uncertain_site": [StrOptions({"keep", "adapt"})],
         "n_bootstrap": [Interval(Integral, 0, None, closed="left")],
         "random_state": ["random_state"],
     }
@@ -317,6 +332,7 @@ class PriorShiftAdapter(
         min_samples=30,
         prior_strength=PRIOR_STRENGTH,
         probabilities="calibrated",
+        on_uncertain_site="keep",
         n_bootstrap=200,
         random_state=None,
     ):
@@ -325,17 +341,22 @@ class PriorShiftAdapter(
         self.min_samples = min_samples
         self.prior_strength = prior_strength
         self.probabilities = probabilities
+        self.on_uncertain_site = on_uncertain_site
         self.n_bootstrap = n_bootstrap
         self.random_state = random_state
 
     def __setstate__(self, state):
         # An adapter saved before ``prior_strength`` existed estimated its
-        # shares by plain EM, and one saved before ``probabilities`` existed
-        # reweighed calibrated probabilities: each loads as such, for
-        # get_params and clone.
-        super().__setstate__(
-            {"prior_strength": 0.0, "probabilities": "calibrated", **state}
-        )
+        # shares by plain EM, one saved before ``probabilities`` existed
+        # reweighed calibrated probabilities, and one saved before
+        # ``on_uncertain_site`` existed adapted however unsure the model
+        # was: each loads as such, for get_params and clone.
+        defaults = {
+            "prior_strength": 0.0,
+            "probabilities": "calibrated",
+            "on_uncertain_site": "adapt",
+        }
+        super().__setstate__({**defaults, **state})
 
     def _model(self):
         if isinstance(self.estimator, FrozenEstimator):
@@ -384,6 +405,10 @@ class PriorShiftAdapter(
         proba = calibrated(proba, self.source_calibration_)
         self.n_samples_ = len(proba)
         self.site_uncertainty_ = uncertainty
+        cut, share = review_cut(model)
+        self.site_uncertain_ = bool(
+            cut is not None and more_uncertain(uncertainty, cut, share).more
+        )
         self.priors_ = em_priors(proba, source, strength=self.prior_strength)
         self.priors_interval_ = self._bootstrap(proba, source)
         # The prior keeps every share off 0 and 1: what the inputs alone say
@@ -419,22 +444,32 @@ class PriorShiftAdapter(
         ]
         return np.percentile(estimates, [2.5, 97.5], axis=0)
 
-    def _output_calibration(self):
-        """The calibration the shares reweigh the probabilities through, or None.
+    def _shift(self):
+        """``(target_priors, calibration)`` the answers are moved by.
 
-        ``probabilities`` may be set after fit (it needs no refit), so it is
-        checked here too.
+        The source shares and no calibration (the model's answers) where
+        ``on_uncertain_site="keep"`` and the model is unsure of the site.
+        The parameters may be set after fit (they need no refit), so they
+        are checked here too.
         """
         check_is_fitted(self)
         validate_estimator_params(self)
+        if self.on_uncertain_site == "keep":
+            if not hasattr(self, "site_uncertain_"):
+                raise ValueError(
+                    "This adapter was fitted before on_uncertain_site existed "
+                    "and did not measure site_uncertain_: fit it again, or set "
+                    "on_uncertain_site='adapt'."
+                )
+            if self.site_uncertain_:
+                return self.source_priors_, None
+        calibration = None
         if self.probabilities == "calibrated":
-            return self.source_calibration_
-        return None
+            calibration = self.source_calibration_
+        return self.priors_, calibration
 
     def _shifted(self, proba):
-        return shift_priors(
-            proba, self.source_priors_, self.priors_, self._output_calibration()
-        )
+        return shift_priors(proba, self.source_priors_, *self._shift())
 
     def predict_proba(self, X):
         """The model's probabilities, moved to the site's class shares."""

@@ -37,17 +37,24 @@ def model_facts(model, name, review_uncertainty):
         if isinstance(threshold, (int, float))
         else "the class of largest probability"
     )
-    shares = None
+    shares, source = None, None
     if isinstance(scoring_model(model), PriorShiftAdapter):
-        shares = scoring_model(model).priors_
+        adapter = scoring_model(model)
+        shares, source = adapter._shift()[0], adapter.source_priors_
     elif manifest and manifest.get("prior_shift"):
         shares = manifest["prior_shift"]["target"]
+        source = manifest["prior_shift"]["source"]
     facts["adaptation"] = (
         "none"
         if shares is None
         else "class shares adapted to the site: "
         + ", ".join(f"{c} {s:.3f}" for c, s in zip(facts["classes"], shares))
     )
+    if shares is not None and np.array_equal(shares, source):
+        facts["adaptation"] = (
+            "none: the model's answers, kept where it was less sure of the "
+            "site's X-rays than of its validation ones"
+        )
     facts["review_uncertainty"] = review_uncertainty
     return facts
 

@@ -11,6 +11,7 @@ from PIL import Image
 from test_cli import run_cli
 
 from sklearn_pneumo import load_onnx
+from sklearn_pneumo._report_page import model_facts
 from sklearn_pneumo.datasets import load_chest_xray_224
 
 
@@ -97,6 +98,37 @@ def test_warns_where_the_model_is_less_sure_of_the_site(tmp_path):
     assert above >= 12
     assert f"{above / 32:.0%} of its answers here lie above" in result.stderr
     assert "class shares estimated from them may be wrong too" in result.stderr
+    # So the adapted model answers as the model does, unless told to adapt.
+    assert "answers as the model does" in result.stderr
+    assert adapter.site_uncertain_
+    kept = load_onnx(out).prior_shift
+    assert kept["target"] == kept["source"] and kept["calibration"] is None
+    model_proba = adapter.estimator.predict_proba(paths)
+    np.testing.assert_allclose(adapter.predict_proba(paths), model_proba)
+    # The review page's summary says so, of the adapter and of its archive.
+    for adapted in (adapter, load_onnx(out)):
+        assert model_facts(adapted, None, None)["adaptation"].startswith(
+            "none: the model's answers, kept"
+        )
+    adapter.set_params(on_uncertain_site="adapt")
+    moved = adapter.predict_proba(paths)
+    facts = model_facts(adapter, None, None)
+    assert facts["adaptation"].startswith("class shares adapted to the site")
+    assert np.abs(moved - model_proba).max() > 0.05
+    forced = tmp_path / "forced.onnx.zip"
+    result = run_cli(
+        "adapt",
+        "--pretrained",
+        "--onnx",
+        tmp_path / "site",
+        "--out",
+        forced,
+        "--on-uncertain-site",
+        "adapt",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "answers as the model does" not in result.stderr
+    np.testing.assert_allclose(load_onnx(forced).predict_proba(paths), moved, atol=1e-5)
 
 
 def test_refuses_with_a_clear_error_and_writes_nothing(site, tmp_path):

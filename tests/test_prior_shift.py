@@ -150,6 +150,20 @@ def test_an_adapter_saved_before_probabilities_loads_reweighing_calibrated_ones(
     )
 
 
+def test_an_adapter_saved_before_on_uncertain_site_loads_adapting(source_model):
+    X, _ = gaussian_site(300, [0.5, 0.3, 0.2], np.random.default_rng(4))
+    adapter = PriorShiftAdapter(source_model, n_bootstrap=0).fit(X)
+    assert adapter.site_uncertain_ is False  # a model without a review cut
+    state = dict(adapter.__getstate__())
+    del state["on_uncertain_site"], state["site_uncertain_"]
+    loaded = PriorShiftAdapter.__new__(PriorShiftAdapter)
+    loaded.__setstate__(state)
+    assert loaded.get_params()["on_uncertain_site"] == "adapt"
+    np.testing.assert_allclose(loaded.predict_proba(X), adapter.predict_proba(X))
+    with pytest.raises(ValueError, match="did not measure site_uncertain_: fit it"):
+        loaded.set_params(on_uncertain_site="keep").predict_proba(X)
+
+
 @pytest.fixture(scope="module")
 def network(mnist):
     """A tiny network with a hold-out, so with source_priors_."""
@@ -248,7 +262,9 @@ def test_an_archive_adapted_after_a_change_answers_as_the_adapter(tmp_path):
     paths, _ = load_chest_xray_224()
     scorer = load_pretrained(runtime="onnx")
     scorer.test_time_augmentation = False  # the shipped archive scores 5 views
-    adapter = PriorShiftAdapter(scorer, n_bootstrap=0).fit(paths[::5])
+    with pytest.warns(UserWarning, match="measured with other test-time views"):
+        adapter = PriorShiftAdapter(scorer, n_bootstrap=0).fit(paths[::5])
+    assert not adapter.site_uncertain_  # no cut to compare with
     with pytest.warns(UserWarning, match="measured with other test-time views"):
         export_onnx(adapter, tmp_path / "adapted.onnx.zip")
     archive = load_onnx(tmp_path / "adapted.onnx.zip")
