@@ -22,7 +22,11 @@ probabilities reweighed (``PriorShiftAdapter(probabilities="model")``)
 instead of those calibrated on the source half. ``--prior-strength S ...``
 compares ``PriorShiftAdapter``'s
 ``prior_strength`` values on the same sites (default: the adapter's own,
-``PRIOR_STRENGTH``; 0 is plain EM).
+``PRIOR_STRENGTH``; 0 is plain EM). And how many halves the model is less
+sure of than of its validation X-rays (the site warning, against the
+model's review cut: ``site_uncertain_``), where the adapter keeps the
+model's answers (``on_uncertain_site="keep"``), with the mean change of
+accuracy so (the type network on its own has no review cut).
 
     python benchmarks/bench_prior_shift.py \\
         --train-dir ../shared/data/chest_xray_224/train --out prior_shift.json \\
@@ -47,6 +51,7 @@ from sklearn_pneumo._prior_shift import (
     shift_priors,
     source_state,
 )
+from sklearn_pneumo._site_warning import more_uncertain, review_cut
 from sklearn_pneumo.datasets import load_image_folder, pneumonia_type
 
 SHARES = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -113,11 +118,28 @@ def scored(y_sick, proba, classes):
     }
 
 
-def site_figures(proba, outlier, y_sick, source, classes, share, rng, size, strengths):
+def site_warning(uncertainty, cut):
+    """Whether the site warning fires on a half's ``uncertainty`` (no cut: never)."""
+    return cut[0] is not None and bool(more_uncertain(uncertainty, *cut).more)
+
+
+def site_figures(
+    proba,
+    outlier,
+    y_sick,
+    source,
+    classes,
+    share,
+    rng,
+    size,
+    strengths,
+    uncertainty,
+    cut,
+):
     """Figures of one drawn site, each half adapting for the other.
 
-    ``source`` is ``(source_priors, source_calibration)``; one result per
-    half and prior strength.
+    ``source`` is ``(source_priors, source_calibration)``, ``cut`` the
+    model's ``review_cut``; one result per half and prior strength.
     """
     ill, well = np.flatnonzero(y_sick), np.flatnonzero(~y_sick)
     n_ill = round(share * size)
@@ -143,7 +165,10 @@ def site_figures(proba, outlier, y_sick, source, classes, share, rng, size, stre
                 y_sick[score], shift_priors(proba[score], shares, priors), classes
             )
             estimate = float(sick(priors[None], classes)[0])
-            results.append((strength, before, after, estimate, model_shifted))
+            uncertain = site_warning(uncertainty[adapt][~outlier[adapt]], cut)
+            results.append(
+                (strength, before, after, estimate, model_shifted, uncertain)
+            )
     return results
 
 
@@ -172,6 +197,8 @@ def main():
         names = [str(c) for c in model.classes_]
         y_sick = positive(labels, names)
         proba, outlier = np.asarray(assessed.proba, float), assessed.outlier
+        cut = review_cut(model)
+        uncertainty = np.asarray(assessed.uncertainty, float)
         source_half, site_half = next(
             StratifiedGroupKFold(2, shuffle=True, random_state=0).split(
                 paths, y_sick, groups
@@ -198,6 +225,8 @@ def main():
                     rng,
                     size,
                     args.prior_strength,
+                    uncertainty[site_half],
+                    cut,
                 )
             ]
             for strength in args.prior_strength:
@@ -217,6 +246,16 @@ def main():
                     "accuracy_change_mean_model_shifted": float(
                         np.mean([r[3]["accuracy"] - r[0]["accuracy"] for r in kept])
                     ),
+                    # The adapter's default: the model's answers where warned.
+                    "uncertain_halves": int(sum(r[4] for r in kept)),
+                    "accuracy_change_mean_default": float(
+                        np.mean(
+                            [
+                                0.0 if r[4] else r[1]["accuracy"] - r[0]["accuracy"]
+                                for r in kept
+                            ]
+                        )
+                    ),
                 }
                 print(
                     f"{classes} strength {strength:g} share {share}: estimated "
@@ -233,6 +272,8 @@ def main():
                         for metric in ("accuracy", "balanced_accuracy", "ece")
                     )
                     + f" ({row['accuracy_change_mean_model_shifted']:+.4f})"
+                    + f"; {row['uncertain_halves']} of {len(kept)} halves less sure"
+                    + f" ({row['accuracy_change_mean_default']:+.4f} keeping them)"
                 )
         report[classes] = {
             "xrays": len(paths),
