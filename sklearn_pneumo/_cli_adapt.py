@@ -176,15 +176,15 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, check_output, 
     if cut is not None:
         uncertain = more_uncertain(adapter.site_uncertainty_, cut, share)
         if uncertain.more:
-            kept = (
-                "so the adapted model answers as the model does "
-                "(--on-uncertain-site adapt moves its answers to them all the "
-                "same)"
+            then = (
+                ", so the adapted model answers as the model does "
+                "(--on-uncertain-site adapt moves its answers to those shares "
+                "all the same)"
                 if args.on_uncertain_site == "keep"
-                else "compare the adapted model with the model as it is on "
+                else ": compare the adapted model with the model as it is on "
                 "labelled X-rays of the site before using it"
             )
             log(
                 f"sklearn-pneumo: warning: {uncertainty_warning(uncertain)} The "
-                f"class shares estimated from them may be wrong too: {kept}."
+                f"class shares estimated from them may be wrong too{then}."
             )
