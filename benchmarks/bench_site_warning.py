@@ -13,11 +13,22 @@ page would warn for a site of 50, 100 or 200 of them (``--draws`` draws
 without replacement; all of them, once). A warning on a copy whose answers
 hold is a false alarm; none on a copy whose answers move is a miss.
 
+Then what ``PriorShiftAdapter`` does on each copy, by default and always
+adapting: sites of 200 X-rays of the copy, half with pneumonia and at the
+hold-out's own mix (``--draws`` / 2 of each), each split in two halves,
+one adapting for the other (EM from the model's source shares and
+calibration, at the default prior strength, outliers left out), then the
+other way round. Printed: how many halves the site warning fires on, whose
+answers the adapter keeps by default (``on_uncertain_site="keep"``), and
+the mean change of accuracy against the model's, adapting always
+(``"adapt"``) and by default.
+
     python benchmarks/bench_site_warning.py \\
         --train-dir ../shared/data/chest_xray_224/train --out warning.json
 """
 
 import argparse
+import inspect
 import json
 from pathlib import Path
 
@@ -25,12 +36,24 @@ import numpy as np
 from _validation import site_copies
 from bench_prior_shift import unseen_xrays
 
-from sklearn_pneumo import load_pretrained, pretrained_record
+from sklearn_pneumo import PriorShiftAdapter, load_pretrained, pretrained_record
+from sklearn_pneumo._prior_shift import (
+    PRIOR_STRENGTH,
+    calibrated,
+    em_priors,
+    shift_priors,
+)
 from sklearn_pneumo._site_warning import more_uncertain
 from sklearn_pneumo.datasets import load_chest_xray_sample
 
 #: Sizes of the sites drawn from each copy.
 SITE_SIZES = (50, 100, 200)
+
+#: X-rays of each site the adapter is tried on.
+SITE_SIZE = 200
+
+#: Fewest X-rays read that the adapter estimates from; it refuses fewer.
+MIN_SAMPLES = inspect.signature(PriorShiftAdapter).parameters["min_samples"].default
 
 
 def warnings_of(uncertainty, review, draws, seed=0):
@@ -60,6 +83,61 @@ def warnings_of(uncertainty, review, draws, seed=0):
         "warns": bool(whole.more),
         "warns_per_site_size": rates,
     }
+
+
+def adapting(assessed, y, source, review, draws, seed=0):
+    """Mean change of accuracy of adapting, always and by default, per site share.
+
+    ``source`` is ``(source_priors, source_calibration)``; ``y`` is True for
+    pneumonia. Sites of :data:`SITE_SIZE` X-rays, half with pneumonia
+    (``"0.5"``) or drawn as the X-rays come (``"as drawn"``). A half with
+    fewer than :data:`MIN_SAMPLES` X-rays read is one the adapter refuses.
+    """
+    rng = np.random.default_rng(seed)
+    proba = np.asarray(assessed.proba, dtype=float)
+    outlier = np.asarray(assessed.outlier)
+    uncertainty = np.asarray(assessed.uncertainty, dtype=float)
+    ill, well = np.flatnonzero(y), np.flatnonzero(~y)
+    results = {}
+    for share in ("0.5", "as drawn"):
+        warned, refused, always, default = 0, 0, [], []
+        for _ in range(draws // 2):
+            if share == "as drawn":
+                site = rng.choice(len(y), SITE_SIZE, replace=False)
+            else:
+                half = SITE_SIZE // 2
+                site = np.concatenate(
+                    [rng.choice(ill, half, False), rng.choice(well, half, False)]
+                )
+                rng.shuffle(site)
+            halves = np.array_split(site, 2)
+            for fit, score in (halves, halves[::-1]):
+                read = fit[~outlier[fit]]
+                if len(read) < MIN_SAMPLES:
+                    refused += 1
+                    continue
+                priors = em_priors(
+                    calibrated(proba[read], source[1]),
+                    source[0],
+                    strength=PRIOR_STRENGTH,
+                )
+                shifted = shift_priors(proba[score], source[0], priors, source[1])
+                before = np.mean((proba[score, 1] >= 0.5) == y[score])
+                change = np.mean((shifted[:, 1] >= 0.5) == y[score]) - before
+                unsure = more_uncertain(
+                    uncertainty[read], review["uncertainty"], review["share_above"]
+                ).more
+                warned += bool(unsure)
+                always.append(change)
+                default.append(0.0 if unsure else change)
+        results[share] = {
+            "halves": 2 * (draws // 2),
+            "refused": refused,
+            "warned": warned,
+            "accuracy_change_adapting": float(np.mean(always)) if always else None,
+            "accuracy_change_default": float(np.mean(default)) if always else None,
+        }
+    return results
 
 
 def main():
@@ -109,6 +187,22 @@ def main():
             + ("  WARNS" if row["warns"] else ""),
             flush=True,
         )
+        y = np.asarray(labels) == 1
+        if min(y.sum(), (~y).sum()) >= SITE_SIZE // 2:
+            source = (scorer.source_priors_, scorer.source_calibration_)
+            row["adapting"] = adapting(assessed, y, source, review, args.draws)
+            print(
+                " " * 17
+                + "; ".join(
+                    f"sites {share}: every half refused (too few read)"
+                    if r["refused"] == r["halves"]
+                    else f"sites {share}: {r['warned']} of {r['halves']} halves "
+                    f"warned, accuracy {r['accuracy_change_adapting']:+.4f} "
+                    f"adapting, {r['accuracy_change_default']:+.4f} by default"
+                    for share, r in row["adapting"].items()
+                ),
+                flush=True,
+            )
     if args.out:
         args.out.write_text(json.dumps(report, indent=2) + "\n")
 
