@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 from _validation import site_copies
-from bench_prior_shift import unseen_xrays
+from bench_prior_shift import site_warning, unseen_xrays
 
 from sklearn_pneumo import PriorShiftAdapter, load_pretrained, pretrained_record
 from sklearn_pneumo._prior_shift import (
@@ -124,10 +124,10 @@ def adapting(assessed, y, source, review, draws, seed=0):
                 shifted = shift_priors(proba[score], source[0], priors, source[1])
                 before = np.mean((proba[score, 1] >= 0.5) == y[score])
                 change = np.mean((shifted[:, 1] >= 0.5) == y[score]) - before
-                unsure = more_uncertain(
-                    uncertainty[read], review["uncertainty"], review["share_above"]
-                ).more
-                warned += bool(unsure)
+                unsure = site_warning(
+                    uncertainty[read], (review["uncertainty"], review["share_above"])
+                )
+                warned += unsure
                 always.append(change)
                 default.append(0.0 if unsure else change)
         results[share] = {

@@ -172,19 +172,18 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, check_output, 
         f"Saved the adapted model to {args.out}; predict image files with "
         f"'sklearn-pneumo predict {args.out} FILES_OR_FOLDERS'"
     )
-    cut, share = review_cut(model)
-    if cut is not None:
+    if adapter.site_uncertain_:  # by the model's review cut, as fit tested
+        cut, share = review_cut(model)
         uncertain = more_uncertain(adapter.site_uncertainty_, cut, share)
-        if uncertain.more:
-            then = (
-                ", so the adapted model answers as the model does "
-                "(--on-uncertain-site adapt moves its answers to those shares "
-                "all the same)"
-                if args.on_uncertain_site == "keep"
-                else ": compare the adapted model with the model as it is on "
-                "labelled X-rays of the site before using it"
-            )
-            log(
-                f"sklearn-pneumo: warning: {uncertainty_warning(uncertain)} The "
-                f"class shares estimated from them may be wrong too{then}."
-            )
+        then = (
+            ", so the adapted model answers as the model does "
+            "(--on-uncertain-site adapt moves its answers to those shares "
+            "all the same)"
+            if args.on_uncertain_site == "keep"
+            else ": compare the adapted model with the model as it is on "
+            "labelled X-rays of the site before using it"
+        )
+        log(
+            f"sklearn-pneumo: warning: {uncertainty_warning(uncertain)} The "
+            f"class shares estimated from them may be wrong too{then}."
+        )
