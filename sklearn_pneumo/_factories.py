@@ -59,6 +59,8 @@ def preset_settings(preset):
             keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=3),
         ],
         "model__batch_norm": True,
+        # build_cnn's default, here so that get_params and searches show it.
+        "model__batch_norm_momentum": 0.9,
         "model__dropout": 0.3,
         "model__rotation": 0.03,
         "model__shift": 0.05,

@@ -155,6 +155,7 @@ def test_presets():
     params = tuned.get_params()
     assert params["cnn__class_weight"] == "balanced"
     assert params["cnn__model__batch_norm"] is True
+    assert params["cnn__model__batch_norm_momentum"] == 0.9
     assert params["cnn__epochs"] == 3  # explicit settings override the preset
     with pytest.raises(ValueError, match="preset"):
         make_pneumo_pipeline(preset="best")
