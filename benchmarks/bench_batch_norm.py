@@ -22,10 +22,9 @@ from pathlib import Path
 
 import numpy as np
 from bench_later_patients import SETTINGS
-from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupShuffleSplit
 
-from sklearn_pneumo import make_pneumo_pipeline
+from sklearn_pneumo import evaluate_binary, make_pneumo_pipeline
 from sklearn_pneumo.datasets import load_image_folder
 
 
@@ -59,16 +58,16 @@ def main():
                 pipe.fit(paths[train], y[train], cnn__groups=groups[train])
                 seconds = time.perf_counter() - start
                 p = pipe.predict_proba(paths[test])[:, 1]
-                normal = y[test] == 0
+                scores = evaluate_binary(y[test], p)
                 row = {
                     "train_patients": n,
                     "train_xrays": len(train),
                     "test_xrays": len(test),
                     "seed": seed,
                     "momentum": momentum,
-                    "accuracy": float(((p >= 0.5) == y[test]).mean()),
-                    "normal_recall": float((p[normal] < 0.5).mean()),
-                    "roc_auc": float(roc_auc_score(y[test], p)),
+                    "accuracy": scores["accuracy"],
+                    "normal_recall": scores["specificity"],
+                    "roc_auc": scores["roc_auc"],
                     "p_range": [float(p.min()), float(p.max())],
                     "epochs_run": len(pipe[-1].history_["loss"]),
                     "fit_seconds": round(seconds, 1),
