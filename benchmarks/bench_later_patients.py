@@ -160,18 +160,17 @@ def few_labels(p, y, groups, draws):
     return rows
 
 
-def normal_recall_at(y_same, p_same, y_later, p_later, share=0.95):
-    """Later normal recall at the threshold of ``share`` same-period recall.
+def normal_recall_at(y_same, p_same, parts, share=0.95):
+    """Normal recall of ``parts`` at the threshold of ``share`` same-period recall.
 
     The threshold is the ``share`` quantile of the same-period normal
     X-rays' P(pneumonia); compares networks whose decisions sit at
-    different points.
+    different points. ``parts`` maps names to ``(y, p)``.
     """
     threshold = float(np.quantile(p_same[y_same == 0], share))
-    return {
-        "threshold": threshold,
-        "same_period": float((p_same[y_same == 0] < threshold).mean()),
-        "later": float((p_later[y_later == 0] < threshold).mean()),
+    parts = {"same_period": (y_same, p_same), **parts}
+    return {"threshold": threshold} | {
+        name: float((p[y == 0] < threshold).mean()) for name, (y, p) in parts.items()
     }
 
 
@@ -252,10 +251,9 @@ def main():
         print_row(name, report[name])
     rows = np.flatnonzero(later)
     report["later_normal_recall_at_same_period_0.95"] = point = normal_recall_at(
-        y[same], proba["same_period"], y[rows], proba["later"]
-    )
-    point["samples"] = float(
-        (proba["samples"][sample_y == 0] < point["threshold"]).mean()
+        y[same],
+        proba["same_period"],
+        {"later": (y[rows], proba["later"]), "samples": (sample_y, proba["samples"])},
     )
     print(
         f"at the threshold {point['threshold']:.4f} (same-period normal recall "
