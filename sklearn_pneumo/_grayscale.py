@@ -177,43 +177,6 @@ def _stretched(gray):
 CONTRAST = {"keep": None, "stretch": _stretched, "equalize": _equalized}
 
 
-def grayscale_resize(image, size, *, border="keep", contrast="keep"):
-    """Preprocess one image: gray, borders, contrast, anti-aliased resize.
-
-    With the defaults, as the paper does: gray, then resized.
-
-    Parameters
-    ----------
-    image : ndarray of shape (h, w) or (h, w, c)
-    size : tuple of (int, int)
-        Output ``(height, width)``.
-    border : {"keep", "trim"}, default="keep"
-        "trim" cuts uniform borders off first (:func:`border_box`).
-    contrast : {"keep", "stretch", "equalize"}, default="keep"
-        Before resizing: "stretch" maps the 1st-99th percentiles to [0, 1];
-        "equalize" replaces each intensity by its rank (histogram
-        equalization).
-
-    Returns
-    -------
-    ndarray of shape size, float32 in [0, 1]
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> image = np.random.default_rng(0).random((40, 40), dtype=np.float32)
-    >>> padded = np.pad(image, 6)
-    >>> trimmed = grayscale_resize(padded, (20, 20), border="trim")
-    >>> bool(np.allclose(trimmed, grayscale_resize(image[1:-1, 1:-1], (20, 20))))
-    True
-    >>> equalized = grayscale_resize(image, (20, 20), contrast="equalize")
-    >>> darker = grayscale_resize(image**1.5, (20, 20), contrast="equalize")
-    >>> float(np.abs(equalized - darker).max()) < 1e-6
-    True
-    """
-    return _preprocessed(image, size, border, contrast)[0]
-
-
 def _trimmed_gray(image, border):
     """``image`` gray in [0, 1], borders cut with "trim", and the share cut."""
     image = np.asarray(image)
@@ -228,7 +191,42 @@ def _trimmed_gray(image, border):
 
 
 def _preprocessed(image, size, border, contrast):
-    """:func:`grayscale_resize` of ``image``, and the share of it cut as border."""
+    """Preprocess one image: gray, borders, contrast, anti-aliased resize.
+
+    With ``border="keep"`` and ``contrast="keep"``, as the paper does: gray,
+    then resized.
+
+    Parameters
+    ----------
+    image : ndarray of shape (h, w) or (h, w, c)
+    size : tuple of (int, int)
+        Output ``(height, width)``.
+    border : {"keep", "trim"}
+        "trim" cuts uniform borders off first (:func:`border_box`).
+    contrast : {"keep", "stretch", "equalize"}
+        Before resizing: "stretch" maps the 1st-99th percentiles to [0, 1];
+        "equalize" replaces each intensity by its rank (histogram
+        equalization).
+
+    Returns
+    -------
+    resized : ndarray of shape size, float32 in [0, 1]
+    share : float
+        The share of ``image`` cut as border.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.random.default_rng(0).random((40, 40), dtype=np.float32)
+    >>> trimmed, share = _preprocessed(np.pad(image, 6), (20, 20), "trim", "keep")
+    >>> plain, _ = _preprocessed(image[1:-1, 1:-1], (20, 20), "keep", "keep")
+    >>> bool(np.allclose(trimmed, plain)), round(share, 3)
+    (True, 0.466)
+    >>> equalized, _ = _preprocessed(image, (20, 20), "keep", "equalize")
+    >>> darker, _ = _preprocessed(image**1.5, (20, 20), "keep", "equalize")
+    >>> float(np.abs(equalized - darker).max()) < 1e-6
+    True
+    """
     gray, share = _trimmed_gray(image, border)
     change = CONTRAST[contrast]
     resized = resize_like_skimage(gray if change is None else change(gray), size)
