@@ -83,7 +83,8 @@ def decode_dicom(path, *, max_pixels=100_000_000):
     the output range to [0, 1] (a 12-bit image is divided by 4095, not by
     its own maximum). ``MONOCHROME1`` images, where low values are bright,
     are inverted so that bone is bright as in ``MONOCHROME2``. Colour images
-    are scaled by their bit depth. A multi-frame file gives its first frame.
+    are scaled by their bit depth. A multi-frame file gives its first frame
+    (:class:`~sklearn_pneumo.ImageLoader` warns, naming the file).
 
     Parameters
     ----------
@@ -103,6 +104,11 @@ def decode_dicom(path, *, max_pixels=100_000_000):
         If the file is not valid DICOM, has no pixel data, is too large, or
         its compression needs a decoder plugin that is not installed.
     """
+    return decode_dicom_frames(path, max_pixels=max_pixels)[0]
+
+
+def decode_dicom_frames(path, *, max_pixels=100_000_000):
+    """:func:`decode_dicom` of ``path``, and how many frames the file holds."""
     dcmread, InvalidDicomError, apply_modality_lut, apply_voi_lut = _import_pydicom()
     try:
         dataset = dcmread(path, defer_size="1 MB")
@@ -120,10 +126,11 @@ def decode_dicom(path, *, max_pixels=100_000_000):
         image = dataset.pixel_array
     except (RuntimeError, NotImplementedError, AttributeError) as error:
         raise ValueError(f"cannot decode DICOM pixel data: {error}") from error
-    if dataset.get("NumberOfFrames", 1) > 1:
+    frames = int(dataset.get("NumberOfFrames", 1) or 1)
+    if frames > 1:
         image = image[0]
     if dataset.get("SamplesPerPixel", 1) > 1:
-        return (image / float(2**dataset.BitsStored - 1)).astype(np.float32)
+        return (image / float(2**dataset.BitsStored - 1)).astype(np.float32), frames
 
     image = apply_modality_lut(image, dataset)
     has_voi = dataset.get("VOILUTSequence") or (
@@ -135,4 +142,4 @@ def decode_dicom(path, *, max_pixels=100_000_000):
     image = np.clip((np.asarray(image, np.float64) - low) / (high - low), 0.0, 1.0)
     if dataset.PhotometricInterpretation == "MONOCHROME1":
         image = 1.0 - image
-    return image.astype(np.float32)
+    return image.astype(np.float32), frames

@@ -12,7 +12,7 @@ from PIL import Image, ImageOps
 from sklearn.base import BaseEstimator, TransformerMixin
 from tqdm.auto import tqdm
 
-from ._dicom import decode_dicom, is_dicom
+from ._dicom import decode_dicom_frames, is_dicom
 from ._threads import N_JOBS, image_threads
 from ._upstream import Interval, StrOptions, fit_context, validate_estimator_params
 from ._walk import walk_objects
@@ -248,7 +248,8 @@ def decode_image(path, *, decode_size=None, max_pixels=100_000_000):
 
     The EXIF orientation is applied, palette and CMYK images become RGB,
     images with transparency become RGBA, 16-bit images stay ``uint16``, and
-    only the first frame of a multi-frame file (TIFF, GIF) is read. DICOM
+    only the first frame of a multi-frame file (TIFF, GIF) is read
+    (:class:`ImageLoader` warns, naming the file). DICOM
     files (``.dcm``, or any file with the ``DICM`` marker) are read with
     pydicom through :func:`~sklearn_pneumo._dicom.decode_dicom` into float32
     in [0, 1], with their modality and VOI LUTs applied.
@@ -285,12 +286,19 @@ def decode_image(path, *, decode_size=None, max_pixels=100_000_000):
     >>> decode_image(paths[0], decode_size=(150, 150)).dtype
     dtype('uint8')
     """
+    return decode_image_frames(path, decode_size=decode_size, max_pixels=max_pixels)[0]
+
+
+def decode_image_frames(path, *, decode_size=None, max_pixels=100_000_000):
+    """:func:`decode_image` of ``path``, and how many frames the file holds."""
     special = _special_file_reason(path)
     if special is not None:
         raise OSError(f"{special}: {os.fspath(path)}")
     if is_dicom(path):
-        image = decode_dicom(path, max_pixels=max_pixels)
-        return image if decode_size is None else _reduce_array(image, decode_size)
+        image, frames = decode_dicom_frames(path, max_pixels=max_pixels)
+        if decode_size is not None:
+            image = _reduce_array(image, decode_size)
+        return image, frames
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with Image.open(path) as image:
@@ -300,6 +308,7 @@ def decode_image(path, *, decode_size=None, max_pixels=100_000_000):
                     f"image too large: {image.width}x{image.height} = {pixels} "
                     f"pixels exceeds max_pixels={max_pixels}"
                 )
+            frames = getattr(image, "n_frames", 1)
             if decode_size is not None and image.format == "JPEG":
                 image.draft(image.mode, _draft_request(image, decode_size))
             image.load()
@@ -307,7 +316,7 @@ def decode_image(path, *, decode_size=None, max_pixels=100_000_000):
             image = ImageOps.exif_transpose(image)
             if decode_size is not None:
                 image = _reduce(image, decode_size)
-            return _to_array(image, bits)
+            return _to_array(image, bits), frames
 
 
 #: An image whose largest value is below this share of its pixel type's range
@@ -372,25 +381,28 @@ def _special_file_reason(path):
 
 
 def _try_decode(path, decode_size, max_pixels, intensity="container"):
-    """Decode ``path``; return the array, or the reason it failed as str."""
+    """Decode ``path``; return the array, or the reason it failed as str, and
+    how many frames the file holds (1 when it failed)."""
     special = _special_file_reason(path)
     if special is not None:
-        return special
+        return special, 1
     try:
-        pixels = decode_image(path, decode_size=decode_size, max_pixels=max_pixels)
-        return scale_intensity(pixels, intensity)
+        pixels, frames = decode_image_frames(
+            path, decode_size=decode_size, max_pixels=max_pixels
+        )
+        return scale_intensity(pixels, intensity), frames
     except FileNotFoundError:
-        return "file not found"
+        return "file not found", 1
     except IsADirectoryError:
-        return "is a directory, not a file"
+        return "is a directory, not a file", 1
     except PermissionError:
-        return "permission denied"
+        return "permission denied", 1
     except Image.DecompressionBombError as error:
-        return f"image too large: {error}"
+        return f"image too large: {error}", 1
     except (OSError, ValueError, SyntaxError, Image.UnidentifiedImageError) as error:
         if os.path.isfile(path) and os.path.getsize(path) == 0:
-            return "empty file (0 bytes)"
-        return f"{type(error).__name__}: {error}"
+            return "empty file (0 bytes)", 1
+        return f"{type(error).__name__}: {error}", 1
 
 
 def decode_all(
@@ -405,7 +417,8 @@ def decode_all(
     """Decode every path in parallel threads, keeping going past failures.
 
     Warns once, naming the files, about 16-bit images that use less than
-    1/16 of their range (under ``intensity="container"``).
+    1/16 of their range (under ``intensity="container"``), and once about
+    files of several frames, whose first frame alone is read.
 
     Returns
     -------
@@ -420,9 +433,22 @@ def decode_all(
     jobs = Parallel(n_jobs=n_jobs, require="sharedmem", return_as="generator")(
         delayed(_try_decode)(path, decode_size, max_pixels, intensity) for path in paths
     )
-    results = list(
+    decoded = list(
         tqdm(jobs, total=len(paths), desc="Decoding images", disable=not progress)
     )
+    results = [result for result, _ in decoded]
+    several = sorted({(p, f) for p, (_, f) in zip(paths, decoded) if f > 1})
+    if several:
+        shown = ", ".join(f"{p} ({f} frames)" for p, f in several[:5]) + (
+            f" and {len(several) - 5} more" if len(several) > 5 else ""
+        )
+        warnings.warn(
+            f"{len(several)} image file(s) hold several frames (pages), and "
+            f"only the first of each is read: {shown}. Save each frame as a "
+            "file of its own to read it.",
+            UserWarning,
+            stacklevel=3,
+        )
     failures = [(p, r) for p, r in zip(paths, results) if isinstance(r, str)]
     dim = sorted(
         {p for p, r in zip(paths, results) if not isinstance(r, str) and _is_dim(r)}
@@ -515,7 +541,7 @@ class ImageLoader(TransformerMixin, BaseEstimator):
     bone is bright, and the result is float32 in [0, 1].
     EXIF orientation is applied; palette and CMYK images become RGB, images
     with transparency RGBA, 16-bit images stay ``uint16``; a multi-frame file
-    gives its first frame. When any file cannot be read, ``transform`` raises
+    gives its first frame, with a warning that names the file. When any file cannot be read, ``transform`` raises
     one :class:`ImageLoadError` that lists every bad file with its reason; no
     row is ever dropped.
 

@@ -108,8 +108,12 @@ def test_voi_lut_sequence_applied(tmp_path):
 
 def test_first_frame_of_multi_frame(tmp_path):
     frames = np.stack([np.full((8, 8), 4095), np.zeros((8, 8))]).astype(np.uint16)
-    image = decode_dicom(write_dicom(tmp_path / "m.dcm", frames))
+    path = write_dicom(tmp_path / "m.dcm", frames)
+    image = decode_dicom(path)
     assert image.shape == (8, 8) and image.min() == 1.0
+    with pytest.warns(UserWarning, match=r"m\.dcm \(2 frames\)"):
+        (loaded,) = ImageLoader().transform([path])
+    np.testing.assert_array_equal(loaded, image)
 
 
 def test_detected_by_marker_without_suffix(tmp_path, ramp):

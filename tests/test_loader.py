@@ -1,6 +1,7 @@
 import io
 import os
 import tracemalloc
+import warnings
 import zlib
 from pathlib import Path
 
@@ -111,12 +112,18 @@ def test_exif_orientation_is_applied(tmp_path, gradient):
     assert reduced.shape[0] >= 40 and reduced.shape[1] >= 20
 
 
-def test_multi_frame_file_gives_first_frame(tmp_path):
-    frames = [Image.new("L", (20, 10), value) for value in (10, 200)]
+def test_multi_frame_file_gives_first_frame_and_a_warning_naming_it(tmp_path):
+    frames = [Image.new("L", (20, 10), value) for value in (10, 200, 90)]
     path = str(tmp_path / "stack.tiff")
     frames[0].save(path, save_all=True, append_images=frames[1:])
-    (image,) = ImageLoader().transform([path])
-    assert image.shape == (10, 20) and (image == 10).all()
+    single = str(tmp_path / "single.png")
+    frames[1].save(single)
+    with pytest.warns(UserWarning, match=r"1 image file.*stack\.tiff \(3 frames\)"):
+        image, other = ImageLoader().transform([path, single])
+    assert image.shape == (10, 20) and (image == 10).all() and (other == 200).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ImageLoader().transform([single])  # one frame: no warning
 
 
 def _bad_files(tmp_path, xray_paths):
