@@ -82,13 +82,13 @@ def transform_naming_failures(steps, chunk, *, borders=False):
         if hasattr(step, "_parameter_constraints"):
             validate_estimator_params(step)
     try:
-        trimmed = None
+        data, trimmed = chunk, None
         for step in steps:
             if borders and trims_borders([step]):
-                chunk, trimmed = step._rows_and_border_trimmed(chunk)
+                data, trimmed = step._rows_and_border_trimmed(data)
             else:
-                chunk = step.transform(chunk)
-        return (chunk, trimmed) if borders else chunk
+                data = step.transform(data)
+        return (data, trimmed) if borders else data
     except ImageLoadError:
         raise
     except ValueError as error:

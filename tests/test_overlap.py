@@ -7,9 +7,16 @@ import threading
 import numpy as np
 import pytest
 from conftest import TINY_NETWORK
+from sklearn.preprocessing import FunctionTransformer
 
 import sklearn_pneumo._pipeline as pipeline_module
-from sklearn_pneumo import ImageLoadError, make_pneumo_pipeline, predict_files
+from sklearn_pneumo import (
+    ImageLoader,
+    ImageLoadError,
+    make_pneumo_pipeline,
+    predict_files,
+)
+from sklearn_pneumo._steps import transform_naming_failures
 from sklearn_pneumo.datasets import load_chest_xray_224
 
 SMALL = {**TINY_NETWORK, "epochs": 1, "batch_size": 8}
@@ -110,3 +117,19 @@ def test_predict_files_overlaps_and_keeps_every_row(
         ]
     )
     np.testing.assert_allclose(got, expected, atol=5e-7)
+
+
+def test_a_file_a_later_step_refuses_is_named(fitted_and_paths):
+    _, paths = fitted_and_paths
+    loader = ImageLoader()
+    first = loader.transform(paths[:1])[0]
+
+    def refuse_the_first(images):
+        if any(np.array_equal(image, first) for image in images):
+            raise ValueError("refused this image")
+        return [image.mean() for image in images]
+
+    steps = [loader, FunctionTransformer(refuse_the_first)]
+    with pytest.raises(ImageLoadError) as caught:
+        transform_naming_failures(steps, [paths[1], paths[0], paths[2]])
+    assert caught.value.failures == [(paths[0], "ValueError: refused this image")]
