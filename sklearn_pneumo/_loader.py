@@ -541,9 +541,9 @@ class ImageLoader(TransformerMixin, BaseEstimator):
     bone is bright, and the result is float32 in [0, 1].
     EXIF orientation is applied; palette and CMYK images become RGB, images
     with transparency RGBA, 16-bit images stay ``uint16``; a multi-frame file
-    gives its first frame, with a warning that names the file. When any file cannot be read, ``transform`` raises
-    one :class:`ImageLoadError` that lists every bad file with its reason; no
-    row is ever dropped.
+    gives its first frame, with a warning that names the file. When any file
+    cannot be read, ``transform`` raises one :class:`ImageLoadError` that
+    lists every bad file with its reason; no row is ever dropped.
 
     Examples
     --------
@@ -627,9 +627,17 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         ImageLoadError
             Listing every file that could not be read and why.
         """
+        images, failures = self._readable(X)
+        if failures:
+            raise ImageLoadError(failures)
+        return images
+
+    def _readable(self, X):
+        """``(images, failures)``: the images of the inputs that could be
+        read, in order, and ``(path, reason)`` for each other input."""
         validate_estimator_params(self)  # transform needs no fit
         self._check_decode_size()
-        return decode_images(
+        results, failures = decode_all(
             X,
             decode_size=self.decode_size,
             max_pixels=self.max_pixels,
@@ -637,6 +645,7 @@ class ImageLoader(TransformerMixin, BaseEstimator):
             n_jobs=self.n_jobs,
             progress=self.progress,
         )
+        return [r for r in results if not isinstance(r, str)], failures
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

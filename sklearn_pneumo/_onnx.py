@@ -43,6 +43,7 @@ from ._onnx_archive import (
 from ._prior_shift import shift_priors
 from ._site_warning import review_cut, view_settings
 from ._steps import (
+    iter_overlapped,
     prediction_steps,
     transform_naming_failures,
     with_border_trimmed,
@@ -674,11 +675,31 @@ class OnnxScorer(LogOddsMixin, TypicalityMixin):
             ``proba``, ``typicality``, ``outlier`` and ``uncertainty`` (and
             ``border_trimmed``), as :meth:`PneumoPipeline.assess`.
         """
-        rows, trimmed = self._rows(X)
+        return self._assess_rows(self._rows(X))
+
+    def _assess_rows(self, prepared):
+        """:meth:`assess` of ``(rows, trimmed)`` that have been through the steps."""
+        rows, trimmed = prepared
         views, weights, typicality = self._combined(rows, typicality=True)
         assessed = summarize_views(views, typicality, self.offset_, weights)
         assessed["proba"] = self._shifted(assessed.proba)
         return with_border_trimmed(assessed, trimmed)
+
+    def _iter_overlapped(self, method, X, chunk_size, *, keep_going=False):
+        """Yield ``(chunk, result, failures)``, decoding the next chunk meanwhile.
+
+        As :meth:`PneumoPipeline._iter_overlapped`, for ``method``
+        ``"assess"`` or ``"predict_proba"``: each file decoded once, while
+        the networks score the chunk before.
+        """
+        chunks = [X[i : i + chunk_size] for i in range(0, len(X), chunk_size)]
+        if method == "assess":
+            score, borders = self._assess_rows, True
+        else:
+            score, borders = self._proba_of_rows, False
+        return iter_overlapped(
+            self.steps, score, chunks, borders=borders, keep_going=keep_going
+        )
 
     def _typicality(self, X):
         return self._combined(self._rows(X)[0], typicality=True, views=False)[2]

@@ -3,8 +3,6 @@
 import copy
 import math
 import warnings
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 
 import numpy as np
 from imblearn.pipeline import Pipeline
@@ -12,12 +10,12 @@ from sklearn import get_config
 from sklearn.utils import Bunch
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import has_fit_parameter
-from tqdm.auto import tqdm
 
 from ._classifier import check_labels
 from ._grayscale import GrayscaleResize
-from ._loader import ImageLoader, ImageLoadError, apply_to_readable
+from ._loader import ImageLoader, ImageLoadError
 from ._steps import (
+    iter_overlapped,
     prediction_steps,
     transform_for_prediction,
     transform_naming_failures,
@@ -132,30 +130,20 @@ class PneumoPipeline(TypicalityMixin, Pipeline):
         final = getattr(self.steps[-1][1], method)
         borders = method == "assess"
 
-        def transform(chunk):
-            prepare = partial(transform_naming_failures, steps, borders=borders)
-            return apply_to_readable(prepare, chunk)
-
         def score(prepared):
             if not borders:
                 return final(prepared)
             rows, trimmed = prepared
             return with_border_trimmed(final(rows), trimmed)
 
-        failed = False
-        with (
-            ThreadPoolExecutor(max_workers=1) as executor,
-            tqdm(total=n, desc="Decoding images", disable=not progress) as bar,
-        ):
-            ahead = executor.submit(transform, chunks[0]) if chunks else None
-            for i, chunk in enumerate(chunks):
-                rows, failures = ahead.result()
-                if i + 1 < len(chunks):
-                    ahead = executor.submit(transform, chunks[i + 1])
-                bar.update(num_samples(chunk))
-                failed = failed or bool(failures)
-                scored = rows is not None and (keep_going or not failed)
-                yield chunk, score(rows) if scored else None, failures
+        return iter_overlapped(
+            steps,
+            score,
+            chunks,
+            borders=borders,
+            keep_going=keep_going,
+            progress=progress,
+        )
 
     def _overlapped(self, method, X):
         """``method`` of the final step on ``X``, chunk by chunk, decoding ahead."""

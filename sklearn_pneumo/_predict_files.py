@@ -2,7 +2,6 @@
 
 import csv
 import os
-import sys
 import warnings
 from pathlib import Path
 
@@ -31,14 +30,13 @@ def _scored_batches(model, paths, batch_size):
     outlier flags, uncertainty) where it has one (or the one of the model
     inside scikit-learn's calibration and threshold wrappers, with the
     wrapper's answers), else its ``predict_proba``, of the batch's readable
-    files. A :class:`~sklearn_pneumo.PneumoPipeline`
-    decodes the next batch while its network scores this one.
+    files. A :class:`~sklearn_pneumo.PneumoPipeline` or an ONNX archive
+    decodes the next batch while its networks score this one, and decodes
+    each file once.
     """
     model = scoring_model(model)
     method = "assess" if hasattr(model, "assess") else "predict_proba"
-    # No PneumoPipeline exists unless its module (and TensorFlow) was imported.
-    pipelines = sys.modules.get(f"{__package__}._pipeline")
-    if pipelines is not None and isinstance(model, pipelines.PneumoPipeline):
+    if hasattr(model, "_iter_overlapped"):  # PneumoPipeline, OnnxScorer
         yield from model._iter_overlapped(method, paths, batch_size, keep_going=True)
         return
     score = wrapped_assess(model) or model.predict_proba
@@ -63,11 +61,13 @@ def predict_files(
     """Write a CSV of predictions for image files, one batch at a time.
 
     Peak memory is bounded by ``batch_size``, not by the number of files; a
-    :class:`~sklearn_pneumo.PneumoPipeline` decodes the next batch while its
-    network scores this one (two batches in memory). Every input gets a
+    :class:`~sklearn_pneumo.PneumoPipeline` or an ONNX archive
+    (:class:`~sklearn_pneumo.OnnxScorer`) decodes the next batch while its
+    networks score this one (two batches in memory). Every input gets a
     row, in order: an input that cannot be used (missing, unreadable, not a
     regular file, pixels out of range) gets a row with its error instead of
-    predictions, and the other files are still scored.
+    predictions, and the other files of its batch are still scored, each
+    decoded once.
 
     Parameters
     ----------

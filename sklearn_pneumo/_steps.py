@@ -1,7 +1,12 @@
 """Which steps of a pipeline run at prediction: every one but samplers."""
 
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+from tqdm.auto import tqdm
+
 from ._grayscale import GrayscaleResize
-from ._loader import ImageLoadError
+from ._loader import ImageLoader, ImageLoadError, apply_to_readable, check_paths
 from ._upstream import validate_estimator_params
 
 
@@ -107,6 +112,76 @@ def transform_naming_failures(steps, chunk, *, borders=False):
         if not failures:
             raise
         raise ImageLoadError(failures) from error
+
+
+def transform_readable(steps, chunk, *, borders=False):
+    """``(prepared, failures)``: the usable inputs of ``chunk`` through ``steps``.
+
+    As :func:`~sklearn_pneumo._loader.apply_to_readable` of
+    :func:`transform_naming_failures`, but a first :class:`ImageLoader`
+    step decodes each file once: the files it can read go on to the other
+    steps without being decoded again. ``prepared`` is None when no input
+    can be used; ``failures`` lists ``(path, reason)`` for each other input.
+
+    Examples
+    --------
+    >>> from sklearn_pneumo import GrayscaleResize, ImageLoader
+    >>> from sklearn_pneumo.datasets import load_chest_xray_sample
+    >>> paths, _ = load_chest_xray_sample()
+    >>> steps = [ImageLoader(), GrayscaleResize(size=(20, 20))]
+    >>> rows, failures = transform_readable(steps, [paths[0], "missing.jpeg"])
+    >>> rows.shape, failures
+    ((1, 400), [('missing.jpeg', 'file not found')])
+    """
+    prepare = partial(transform_naming_failures, steps, borders=borders)
+    if not steps or not isinstance(steps[0], ImageLoader):
+        return apply_to_readable(prepare, chunk)
+    for step in steps:
+        if hasattr(step, "_parameter_constraints"):
+            validate_estimator_params(step)
+    images, failures = steps[0]._readable(chunk)
+    if not images:
+        return None, failures
+    try:
+        return transform_naming_failures(steps[1:], images, borders=borders), failures
+    except ValueError:
+        # A later step refused a decoded image: decode again, to name its file.
+        failing = {path for path, _ in failures}
+        readable = [path for path in check_paths(chunk) if path not in failing]
+        prepared, refused = apply_to_readable(prepare, readable)
+        return prepared, failures + refused
+
+
+def iter_overlapped(steps, score, chunks, *, borders, keep_going, progress=False):
+    """Yield ``(chunk, result, failures)``, decoding the next chunk meanwhile.
+
+    Each chunk goes through ``steps`` (:func:`transform_readable`) in a
+    thread while ``score`` runs on the rows of the chunk before, so decoding
+    hides behind the network. With ``borders``, ``score`` takes ``(rows,
+    trimmed)``. With ``keep_going``, a chunk with failures is scored on its
+    other inputs; otherwise nothing is scored after the first failure
+    (``result`` is None), but every chunk is still read, to name every
+    failing input. ``progress`` shows one bar over all chunks.
+    """
+    transform = partial(transform_readable, steps, borders=borders)
+    failed = False
+    with (
+        ThreadPoolExecutor(max_workers=1) as executor,
+        tqdm(
+            total=sum(len(chunk) for chunk in chunks),
+            desc="Decoding images",
+            disable=not progress,
+        ) as bar,
+    ):
+        ahead = executor.submit(transform, chunks[0]) if chunks else None
+        for i, chunk in enumerate(chunks):
+            rows, failures = ahead.result()
+            if i + 1 < len(chunks):
+                ahead = executor.submit(transform, chunks[i + 1])
+            bar.update(len(chunk))
+            failed = failed or bool(failures)
+            scored = rows is not None and (keep_going or not failed)
+            yield chunk, score(rows) if scored else None, failures
 
 
 def with_border_trimmed(assessed, trimmed):

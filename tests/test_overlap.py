@@ -3,20 +3,24 @@
 import csv
 import shutil
 import threading
+from collections import Counter
 
 import numpy as np
 import pytest
 from conftest import TINY_NETWORK
 from sklearn.preprocessing import FunctionTransformer
 
+import sklearn_pneumo._loader as loader_module
 import sklearn_pneumo._pipeline as pipeline_module
 from sklearn_pneumo import (
     ImageLoader,
     ImageLoadError,
+    export_onnx,
+    load_onnx,
     make_pneumo_pipeline,
     predict_files,
 )
-from sklearn_pneumo._steps import transform_naming_failures
+from sklearn_pneumo._steps import transform_naming_failures, transform_readable
 from sklearn_pneumo.datasets import load_chest_xray_224
 
 SMALL = {**TINY_NETWORK, "epochs": 1, "batch_size": 8}
@@ -55,13 +59,13 @@ def test_the_next_chunk_is_decoded_in_another_thread(
     pipe, paths = fitted_and_paths
     loader = type(pipe["load"])
     threads = set()
-    transform = loader.transform
+    readable = loader._readable
 
     def recording(self, X):
         threads.add(threading.get_ident())
-        return transform(self, X)
+        return readable(self, X)
 
-    monkeypatch.setattr(loader, "transform", recording)
+    monkeypatch.setattr(loader, "_readable", recording)
     pipe.predict_proba(paths)
     assert threads and threading.get_ident() not in threads
 
@@ -119,6 +123,41 @@ def test_predict_files_overlaps_and_keeps_every_row(
     np.testing.assert_allclose(got, expected, atol=5e-7)
 
 
+@pytest.fixture
+def decodes(monkeypatch):
+    """How many times each file is decoded."""
+    counted, decode = Counter(), loader_module.decode_image_frames
+
+    def counting(path, **kwargs):
+        counted[str(path)] += 1
+        return decode(path, **kwargs)
+
+    monkeypatch.setattr(loader_module, "decode_image_frames", counting)
+    return counted
+
+
+@pytest.mark.parametrize("runtime", ["keras", "onnx"])
+def test_a_batch_with_a_bad_file_decodes_each_file_once(
+    fitted_and_paths, paths_with_two_bad_files, decodes, tmp_path, runtime
+):
+    pipe, _ = fitted_and_paths
+    if runtime == "onnx":
+        export_onnx(pipe, tmp_path / "model.onnx.zip")
+        model = load_onnx(tmp_path / "model.onnx.zip")
+    else:
+        model = pipe
+    paths = paths_with_two_bad_files
+    out = tmp_path / "scores.csv"
+    assert predict_files(model, paths, out, batch_size=8).n_errors == 2
+    assert decodes == Counter(paths)  # once each, the bad ones too
+    rows = list(csv.DictReader(out.open()))
+    got = [float(row["proba_PNEUMONIA"]) for row in rows if not row["error"]]
+    usable = [p for i, p in enumerate(paths) if i not in (10, 42)]
+    expected = _serial(pipe, "predict_proba", usable)[:, 1]
+    assert np.ptp(expected) > 1e-3  # answers that vary with the X-ray
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
 def test_a_file_a_later_step_refuses_is_named(fitted_and_paths):
     _, paths = fitted_and_paths
     loader = ImageLoader()
@@ -133,3 +172,26 @@ def test_a_file_a_later_step_refuses_is_named(fitted_and_paths):
     with pytest.raises(ImageLoadError) as caught:
         transform_naming_failures(steps, [paths[1], paths[0], paths[2]])
     assert caught.value.failures == [(paths[0], "ValueError: refused this image")]
+
+
+def test_a_file_a_later_step_refuses_is_named_with_the_unreadable_ones(
+    fitted_and_paths,
+):
+    _, paths = fitted_and_paths
+    loader = ImageLoader()
+    first = loader.transform(paths[:1])[0]
+
+    def refuse_the_first(images):
+        if any(np.array_equal(image, first) for image in images):
+            raise ValueError("refused this image")
+        return [image.mean() for image in images]
+
+    steps = [loader, FunctionTransformer(refuse_the_first)]
+    chunk = [paths[0], paths[1], "missing.jpeg", paths[2]]
+    prepared, failures = transform_readable(steps, chunk)
+    assert failures == [
+        ("missing.jpeg", "file not found"),
+        (paths[0], "ValueError: refused this image"),
+    ]
+    expected = [image.mean() for image in loader.transform(paths[1:3])]
+    np.testing.assert_allclose(prepared, expected)

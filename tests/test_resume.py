@@ -99,18 +99,18 @@ def archive(fitted_pipeline, tmp_path_factory):
 
 
 def interrupted_at_batch(monkeypatch, batch):
-    """Make every OnnxScorer's assess raise KeyboardInterrupt at call ``batch``."""
+    """Make every OnnxScorer raise KeyboardInterrupt as it assesses batch ``batch``."""
     from sklearn_pneumo import OnnxScorer
 
-    calls, assess = [], OnnxScorer.assess
+    calls, assess = [], OnnxScorer._assess_rows
 
-    def stopping(self, X):
+    def stopping(self, prepared):
         calls.append(1)
         if len(calls) == batch:
             raise KeyboardInterrupt
-        return assess(self, X)
+        return assess(self, prepared)
 
-    monkeypatch.setattr(OnnxScorer, "assess", stopping)
+    monkeypatch.setattr(OnnxScorer, "_assess_rows", stopping)
 
 
 def test_resume_keeps_the_rows_and_refuses_another_run(
