@@ -158,7 +158,9 @@ def test_a_batch_with_a_bad_file_decodes_each_file_once(
     np.testing.assert_allclose(got, expected, atol=1e-4)
 
 
-def test_a_file_a_later_step_refuses_is_named(fitted_and_paths):
+@pytest.fixture
+def refusing_steps(fitted_and_paths):
+    """A loader, then a step that refuses the first path's image; the paths."""
     _, paths = fitted_and_paths
     loader = ImageLoader()
     first = loader.transform(paths[:1])[0]
@@ -168,30 +170,25 @@ def test_a_file_a_later_step_refuses_is_named(fitted_and_paths):
             raise ValueError("refused this image")
         return [image.mean() for image in images]
 
-    steps = [loader, FunctionTransformer(refuse_the_first)]
+    return [loader, FunctionTransformer(refuse_the_first)], paths
+
+
+def test_a_file_a_later_step_refuses_is_named(refusing_steps):
+    steps, paths = refusing_steps
     with pytest.raises(ImageLoadError) as caught:
         transform_naming_failures(steps, [paths[1], paths[0], paths[2]])
     assert caught.value.failures == [(paths[0], "ValueError: refused this image")]
 
 
 def test_a_file_a_later_step_refuses_is_named_with_the_unreadable_ones(
-    fitted_and_paths,
+    refusing_steps,
 ):
-    _, paths = fitted_and_paths
-    loader = ImageLoader()
-    first = loader.transform(paths[:1])[0]
-
-    def refuse_the_first(images):
-        if any(np.array_equal(image, first) for image in images):
-            raise ValueError("refused this image")
-        return [image.mean() for image in images]
-
-    steps = [loader, FunctionTransformer(refuse_the_first)]
+    steps, paths = refusing_steps
     chunk = [paths[0], paths[1], "missing.jpeg", paths[2]]
     prepared, failures = transform_readable(steps, chunk)
     assert failures == [
         ("missing.jpeg", "file not found"),
         (paths[0], "ValueError: refused this image"),
     ]
-    expected = [image.mean() for image in loader.transform(paths[1:3])]
+    expected = [image.mean() for image in steps[0].transform(paths[1:3])]
     np.testing.assert_allclose(prepared, expected)
