@@ -391,18 +391,29 @@ def _try_decode(path, decode_size, max_pixels, intensity="container"):
             path, decode_size=decode_size, max_pixels=max_pixels
         )
         return scale_intensity(pixels, intensity), frames
-    except FileNotFoundError:
-        return "file not found", 1
-    except IsADirectoryError:
-        return "is a directory, not a file", 1
-    except PermissionError:
-        return "permission denied", 1
-    except Image.DecompressionBombError as error:
-        return f"image too large: {error}", 1
-    except (OSError, ValueError, SyntaxError, Image.UnidentifiedImageError) as error:
-        if os.path.isfile(path) and os.path.getsize(path) == 0:
-            return "empty file (0 bytes)", 1
-        return f"{type(error).__name__}: {error}", 1
+    except (
+        OSError,
+        ValueError,
+        SyntaxError,
+        Image.UnidentifiedImageError,
+        Image.DecompressionBombError,
+    ) as error:
+        return _failure_reason(path, error), 1
+
+
+def _failure_reason(path, error):
+    """Why ``path`` could not be decoded, as a CSV's error column says it."""
+    if isinstance(error, FileNotFoundError):
+        return "file not found"
+    if isinstance(error, IsADirectoryError):
+        return "is a directory, not a file"
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    if isinstance(error, Image.DecompressionBombError):
+        return f"image too large: {error}"
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
+        return "empty file (0 bytes)"
+    return f"{type(error).__name__}: {error}"
 
 
 def decode_all(
@@ -439,9 +450,7 @@ def decode_all(
     results = [result for result, _ in decoded]
     several = sorted({(p, f) for p, (_, f) in zip(paths, decoded) if f > 1})
     if several:
-        shown = ", ".join(f"{p} ({f} frames)" for p, f in several[:5]) + (
-            f" and {len(several) - 5} more" if len(several) > 5 else ""
-        )
+        shown = _first_five([f"{p} ({f} frames)" for p, f in several])
         warnings.warn(
             f"{len(several)} image file(s) hold several frames (pages), and "
             f"only the first of each is read: {shown}. Save each frame as a "
@@ -454,12 +463,10 @@ def decode_all(
         {p for p, r in zip(paths, results) if not isinstance(r, str) and _is_dim(r)}
     )
     if dim:
-        shown = ", ".join(dim[:5]) + (
-            f" and {len(dim) - 5} more" if len(dim) > 5 else ""
-        )
         warnings.warn(
             f"{len(dim)} 16-bit image file(s) use less than 1/16 of the 16-bit "
-            f"range and will look nearly black: {shown}. If they hold fewer "
+            "range and will look nearly black: "
+            f"{_first_five(dim)}. If they hold fewer "
             "bits (a 12-bit detector export, say) and the file does not say "
             "so, pass intensity='image' (--intensity image on the command "
             "line) to scale each image by its own range.",
@@ -467,6 +474,12 @@ def decode_all(
             stacklevel=3,
         )
     return results, failures
+
+
+def _first_five(names):
+    """``names`` joined by commas, the first five and how many more."""
+    more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+    return ", ".join(names[:5]) + more
 
 
 def decode_images(paths, **kwargs):

@@ -73,6 +73,13 @@ def trims_borders(steps):
     return any(isinstance(s, GrayscaleResize) and s.border == "trim" for s in steps)
 
 
+def _validate_parameters(steps):
+    """Validate each step's parameters: a broken step raises as itself."""
+    for step in steps:
+        if hasattr(step, "_parameter_constraints"):
+            validate_estimator_params(step)
+
+
 def transform_naming_failures(steps, chunk, *, borders=False):
     """``chunk`` through ``steps``; an :class:`ImageLoadError` names what failed.
 
@@ -83,9 +90,7 @@ def transform_naming_failures(steps, chunk, *, borders=False):
     step saw (None without one). The steps' parameters are validated first:
     a broken step raises once, as itself, and is never blamed on a file.
     """
-    for step in steps:
-        if hasattr(step, "_parameter_constraints"):
-            validate_estimator_params(step)
+    _validate_parameters(steps)
     try:
         data, trimmed = chunk, None
         for step in steps:
@@ -136,9 +141,7 @@ def transform_readable(steps, chunk, *, borders=False):
     prepare = partial(transform_naming_failures, steps, borders=borders)
     if not steps or not isinstance(steps[0], ImageLoader):
         return apply_to_readable(prepare, chunk)
-    for step in steps:
-        if hasattr(step, "_parameter_constraints"):
-            validate_estimator_params(step)
+    _validate_parameters(steps)
     images, failures = steps[0]._readable(chunk)
     if not images:
         return None, failures
