@@ -1,3 +1,4 @@
+import importlib
 import io
 import os
 import tracemalloc
@@ -247,6 +248,26 @@ def test_decodes_in_threads_under_a_process_backend(xray_paths):
         images = ImageLoader(decode_size=(32, 32), n_jobs=2).transform(paths)
     for image, reference in zip(images, expected):
         np.testing.assert_array_equal(image, reference)
+
+
+@pytest.mark.parametrize("step", ["load", "resize"])
+def test_no_more_threads_than_images(xray_paths, monkeypatch, step):
+    """joblib starts every thread asked for: 100,000 for two X-rays would fail."""
+    module = importlib.import_module(
+        {"load": "sklearn_pneumo._loader", "resize": "sklearn_pneumo._grayscale"}[step]
+    )
+    seen, parallel = [], module.Parallel
+
+    def recording(*args, n_jobs=None, **kwargs):
+        seen.append(n_jobs)
+        return parallel(*args, n_jobs=1, **kwargs)  # what was asked, not started
+
+    monkeypatch.setattr(module, "Parallel", recording)
+    preprocess = make_pneumo_pipeline((16, 16))[:2]
+    preprocess.set_params(**{f"{step}__n_jobs": 100_000})
+    X = preprocess.transform(xray_paths[0][:2])
+    assert X.shape == (2, 16 * 16) and seen == [2]
+    assert preprocess.get_params()[f"{step}__n_jobs"] == 100_000
 
 
 @pytest.mark.parametrize("n_paths, expected", [(15, 1), (16, -1)])
