@@ -45,7 +45,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from bench_later_patients import later_patients, series_and_number
+from bench_later_patients import later_split, series_and_number
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.utils.class_weight import compute_class_weight
@@ -180,13 +180,7 @@ def main():
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     paths, y, groups = load_image_folder(args.train_dir, return_groups=True)
-    later = later_patients(paths, args.later)
-    earlier = np.flatnonzero(~later)
-    folds = StratifiedGroupKFold(
-        n_splits=round(1 / args.later), shuffle=True, random_state=args.random_state
-    )
-    train, same = next(folds.split(paths[earlier], y[earlier], groups[earlier]))
-    train, same = earlier[train], earlier[same]
+    train, same, later = later_split(paths, y, groups, args.later, args.random_state)
     rows = np.flatnonzero(later)
     size = (args.image_size, args.image_size)
     prepare = make_pneumo_pipeline(size)[:2]

@@ -90,6 +90,22 @@ def later_patients(paths, share):
     return later
 
 
+def later_split(paths, y, groups, share, seed):
+    """Rows of the training part, of the same-period part, and later ones (a mask).
+
+    The latest ``share`` of each series' patients are the later period; the
+    earlier patients are split by patient, stratified, into a training part
+    and a same-period part of that share.
+    """
+    later = later_patients(paths, share)
+    earlier = np.flatnonzero(~later)
+    folds = StratifiedGroupKFold(
+        n_splits=round(1 / share), shuffle=True, random_state=seed
+    )
+    train, same = next(folds.split(paths[earlier], y[earlier], groups[earlier]))
+    return earlier[train], earlier[same], later
+
+
 def figures(y, p, paths):
     """``evaluate_binary``'s figures, and the normal X-rays' by series.
 
@@ -209,13 +225,7 @@ def main():
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     paths, y, groups = load_image_folder(args.train_dir, return_groups=True)
-    later = later_patients(paths, args.later)
-    earlier = np.flatnonzero(~later)
-    folds = StratifiedGroupKFold(
-        n_splits=round(1 / args.later), shuffle=True, random_state=args.random_state
-    )
-    train, same = next(folds.split(paths[earlier], y[earlier], groups[earlier]))
-    train, same = earlier[train], earlier[same]
+    train, same, later = later_split(paths, y, groups, args.later, args.random_state)
     pipe = make_pneumo_pipeline(
         (args.image_size, args.image_size),
         preset="tuned",
