@@ -32,6 +32,10 @@ preprocessing; ``--head average`` with a global-average head
 the shipped networks were fitted). The later part's normal recall is also
 given at the threshold that calls 95 % of the same-period normal X-rays
 normal, so that networks compare at one operating point.
+``--network-seeds`` fits a network with each seed on the one training part
+(``--random-state`` splits) and gives, for each and for the mean of their
+P(pneumonia), the ROC AUCs and the normal recalls at that point; it does
+not adapt or calibrate.
 
     python benchmarks/bench_later_patients.py \\
         --train-dir ../shared/data/chest_xray_224/train --out later.json
@@ -46,6 +50,7 @@ from pathlib import Path
 import numpy as np
 from bench_few_labels import COUNTS, calibrate_on, labelled_draw
 from sklearn.frozen import FrozenEstimator
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import (
     StratifiedGroupKFold,
     StratifiedKFold,
@@ -209,6 +214,69 @@ def print_row(name, row):
     )
 
 
+def configured_pipe(args, seed):
+    """The shipped configuration with the command line's settings, unfitted."""
+    pipe = make_pneumo_pipeline(
+        (args.image_size, args.image_size),
+        preset="tuned",
+        random_state=seed,
+        epochs=args.epochs,
+        **SETTINGS,
+    )
+    return pipe.set_params(
+        resize__contrast=args.contrast,
+        cnn__model__head=args.head,
+        cnn__model__batch_norm_momentum=args.batch_norm_momentum,
+    )
+
+
+def ensemble_run(args, paths, y, groups, train, same, later):
+    """Networks of ``--network-seeds`` fitted on one training part, and their mean.
+
+    For each member and for the mean of their P(pneumonia): ROC AUC on the
+    same-period and later parts, and the later part's and the normal
+    samples' normal recall at the threshold that calls 95 % of the
+    same-period normal X-rays normal.
+    """
+    sample_paths, sample_y = load_chest_xray_sample()
+    rows = np.flatnonzero(later)
+    parts = {"same_period": same, "later": rows}
+    proba = {}
+    report = {"settings": {k: str(v) for k, v in vars(args).items()}}
+    for seed in args.network_seeds:
+        pipe = configured_pipe(args, seed)
+        start = time.perf_counter()
+        pipe.fit(paths[train], y[train], cnn__groups=groups[train])
+        seconds = round(time.perf_counter() - start, 1)
+        proba[seed] = {
+            name: pipe.predict_proba(paths[r])[:, 1] for name, r in parts.items()
+        }
+        proba[seed]["samples"] = pipe.predict_proba(sample_paths)[:, 1]
+        report[f"network {seed}"] = {"fit_seconds": seconds}
+    proba["mean"] = {
+        name: np.mean([proba[seed][name] for seed in args.network_seeds], axis=0)
+        for name in (*parts, "samples")
+    }
+    for member, p in proba.items():
+        row = report.setdefault(f"network {member}", {})
+        for name, r in parts.items():
+            row[f"{name}_roc_auc"] = float(roc_auc_score(y[r], p[name]))
+        row["normal_recall_at_same_period_0.95"] = normal_recall_at(
+            y[same],
+            p["same_period"],
+            {"later": (y[rows], p["later"]), "samples": (sample_y, p["samples"])},
+        )
+        point = row["normal_recall_at_same_period_0.95"]
+        print(
+            f"network {member}: ROC AUC same period {row['same_period_roc_auc']:.3f}, "
+            f"later {row['later_roc_auc']:.3f}; at the threshold "
+            f"{point['threshold']:.4f}: later normal recall {point['later']:.3f}, "
+            f"normal samples {point['samples']:.3f}",
+            flush=True,
+        )
+    return report
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-dir", type=Path, required=True)
@@ -222,22 +290,23 @@ def main():
     parser.add_argument("--head", choices=["flatten", "average"], default="flatten")
     parser.add_argument("--batch-norm-momentum", type=float, default=0.9)
     parser.add_argument("--draws", type=int, default=20)
+    parser.add_argument(
+        "--network-seeds",
+        type=int,
+        nargs="+",
+        help="fit a network with each seed on the one training part and compare "
+        "them and their mean at the same-period operating point (no adapting)",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     paths, y, groups = load_image_folder(args.train_dir, return_groups=True)
     train, same, later = later_split(paths, y, groups, args.later, args.random_state)
-    pipe = make_pneumo_pipeline(
-        (args.image_size, args.image_size),
-        preset="tuned",
-        random_state=args.random_state,
-        epochs=args.epochs,
-        **SETTINGS,
-    )
-    pipe.set_params(
-        resize__contrast=args.contrast,
-        cnn__model__head=args.head,
-        cnn__model__batch_norm_momentum=args.batch_norm_momentum,
-    )
+    if args.network_seeds:
+        report = ensemble_run(args, paths, y, groups, train, same, later)
+        if args.out:
+            args.out.write_text(json.dumps(report, indent=2) + "\n")
+        return
+    pipe = configured_pipe(args, args.random_state)
     start = time.perf_counter()
     pipe.fit(paths[train], y[train], cnn__groups=groups[train])
     seconds = time.perf_counter() - start
