@@ -21,7 +21,8 @@ Reported: how well the files match (median correlation, how many below
 0.95, and whether the matched images' labels agree); the aspect ratio by
 class, and by series of files and period (the later patients of
 ``bench_later_patients.py``); how well the aspect ratio alone tells
-pneumonia (ROC AUC), the shortcut the stretch to a square offers. Then,
+pneumonia (ROC AUC), the shortcut the stretch to a square offers, and viral
+from bacterial pneumonia, the type network's task. Then,
 for each ``--seeds``, a network fitted as ``bench_later_patients.py`` fits
 it (its split and settings, ``--image-size``, ``--epochs``), and with
 ``--shipped`` the shipped binary model on its fit's hold-out: the normal
@@ -45,7 +46,12 @@ from pathlib import Path
 
 import numpy as np
 from _validation import fit_holdout
-from bench_later_patients import SETTINGS, later_split, series_and_number
+from bench_later_patients import (
+    SETTINGS,
+    later_patients,
+    later_split,
+    series_and_number,
+)
 from PIL import Image
 from scipy.stats import mannwhitneyu, spearmanr
 from sklearn.metrics import roc_auc_score
@@ -223,17 +229,26 @@ def main():
             for label, name in enumerate(("normal", "pneumonia"))
         },
     }
+    # The type network's task: could the framing tell viral from bacterial?
+    viral = np.array(["virus" in Path(p).name for p in paths])
+    report["by_type"] = {
+        "bacterial": quantiles(aspect[(y == 1) & ~viral]),
+        "viral": quantiles(aspect[viral]),
+    }
+    report["aspect_roc_auc_viral_vs_bacterial"] = round(
+        float(roc_auc_score(viral[y == 1], aspect[y == 1])), 4
+    )
     print(json.dumps(report, indent=1), flush=True)
     series = np.array([series_and_number(p)[0] for p in paths])
+    later = later_patients(paths, args.later)
     report["by_series_and_period"] = {}
+    for name in np.unique(series):
+        for period, rows in (("earlier", ~later), ("later", later)):
+            part = quantiles(aspect[(series == name) & rows])
+            report["by_series_and_period"][f"{name}, {period}"] = part
+            print(f"{name}, {period}: {part}", flush=True)
     for seed in args.seeds:
         train, same, later = later_split(paths, y, groups, args.later, seed)
-        if not report["by_series_and_period"]:
-            for name in np.unique(series):
-                for period, rows in (("earlier", ~later), ("later", later)):
-                    part = quantiles(aspect[(series == name) & rows])
-                    report["by_series_and_period"][f"{name}, {period}"] = part
-                    print(f"{name}, {period}: {part}", flush=True)
         pipe = make_pneumo_pipeline(
             (args.image_size, args.image_size),
             preset="tuned",
