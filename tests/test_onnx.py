@@ -155,6 +155,11 @@ def test_weighted_ensemble_of_images_scores_the_same(mnist, tmp_path):
     np.testing.assert_allclose(
         scorer.score_samples(images[80:]), pipe.score_samples(images[80:]), atol=1e-3
     )
+    # The weights matter here: the members differ by more than the tolerance,
+    # so an archive that averaged them evenly would fail the check above.
+    pipe.set_params(ensemble__weights=[1, 1])
+    even = pipe.predict_proba(images[80:])
+    assert np.abs(scorer.predict_proba(images[80:]) - even).max() > 10 * 1e-4
 
 
 def test_export_names_the_step_it_cannot_export(fitted_pipeline, xrays_224, tmp_path):
