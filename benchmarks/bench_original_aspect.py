@@ -2,10 +2,10 @@
 
 The 224-px training folder stretched every X-ray to a square, so its files
 no longer say how wide each X-ray was. PneumoniaMNIST holds the same
-X-rays center-cropped to a square of their height and shrunk to 28x28, so
-the two forms together do: an X-ray ``a`` times as wide as high kept its
-central ``1 / a`` of the width in PneumoniaMNIST, and that part of the
-stretched file, shrunk to 28x28, matches its PneumoniaMNIST image. For
+X-rays center-cropped to a square of their shorter side and shrunk to
+28x28, so the two forms together do: an X-ray ``a`` times as wide as high
+kept its central ``1 / a`` of the width in PneumoniaMNIST, and that part
+of the stretched file, shrunk to 28x28, matches its PneumoniaMNIST image. For
 each file the aspect ratio (width over height, 0.8 to 2.39) whose central
 part best matches a PneumoniaMNIST image (Pearson correlation of the
 pixels; every 0.04 against all 5,232 images, then every 0.01 against the
