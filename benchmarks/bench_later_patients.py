@@ -214,19 +214,39 @@ def print_row(name, row):
     )
 
 
-def configured_pipe(args, seed):
-    """The shipped configuration with the command line's settings, unfitted."""
+def configured_pipe(
+    image_size,
+    epochs,
+    seed,
+    *,
+    contrast="keep",
+    head="flatten",
+    batch_norm_momentum=0.9,
+):
+    """The shipped configuration at ``image_size`` in float32, unfitted."""
     pipe = make_pneumo_pipeline(
-        (args.image_size, args.image_size),
+        (image_size, image_size),
         preset="tuned",
         random_state=seed,
-        epochs=args.epochs,
+        epochs=epochs,
         **SETTINGS,
     )
     return pipe.set_params(
-        resize__contrast=args.contrast,
-        cnn__model__head=args.head,
-        cnn__model__batch_norm_momentum=args.batch_norm_momentum,
+        resize__contrast=contrast,
+        cnn__model__head=head,
+        cnn__model__batch_norm_momentum=batch_norm_momentum,
+    )
+
+
+def _pipe_of(args, seed):
+    """:func:`configured_pipe` with the command line's settings."""
+    return configured_pipe(
+        args.image_size,
+        args.epochs,
+        seed,
+        contrast=args.contrast,
+        head=args.head,
+        batch_norm_momentum=args.batch_norm_momentum,
     )
 
 
@@ -244,7 +264,7 @@ def ensemble_run(args, paths, y, groups, train, same, later):
     proba = {}
     report = {"settings": {k: str(v) for k, v in vars(args).items()}}
     for seed in args.network_seeds:
-        pipe = configured_pipe(args, seed)
+        pipe = _pipe_of(args, seed)
         start = time.perf_counter()
         pipe.fit(paths[train], y[train], cnn__groups=groups[train])
         seconds = round(time.perf_counter() - start, 1)
@@ -306,7 +326,7 @@ def main():
         if args.out:
             args.out.write_text(json.dumps(report, indent=2) + "\n")
         return
-    pipe = configured_pipe(args, args.random_state)
+    pipe = _pipe_of(args, args.random_state)
     start = time.perf_counter()
     pipe.fit(paths[train], y[train], cnn__groups=groups[train])
     seconds = time.perf_counter() - start

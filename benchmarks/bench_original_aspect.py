@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 from _validation import fit_holdout
 from bench_later_patients import (
-    SETTINGS,
+    configured_pipe,
     later_patients,
     later_split,
     series_and_number,
@@ -56,7 +56,7 @@ from PIL import Image
 from scipy.stats import mannwhitneyu, spearmanr
 from sklearn.metrics import roc_auc_score
 
-from sklearn_pneumo import load_pretrained, make_pneumo_pipeline
+from sklearn_pneumo import load_pretrained
 from sklearn_pneumo.datasets import load_chest_xray_sample, load_image_folder
 
 ASPECTS = np.round(np.arange(0.8, 2.4, 0.01), 2)
@@ -93,11 +93,10 @@ def original_aspects(paths, mnist):
     aspect, match, row = np.empty(len(paths)), np.empty(len(paths)), []
     for i, path in enumerate(paths):
         image = np.asarray(Image.open(path).convert("L"))
-        coarse = ASPECTS[::4]
-        scores = standardized(np.stack([central_square(image, a) for a in coarse]))
-        best = int((scores @ targets.T).max(axis=0).argmax())
-        fine = standardized(np.stack([central_square(image, a) for a in ASPECTS]))
-        correlations = fine @ targets[best]
+        views = standardized(np.stack([central_square(image, a) for a in ASPECTS]))
+        # Every fourth aspect ratio against every image, then all against the best.
+        best = int((views[::4] @ targets.T).max(axis=0).argmax())
+        correlations = views @ targets[best]
         aspect[i], match[i] = ASPECTS[correlations.argmax()], correlations.max()
         row.append(best)
     return aspect, match, np.array(row)
@@ -249,13 +248,7 @@ def main():
             print(f"{name}, {period}: {part}", flush=True)
     for seed in args.seeds:
         train, same, later = later_split(paths, y, groups, args.later, seed)
-        pipe = make_pneumo_pipeline(
-            (args.image_size, args.image_size),
-            preset="tuned",
-            random_state=seed,
-            epochs=args.epochs,
-            **SETTINGS,
-        )
+        pipe = configured_pipe(args.image_size, args.epochs, seed)
         pipe.fit(paths[train], y[train], cnn__groups=groups[train])
         for name, rows in (("same_period", same), ("later", np.flatnonzero(later))):
             p = pipe.predict_proba(paths[rows])[:, 1]
