@@ -11,7 +11,8 @@ Training-folder X-rays (224 px) split by patient into a detector part
 part, each X-ray as it is and three times cut at random (at both sides,
 at the top and bottom, at the top alone or at the bottom alone, by 0 to
 0.3 of the width or height at each cut end; cuts between 0.05 and 0.12
-left out), shrunk to 32x32 as the network's resize stretches it; a
+left out), decoded by the package's loader and shrunk to 32x32 as
+``GrayscaleResize`` stretches it; a
 gradient-boosted classifier (scikit-learn's
 ``HistGradientBoostingClassifier``) of its pixels learns cut (0.12 or
 more) from not (0.05 or less). Two thresholds: the one that flags
@@ -31,10 +32,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import GroupKFold
 
+from sklearn_pneumo import ImageLoader
+from sklearn_pneumo._grayscale import resize_like_skimage, to_gray, to_unit_float
 from sklearn_pneumo.datasets import load_image_folder
 
 SIZE = 32
@@ -61,9 +63,7 @@ def cut_pixels(image, top, bottom, left, right):
         round(height * top) : height - round(height * bottom),
         round(width * left) : width - round(width * right),
     ]
-    return np.asarray(
-        Image.fromarray(kept).resize((SIZE, SIZE), Image.BILINEAR)
-    ).ravel()
+    return resize_like_skimage(np.ascontiguousarray(kept), (SIZE, SIZE)).ravel()
 
 
 def random_cut(rng):
@@ -81,10 +81,7 @@ def main():
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     paths, _, groups = load_image_folder(args.train_dir, return_groups=True)
-    images = [
-        np.asarray(Image.open(path).convert("L"), dtype=np.float32) / 255
-        for path in paths
-    ]
+    images = [to_gray(to_unit_float(image)) for image in ImageLoader().transform(paths)]
     folds = list(
         GroupKFold(6, shuffle=True, random_state=0).split(paths, groups=groups)
     )
