@@ -93,10 +93,10 @@ EXTRA_CHANGES = {
     "framing_0.25": lambda image, label: aspect_swapped([image], [label], 0.25)[0],
     "cropped_top_0.15": lambda image, _: image[round(0.15 * image.shape[0]) :],
     # Processing held back from every training, outlier fit and choice here,
-    # which draw CLAHE and unsharp masks of skimage's defaults alone: CLAHE
-    # three times as strong (clip limit 0.03 against 0.01) or on 4x4 tiles
-    # instead of 8x8, global histogram equalization, and unsharp masks of
-    # other radii.
+    # which draw CLAHE of skimage's defaults and unsharp masks of radius 2
+    # alone: CLAHE three times as strong (clip limit 0.03 against 0.01) or
+    # on 4x4 tiles instead of 8x8, global histogram equalization, and
+    # unsharp masks of other radii.
     "clahe_clip_0.03": lambda image, _: _processed(
         equalize_adapthist, image, clip_limit=0.03
     ),
