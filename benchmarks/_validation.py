@@ -221,9 +221,14 @@ SITE_CHANGES = {
 }
 
 
+def decoded_xrays(paths):
+    """The X-rays at ``paths`` as the package decodes them: gray, in [0, 1]."""
+    return [to_gray(to_unit_float(image)) for image in ImageLoader().transform(paths)]
+
+
 def site_copies(paths, y):
     """Decoded X-rays as they are (``plain``) and changed by each of SITE_CHANGES."""
-    images = [to_gray(to_unit_float(image)) for image in ImageLoader().transform(paths)]
+    images = decoded_xrays(paths)
     copies = {"plain": images}
     for name, change in SITE_CHANGES.items():
         copies[name] = [change(image, label) for image, label in zip(images, y)]

@@ -32,11 +32,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+from _validation import decoded_xrays
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import GroupKFold
 
-from sklearn_pneumo import ImageLoader
-from sklearn_pneumo._grayscale import resize_like_skimage, to_gray, to_unit_float
+from sklearn_pneumo._grayscale import resize_like_skimage
 from sklearn_pneumo.datasets import load_image_folder
 
 SIZE = 32
@@ -81,7 +81,7 @@ def main():
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     paths, _, groups = load_image_folder(args.train_dir, return_groups=True)
-    images = [to_gray(to_unit_float(image)) for image in ImageLoader().transform(paths)]
+    images = decoded_xrays(paths)
     folds = list(
         GroupKFold(6, shuffle=True, random_state=0).split(paths, groups=groups)
     )

@@ -74,9 +74,7 @@ EXTRA_CHANGES = {
     "noise_0.04": _noisy(0.04, 2),
     "noise_0.05": _noisy(0.05, 1),
     "noise_0.08": _noisy(0.08, 3),
-    "sharpened": lambda image, _: np.clip(
-        unsharp_mask(image, radius=2, amount=1), 0, 1
-    ).astype(np.float32),
+    "sharpened": lambda image, _: _processed(unsharp_mask, image, radius=2, amount=1),
     "blurred": lambda image, _: gaussian(image, sigma=1).astype(np.float32),
     # Framings that no training here draws (the binary network's further
     # training draws the other class's at 0.1): the other class's, cut by
