@@ -293,7 +293,7 @@ def decode_image_frames(path, *, decode_size=None, max_pixels=100_000_000):
     """:func:`decode_image` of ``path``, and how many frames the file holds."""
     special = _special_file_reason(path)
     if special is not None:
-        raise OSError(f"{special}: {os.fspath(path)}")
+        raise _NotRegularFile(special, path)
     if is_dicom(path):
         image, frames = decode_dicom_frames(path, max_pixels=max_pixels)
         if decode_size is not None:
@@ -358,6 +358,14 @@ def _is_dim(pixels):
     return pixels.dtype == np.uint16 and pixels.max() < 65535 * _DIM_SHARE
 
 
+class _NotRegularFile(OSError):
+    """A FIFO, socket or device, refused without being opened; ``reason`` says which."""
+
+    def __init__(self, reason, path):
+        super().__init__(f"{reason}: {os.fspath(path)}")
+        self.reason = reason
+
+
 def _special_file_reason(path):
     """Why ``path`` cannot be opened for reading safely, or None.
 
@@ -383,9 +391,6 @@ def _special_file_reason(path):
 def _try_decode(path, decode_size, max_pixels, intensity="container"):
     """Decode ``path``; return the array, or the reason it failed as str, and
     how many frames the file holds (1 when it failed)."""
-    special = _special_file_reason(path)
-    if special is not None:
-        return special, 1
     try:
         pixels, frames = decode_image_frames(
             path, decode_size=decode_size, max_pixels=max_pixels
@@ -403,6 +408,8 @@ def _try_decode(path, decode_size, max_pixels, intensity="container"):
 
 def _failure_reason(path, error):
     """Why ``path`` could not be decoded, as a CSV's error column says it."""
+    if isinstance(error, _NotRegularFile):
+        return error.reason
     if isinstance(error, FileNotFoundError):
         return "file not found"
     if isinstance(error, IsADirectoryError):
