@@ -110,6 +110,17 @@ does. ``--refit-outliers --outlier-variants --outlier-rate 0.005 --out-dir
 DIR`` then fits its outlier model again, for ``bench_silent_failure.py
 --model DIR/pneumo_150.pneumo``.
 
+``--fine-tune-contrast --out-dir DIR`` trains the shipped binary network
+further the same way on contrast processing a site's software may apply:
+each epoch ``FINE_TUNE_CONTRAST_SHARE`` of its X-rays (every file less its
+fit's hold-out) given CLAHE of a clip limit and tile grid drawn from a
+range, or global histogram equalization blended in (``contrast_drawn``,
+before resizing); its record keeps its figures on the hold-out before and
+after, as it is and so processed, and the bundled samples' P(pneumonia).
+The outlier refit and ``bench_silent_failure.py --model`` follow as above.
+``--fine-tune-types --contrast-range`` gives the type network's X-rays
+drawn for CLAHE that range instead.
+
 ``--trim-borders`` sets the shipped model of ``--classes`` to trim uniform
 borders before resizing (``resize__border="trim"``; its network was trained
 on the X-rays as they are), saves both forms again and keeps in its record
@@ -130,12 +141,14 @@ from _validation import (
     SHIFTED,
     SITE_CHANGES,
     aspect_swapped,
+    decoded_xrays,
     fit_holdout,
     join_members,
     patient_split,
     refit_outlier_models,
 )
 from bench_accuracy import FILE_CONFIGS, fit_config, validation_rank
+from skimage.exposure import equalize_adapthist, equalize_hist
 from sklearn.metrics import roc_auc_score
 from sklearn.utils.class_weight import compute_class_weight
 
@@ -538,6 +551,29 @@ FINE_TUNE_CUTS = (0.03, 0.2)
 #: resizing, as another site's framing reaches the network), and, as its
 #: ``fit`` did, its ``clahe`` share contrast-processed, both drawn anew.
 FINE_TUNE_FRAMING_SHARE = 0.5
+#: The binary network's further training on contrast processing
+#: (``--fine-tune-contrast``): each epoch this share of its X-rays, drawn
+#: anew, is given one of ``FINE_TUNE_CONTRAST_VERSIONS`` versions of it
+#: processed ahead by :func:`contrast_drawn`.
+FINE_TUNE_CONTRAST_SHARE = 0.5
+FINE_TUNE_CONTRAST_VERSIONS = 3
+#: What :func:`contrast_drawn` draws from: CLAHE (two times in three) of a
+#: clip limit log-uniform in CLAHE_CLIP_LIMITS on a grid of CLAHE_TILES
+#: tiles a side, or global histogram equalization blended in at a share
+#: drawn from EQUALIZED_BLEND.
+CLAHE_CLIP_LIMITS = (0.005, 0.05)
+CLAHE_TILES = (3, 12)
+EQUALIZED_BLEND = (0.5, 1.0)
+#: The shares of the trained weights whose figures its record keeps.
+FINE_TUNE_CONTRAST_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
+#: For a record: what its further training's contrast processing drew.
+CONTRAST_RANGE = {
+    "versions": FINE_TUNE_CONTRAST_VERSIONS,
+    "clahe_share": 2 / 3,
+    "clahe_clip_limits": list(CLAHE_CLIP_LIMITS),
+    "clahe_tiles": list(CLAHE_TILES),
+    "equalized_blend": list(EQUALIZED_BLEND),
+}
 #: Then each weight is this share of the trained one, the rest the one it
 #: started from (WiSE-FT: Wortsman et al. 2022, "Robust fine-tuning of
 #: zero-shot models"): on its validation part, the type network's trained
@@ -546,14 +582,15 @@ FINE_TUNE_FRAMING_SHARE = 0.5
 FINE_TUNE_WEIGHT = 0.5
 
 
-def train_further(cnn, epoch_images, labels, seed):
-    """Train ``cnn``'s network further as ``FINE_TUNE_SCHEDULE`` says; seconds taken.
+def train_further(cnn, epoch_images, labels, seed, weight=FINE_TUNE_WEIGHT):
+    """Train ``cnn``'s network further as ``FINE_TUNE_SCHEDULE`` says.
 
     A float32 clone of it is trained (its mixed-bfloat16 training is about 8
     times slower on CPUs without bfloat16 units), on ``epoch_images(rng)``
     each epoch, classes weighted as in its ``fit``; then each of ``cnn``'s
-    weights becomes ``FINE_TUNE_WEIGHT`` of the trained one and the rest
-    its own.
+    weights becomes ``weight`` of the trained one and the rest its own
+    (:func:`weights_mixed`). Returns the seconds taken, and the weights it
+    started from and those trained, to mix again.
     """
     network = with_dtype_policy(cnn.model_, "float32")
     weights = compute_class_weight("balanced", classes=np.unique(labels), y=labels)
@@ -575,19 +612,24 @@ def train_further(cnn, epoch_images, labels, seed):
             loss = history.history["loss"][0]
             print(f"epoch {epoch}: learning rate {learning_rate:g}, loss {loss:.4f}")
     seconds = round(time.perf_counter() - start, 1)
+    started, trained = cnn.model_.get_weights(), network.get_weights()
+    weights_mixed(cnn, started, trained, weight)
+    return seconds, started, trained
+
+
+def weights_mixed(cnn, started, trained, weight):
+    """Set each of ``cnn``'s weights to ``weight`` of ``trained``, the rest
+    ``started``."""
     cnn.model_.set_weights(
         [
-            (1 - FINE_TUNE_WEIGHT) * before_weight + FINE_TUNE_WEIGHT * trained
-            for before_weight, trained in zip(
-                cnn.model_.get_weights(), network.get_weights()
-            )
+            (1 - weight) * before + weight * after
+            for before, after in zip(started, trained)
         ]
     )
     cnn.__dict__.pop("_prediction_networks", None)
-    return seconds
 
 
-def save_fine_tuned(pipe, stem, out_dir, fine_tuned):
+def save_fine_tuned(pipe, stem, out_dir, fine_tuned, weight=FINE_TUNE_WEIGHT):
     """Save ``pipe`` into ``out_dir`` with the shipped record and ``fine_tuned``."""
     print(json.dumps({key: fine_tuned[key] for key in ("before", "after")}, indent=2))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -602,7 +644,7 @@ def save_fine_tuned(pipe, stem, out_dir, fine_tuned):
     record["fine_tuned"] = {
         "schedule": [list(step) for step in FINE_TUNE_SCHEDULE],
         **fine_tuned,
-        "weight_of_trained": FINE_TUNE_WEIGHT,
+        "weight_of_trained": weight,
     }
     record_file = (out_dir / stem).with_suffix(".json")
     record_file.write_text(json.dumps(record, indent=2) + "\n")
@@ -618,14 +660,35 @@ def framed_anew(images, rng):
     return images
 
 
-def fine_tune_types(train_dir, out_dir, seed, framings=False):
+def contrast_versions(pipe, decoded, seed, rows):
+    """``FINE_TUNE_CONTRAST_VERSIONS`` of the X-rays ``rows`` of ``decoded``.
+
+    Each processed by :func:`contrast_drawn` (seeded by ``seed``, the
+    version and the row) before ``pipe``'s resize, as the network reads
+    them: an array of shape (versions, len(rows), height, width, 1).
+    """
+    size = pipe[-1].image_size_
+    return np.stack(
+        [
+            pipe[1]
+            .transform([contrast_drawn(decoded[i], (seed, k, i)) for i in rows])
+            .reshape(-1, *size, 1)
+            for k in range(FINE_TUNE_CONTRAST_VERSIONS)
+        ]
+    )
+
+
+def fine_tune_types(train_dir, out_dir, seed, framings=False, contrast=False):
     """Train the shipped type network further on site variants; save it in out_dir.
 
     From its weights (``train_further``), on the training part of its split
     less the hold-out of its fit (which the outlier model's refit takes its
     threshold from), each X-ray framed as its ``fit`` framed it,
     ``FINE_TUNE_SHARE`` of them given one of ``FINE_TUNE_VARIANTS`` each
-    epoch; with ``framings``, then re-framed too (:func:`framed_anew`).
+    epoch; with ``framings``, then re-framed too (:func:`framed_anew`); with
+    ``contrast``, those drawn for CLAHE take one of their
+    :func:`contrast_versions` instead (a range of contrast processing,
+    before resizing).
     The record (copied beside it) says so; its outlier model is
     refitted next (``--refit-outliers`` on ``out_dir``), since its features
     moved. It starts from the shipped files, so once those are replaced by
@@ -641,6 +704,17 @@ def fine_tune_types(train_dir, out_dir, seed, framings=False):
     images = pipe[:-1].transform(paths[train]).reshape(-1, *cnn.image_size_, 1)
     framed = reframed(images, labels, cnn.reframe, seed, normal=None)
     variants = dict(site_variants(framed, seed, names=set(FINE_TUNE_VARIANTS)))
+    if contrast:
+        decoded = decoded_xrays(paths[train])
+        processed = np.stack(
+            [
+                reframed(version, labels, cnn.reframe, seed, normal=None)
+                for version in contrast_versions(
+                    pipe, decoded, seed, range(len(decoded))
+                )
+            ]
+        )
+        del decoded
     val_paths, val_labels = parts["val"]
     val_rows = pipe[:-1].transform(val_paths)
     before = type_figures(pipe, val_rows, val_labels)
@@ -651,10 +725,14 @@ def fine_tune_types(train_dir, out_dir, seed, framings=False):
         which = rng.integers(len(FINE_TUNE_VARIANTS), size=len(chosen))
         for place, name in enumerate(FINE_TUNE_VARIANTS):
             rows = chosen[which == place]
-            changed[rows] = variants[name][rows]
+            if contrast and name == "clahe":
+                version = rng.integers(FINE_TUNE_CONTRAST_VERSIONS, size=len(rows))
+                changed[rows] = processed[version, rows]
+            else:
+                changed[rows] = variants[name][rows]
         return framed_anew(changed, rng) if framings else changed
 
-    seconds = train_further(cnn, epoch_images, labels, seed)
+    seconds, _, _ = train_further(cnn, epoch_images, labels, seed)
     fine_tuned = {
         "share": FINE_TUNE_SHARE,
         "variants": list(FINE_TUNE_VARIANTS),
@@ -663,6 +741,7 @@ def fine_tune_types(train_dir, out_dir, seed, framings=False):
             if framings
             else {}
         ),
+        **({"clahe": CONTRAST_RANGE} if contrast else {}),
         "files": int(len(train)),
         "seconds": seconds,
         "before": before,
@@ -673,10 +752,10 @@ def fine_tune_types(train_dir, out_dir, seed, framings=False):
     save_fine_tuned(pipe, stem, out_dir, fine_tuned)
 
 
-def framing_figures(pipe, rows, framed, labels):
-    """``evaluate_binary``'s figures of the X-rays as they are and framed."""
+def copy_figures(pipe, copies, labels):
+    """``evaluate_binary``'s figures of each copy of the same X-rays, by name."""
     figures = {}
-    for name, images in [("plain", rows), ("framing", framed)]:
+    for name, images in copies.items():
         p = pipe[-1].predict_proba(images.reshape(len(images), -1))[:, 1]
         figures[name] = evaluate_binary(labels, p)
     return figures
@@ -711,8 +790,8 @@ def fine_tune_framing(train_dir, out_dir, seed, variants=False):
     plain, framed = rows(decoded), rows(aspect_swapped(decoded, labels))
     del decoded
     train, held_out = fit_holdout(cnn, y, groups)
-    held = plain[held_out], framed[held_out], labels[held_out]
-    before = framing_figures(pipe, *held)
+    held = {"plain": plain[held_out], "framing": framed[held_out]}
+    before = copy_figures(pipe, held, labels[held_out])
     plain, framed, labels = plain[train], framed[train], labels[train]
     names = FINE_TUNE_VARIANTS if variants else ("clahe",)
     changed = [
@@ -735,7 +814,7 @@ def fine_tune_framing(train_dir, out_dir, seed, variants=False):
             )
         return images
 
-    seconds = train_further(cnn, epoch_images, labels, seed)
+    seconds, _, _ = train_further(cnn, epoch_images, labels, seed)
     fine_tuned = {
         "framing_share": FINE_TUNE_FRAMING_SHARE,
         **(
@@ -746,10 +825,103 @@ def fine_tune_framing(train_dir, out_dir, seed, variants=False):
         "files": int(len(train)),
         "seconds": seconds,
         "before": before,
-        "after": framing_figures(pipe, *held),
+        "after": copy_figures(pipe, held, labels[held_out]),
         "measured_on": f"{len(held_out)} X-rays of the hold-out of its fit",
     }
     save_fine_tuned(pipe, stem, out_dir, fine_tuned)
+
+
+def contrast_drawn(image, seed):
+    """``image`` contrast-processed as a site's software may, drawn with ``seed``.
+
+    CLAHE (two times in three) of a clip limit drawn log-uniform from
+    ``CLAHE_CLIP_LIMITS`` on a grid of ``CLAHE_TILES`` tiles a side, or
+    global histogram equalization blended in at a share drawn from
+    ``EQUALIZED_BLEND``; ``image`` is gray, in [0, 1], decoded and not
+    resized, as a site processes it.
+    """
+    rng = np.random.default_rng(seed)
+    if rng.random() < 2 / 3:
+        clip_limit = np.exp(rng.uniform(*np.log(CLAHE_CLIP_LIMITS)))
+        tiles = rng.integers(CLAHE_TILES[0], CLAHE_TILES[1] + 1)
+        processed = equalize_adapthist(
+            image, kernel_size=max(image.shape) // tiles, clip_limit=clip_limit
+        )
+    else:
+        blend = rng.uniform(*EQUALIZED_BLEND)
+        processed = blend * equalize_hist(image) + (1 - blend) * image
+    return np.clip(processed, 0, 1).astype(np.float32)
+
+
+def fine_tune_contrast(train_dir, out_dir, seed, weight=FINE_TUNE_WEIGHT):
+    """Train the shipped binary network further on contrast processing; save it.
+
+    From its weights (``train_further``), on every file of ``train_dir``
+    less the hold-out of its fit, ``FINE_TUNE_CONTRAST_SHARE`` of them
+    drawn anew each epoch and given one of their
+    ``FINE_TUNE_CONTRAST_VERSIONS`` versions processed by
+    :func:`contrast_drawn` (before resizing, as a site processes). Scored
+    before and after on the hold-out as it is and processed so (after, at
+    each of ``FINE_TUNE_CONTRAST_WEIGHTS`` too; ``weight`` is the share of
+    the trained weights saved), and the
+    bundled samples' P(pneumonia) kept before and after; the record (copied
+    beside it) says so, and its outlier model is refitted next
+    (``--refit-outliers`` on ``out_dir``).
+    """
+    stem = STEMS["normal-pneumonia"]
+    pipe = load_model(PACKAGE / "pretrained" / f"{stem}.pneumo")
+    cnn = pipe[-1]
+    paths, y, groups = load_image_folder(train_dir, return_groups=True)
+    labels = np.searchsorted(cnn.classes_, y)
+    decoded = decoded_xrays(paths)
+
+    def rows(images):
+        return pipe[1].transform(images).reshape(-1, *cnn.image_size_, 1)
+
+    train, held_out = fit_holdout(cnn, y, groups)
+    held = {
+        "plain": rows([decoded[i] for i in held_out]),
+        "contrast": rows(
+            [
+                contrast_drawn(decoded[i], (seed, FINE_TUNE_CONTRAST_VERSIONS, i))
+                for i in held_out
+            ]
+        ),
+    }
+    before = copy_figures(pipe, held, labels[held_out])
+    samples_before, _ = sample_probabilities(pipe)
+    plain = rows([decoded[i] for i in train])
+    versions = contrast_versions(pipe, decoded, seed, train)
+    del decoded
+
+    def epoch_images(rng):
+        chosen = np.flatnonzero(rng.random(len(plain)) < FINE_TUNE_CONTRAST_SHARE)
+        version = rng.integers(FINE_TUNE_CONTRAST_VERSIONS, size=len(chosen))
+        images = plain.copy()
+        images[chosen] = versions[version, chosen]
+        return images
+
+    seconds, started, trained = train_further(
+        cnn, epoch_images, labels[train], seed, weight
+    )
+    by_weight = {}
+    for other in FINE_TUNE_CONTRAST_WEIGHTS:
+        weights_mixed(cnn, started, trained, other)
+        by_weight[other] = copy_figures(pipe, held, labels[held_out])
+    weights_mixed(cnn, started, trained, weight)
+    samples_after, _ = sample_probabilities(pipe)
+    fine_tuned = {
+        "contrast_share": FINE_TUNE_CONTRAST_SHARE,
+        "contrast": CONTRAST_RANGE,
+        "files": int(len(train)),
+        "seconds": seconds,
+        "before": before,
+        "after": copy_figures(pipe, held, labels[held_out]),
+        "after_by_weight_of_trained": by_weight,
+        "measured_on": f"{len(held_out)} X-rays of the hold-out of its fit",
+        "sample_probabilities": {"before": samples_before, "after": samples_after},
+    }
+    save_fine_tuned(pipe, stem, out_dir, fine_tuned, weight)
 
 
 def export_int8(train_dir, out_dir):
@@ -1007,6 +1179,18 @@ def main():
         help="with --fine-tune-types: re-frame a share of the X-rays each epoch",
     )
     parser.add_argument(
+        "--weight-of-trained",
+        type=float,
+        default=FINE_TUNE_WEIGHT,
+        help="with --fine-tune-contrast: the share of the trained weights kept",
+    )
+    parser.add_argument(
+        "--contrast-range",
+        action="store_true",
+        help="with --fine-tune-types: CLAHE of a drawn strength and tiling, or "
+        "global equalization, where its variants draw CLAHE",
+    )
+    parser.add_argument(
         "--fine-tune-framing",
         action="store_true",
         help="train the binary network further on re-framed X-rays, into --out-dir",
@@ -1016,6 +1200,11 @@ def main():
         action="store_true",
         help="with --fine-tune-framing: give a share of the X-rays CLAHE, "
         "gamma or sharpening each epoch, as --fine-tune-types does",
+    )
+    parser.add_argument(
+        "--fine-tune-contrast",
+        action="store_true",
+        help="train the binary network further on contrast processing, into --out-dir",
     )
     parser.add_argument(
         "--candidate", help="train this FILE_CONFIGS entry as a candidate binary model"
@@ -1070,13 +1259,26 @@ def main():
     if args.fine_tune_types:
         if args.out_dir == PACKAGE / "pretrained":
             parser.error("--fine-tune-types needs --out-dir outside the package")
-        fine_tune_types(args.train_dir, args.out_dir, args.random_state, args.framings)
+        fine_tune_types(
+            args.train_dir,
+            args.out_dir,
+            args.random_state,
+            args.framings,
+            args.contrast_range,
+        )
         return
     if args.fine_tune_framing:
         if args.out_dir == PACKAGE / "pretrained":
             parser.error("--fine-tune-framing needs --out-dir outside the package")
         fine_tune_framing(
             args.train_dir, args.out_dir, args.random_state, args.site_variants
+        )
+        return
+    if args.fine_tune_contrast:
+        if args.out_dir == PACKAGE / "pretrained":
+            parser.error("--fine-tune-contrast needs --out-dir outside the package")
+        fine_tune_contrast(
+            args.train_dir, args.out_dir, args.random_state, args.weight_of_trained
         )
         return
     if args.candidate:
