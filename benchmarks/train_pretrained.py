@@ -863,10 +863,9 @@ def fine_tune_contrast(train_dir, out_dir, seed, weight=FINE_TUNE_WEIGHT):
     :func:`contrast_drawn` (before resizing, as a site processes). Scored
     before and after on the hold-out as it is and processed so (after, at
     each of ``FINE_TUNE_CONTRAST_WEIGHTS`` too; ``weight`` is the share of
-    the trained weights saved), and the
-    bundled samples' P(pneumonia) kept before and after; the record (copied
-    beside it) says so, and its outlier model is refitted next
-    (``--refit-outliers`` on ``out_dir``).
+    the trained weights saved), with the bundled samples' P(pneumonia)
+    before and after; the record (copied beside it) says so, and its
+    outlier model is refitted next (``--refit-outliers`` on ``out_dir``).
     """
     stem = STEMS["normal-pneumonia"]
     pipe = load_model(PACKAGE / "pretrained" / f"{stem}.pneumo")
