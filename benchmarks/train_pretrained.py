@@ -557,10 +557,11 @@ FINE_TUNE_FRAMING_SHARE = 0.5
 #: processed ahead by :func:`contrast_drawn`.
 FINE_TUNE_CONTRAST_SHARE = 0.5
 FINE_TUNE_CONTRAST_VERSIONS = 3
-#: What :func:`contrast_drawn` draws from: CLAHE (two times in three) of a
-#: clip limit log-uniform in CLAHE_CLIP_LIMITS on a grid of CLAHE_TILES
+#: What :func:`contrast_drawn` draws from: CLAHE (CLAHE_SHARE of the time)
+#: of a clip limit log-uniform in CLAHE_CLIP_LIMITS on a grid of CLAHE_TILES
 #: tiles a side, or global histogram equalization blended in at a share
 #: drawn from EQUALIZED_BLEND.
+CLAHE_SHARE = 2 / 3
 CLAHE_CLIP_LIMITS = (0.005, 0.05)
 CLAHE_TILES = (3, 12)
 EQUALIZED_BLEND = (0.5, 1.0)
@@ -569,7 +570,7 @@ FINE_TUNE_CONTRAST_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
 #: For a record: what its further training's contrast processing drew.
 CONTRAST_RANGE = {
     "versions": FINE_TUNE_CONTRAST_VERSIONS,
-    "clahe_share": 2 / 3,
+    "clahe_share": CLAHE_SHARE,
     "clahe_clip_limits": list(CLAHE_CLIP_LIMITS),
     "clahe_tiles": list(CLAHE_TILES),
     "equalized_blend": list(EQUALIZED_BLEND),
@@ -660,12 +661,14 @@ def framed_anew(images, rng):
     return images
 
 
-def contrast_versions(pipe, decoded, seed, rows):
-    """``FINE_TUNE_CONTRAST_VERSIONS`` of the X-rays ``rows`` of ``decoded``.
+def contrast_versions(
+    pipe, decoded, seed, rows, versions=range(FINE_TUNE_CONTRAST_VERSIONS)
+):
+    """Versions of the X-rays ``rows`` of ``decoded``, contrast-processed.
 
     Each processed by :func:`contrast_drawn` (seeded by ``seed``, the
     version and the row) before ``pipe``'s resize, as the network reads
-    them: an array of shape (versions, len(rows), height, width, 1).
+    them: an array of shape (len(versions), len(rows), height, width, 1).
     """
     size = pipe[-1].image_size_
     return np.stack(
@@ -673,7 +676,7 @@ def contrast_versions(pipe, decoded, seed, rows):
             pipe[1]
             .transform([contrast_drawn(decoded[i], (seed, k, i)) for i in rows])
             .reshape(-1, *size, 1)
-            for k in range(FINE_TUNE_CONTRAST_VERSIONS)
+            for k in versions
         ]
     )
 
@@ -834,14 +837,14 @@ def fine_tune_framing(train_dir, out_dir, seed, variants=False):
 def contrast_drawn(image, seed):
     """``image`` contrast-processed as a site's software may, drawn with ``seed``.
 
-    CLAHE (two times in three) of a clip limit drawn log-uniform from
+    CLAHE (``CLAHE_SHARE`` of the time) of a clip limit drawn log-uniform from
     ``CLAHE_CLIP_LIMITS`` on a grid of ``CLAHE_TILES`` tiles a side, or
     global histogram equalization blended in at a share drawn from
     ``EQUALIZED_BLEND``; ``image`` is gray, in [0, 1], decoded and not
     resized, as a site processes it.
     """
     rng = np.random.default_rng(seed)
-    if rng.random() < 2 / 3:
+    if rng.random() < CLAHE_SHARE:
         clip_limit = np.exp(rng.uniform(*np.log(CLAHE_CLIP_LIMITS)))
         tiles = rng.integers(CLAHE_TILES[0], CLAHE_TILES[1] + 1)
         processed = equalize_adapthist(
@@ -878,14 +881,11 @@ def fine_tune_contrast(train_dir, out_dir, seed, weight=FINE_TUNE_WEIGHT):
         return pipe[1].transform(images).reshape(-1, *cnn.image_size_, 1)
 
     train, held_out = fit_holdout(cnn, y, groups)
+    # The hold-out's version is one that no training X-ray's draws.
+    unseen = [FINE_TUNE_CONTRAST_VERSIONS]
     held = {
         "plain": rows([decoded[i] for i in held_out]),
-        "contrast": rows(
-            [
-                contrast_drawn(decoded[i], (seed, FINE_TUNE_CONTRAST_VERSIONS, i))
-                for i in held_out
-            ]
-        ),
+        "contrast": contrast_versions(pipe, decoded, seed, held_out, unseen)[0],
     }
     before = copy_figures(pipe, held, labels[held_out])
     samples_before, _ = sample_probabilities(pipe)
