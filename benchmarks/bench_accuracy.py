@@ -51,6 +51,10 @@ stronger stretch alone (0.35), against the framing;
 ``stretch_exposure_clahe_swapped_framing`` is ``stretch_exposure_clahe``
 with half of each class framed as the other class is (``reframe=0.5``), so
 that the framing no longer tells the classes apart.
+``stretch_exposure_contrast_range`` is ``stretch_exposure_clahe`` with half
+of the training X-rays given contrast processing drawn from a range
+(``clahe=0.5, contrast_range=True``: CLAHE of other clip limits and grids,
+or global equalization).
 ``stretch_exposure_clahe`` is ``stretch_exposure`` with 30 % of the
 training X-rays contrast-processed by CLAHE (``clahe=0.3``, against another
 site's post-processing), predicting and fitting its outlier model in float32.
@@ -174,6 +178,10 @@ FILE_CONFIGS["stretch_exposure_clahe_reframed"] = {
 FILE_CONFIGS["stretch_exposure_clahe_swapped_framing"] = {
     **_CLAHE,
     "params": {**_CLAHE["params"], "reframe": 0.5},
+}
+FILE_CONFIGS["stretch_exposure_contrast_range"] = {
+    **_CLAHE,
+    "params": {**_CLAHE["params"], "clahe": 0.5, "contrast_range": True},
 }
 PUBLISHED_FILES = {
     "Kermany et al. 2018, InceptionV3 (test)": (0.928, 0.968),

@@ -148,7 +148,6 @@ from _validation import (
     refit_outlier_models,
 )
 from bench_accuracy import FILE_CONFIGS, fit_config, validation_rank
-from skimage.exposure import equalize_adapthist, equalize_hist
 from sklearn.metrics import roc_auc_score
 from sklearn.utils.class_weight import compute_class_weight
 
@@ -167,7 +166,16 @@ from sklearn_pneumo import (
 from sklearn_pneumo._grayscale import to_gray, to_unit_float
 from sklearn_pneumo._network import with_dtype_policy
 from sklearn_pneumo._pretrained import STEMS
-from sklearn_pneumo._views import _cropped, reframed, site_variants
+from sklearn_pneumo._views import (
+    CLAHE_CLIP_LIMITS,
+    CLAHE_SHARE,
+    CLAHE_TILES,
+    EQUALIZED_BLEND,
+    _cropped,
+    contrast_drawn,
+    reframed,
+    site_variants,
+)
 from sklearn_pneumo.datasets import (
     load_chest_xray_sample,
     load_image_folder,
@@ -557,14 +565,6 @@ FINE_TUNE_FRAMING_SHARE = 0.5
 #: processed ahead by :func:`contrast_drawn`.
 FINE_TUNE_CONTRAST_SHARE = 0.5
 FINE_TUNE_CONTRAST_VERSIONS = 3
-#: What :func:`contrast_drawn` draws from: CLAHE (CLAHE_SHARE of the time)
-#: of a clip limit log-uniform in CLAHE_CLIP_LIMITS on a grid of CLAHE_TILES
-#: tiles a side, or global histogram equalization blended in at a share
-#: drawn from EQUALIZED_BLEND.
-CLAHE_SHARE = 2 / 3
-CLAHE_CLIP_LIMITS = (0.005, 0.05)
-CLAHE_TILES = (3, 12)
-EQUALIZED_BLEND = (0.5, 1.0)
 #: The shares of the trained weights whose figures its record keeps.
 FINE_TUNE_CONTRAST_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
 #: For a record: what its further training's contrast processing drew.
@@ -674,7 +674,12 @@ def contrast_versions(
     return np.stack(
         [
             pipe[1]
-            .transform([contrast_drawn(decoded[i], (seed, k, i)) for i in rows])
+            .transform(
+                [
+                    contrast_drawn(decoded[i], np.random.default_rng((seed, k, i)))
+                    for i in rows
+                ]
+            )
             .reshape(-1, *size, 1)
             for k in versions
         ]
@@ -832,28 +837,6 @@ def fine_tune_framing(train_dir, out_dir, seed, variants=False):
         "measured_on": f"{len(held_out)} X-rays of the hold-out of its fit",
     }
     save_fine_tuned(pipe, stem, out_dir, fine_tuned)
-
-
-def contrast_drawn(image, seed):
-    """``image`` contrast-processed as a site's software may, drawn with ``seed``.
-
-    CLAHE (``CLAHE_SHARE`` of the time) of a clip limit drawn log-uniform from
-    ``CLAHE_CLIP_LIMITS`` on a grid of ``CLAHE_TILES`` tiles a side, or
-    global histogram equalization blended in at a share drawn from
-    ``EQUALIZED_BLEND``; ``image`` is gray, in [0, 1], decoded and not
-    resized, as a site processes it.
-    """
-    rng = np.random.default_rng(seed)
-    if rng.random() < CLAHE_SHARE:
-        clip_limit = np.exp(rng.uniform(*np.log(CLAHE_CLIP_LIMITS)))
-        tiles = rng.integers(CLAHE_TILES[0], CLAHE_TILES[1] + 1)
-        processed = equalize_adapthist(
-            image, kernel_size=max(image.shape) // tiles, clip_limit=clip_limit
-        )
-    else:
-        blend = rng.uniform(*EQUALIZED_BLEND)
-        processed = blend * equalize_hist(image) + (1 - blend) * image
-    return np.clip(processed, 0, 1).astype(np.float32)
 
 
 def fine_tune_contrast(train_dir, out_dir, seed, weight=FINE_TUNE_WEIGHT):

@@ -178,6 +178,14 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
         them, before each ``fit``: the network and its outlier model then
         take such X-rays for X-rays. Needs intensities in [0, 1] (those of
         :class:`~sklearn_pneumo.GrayscaleResize`).
+    contrast_range : bool, default=False
+        Give the ``clahe`` share of the training X-rays a contrast
+        processing drawn, for each X-ray, from a range of those sites apply
+        (``_views.contrast_drawn``: two times in three CLAHE of a clip
+        limit from 0.005 to 0.05 on 3 to 12 tiles a side, otherwise global
+        histogram equalization blended in at a half to all), instead of
+        CLAHE at scikit-image's defaults; with ``outlier_variants``, the
+        CLAHE site variant is drawn from that range too.
     reframe : float, default=0.0
         Share of each class's training X-rays (not of a ``validation_split``
         hold-out), drawn with ``random_state``, framed as the other class's
@@ -286,6 +294,7 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
         test_time_augmentation=False,
         mirror_average=False,
         clahe=0.0,
+        contrast_range=False,
         reframe=0.0,
         outlier_variants=False,
         **kwargs,
@@ -313,6 +322,7 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
         self.test_time_augmentation = test_time_augmentation
         self.mirror_average = mirror_average
         self.clahe = clahe
+        self.contrast_range = contrast_range
         self.reframe = reframe
         self.outlier_variants = outlier_variants
 
@@ -335,6 +345,7 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
         "test_time_augmentation": ["boolean"],
         "mirror_average": ["boolean"],
         "clahe": [Interval(Real, 0, 1, closed="both")],
+        "contrast_range": ["boolean"],
         "reframe": [Interval(Real, 0, 1, closed="both")],
         "outlier_variants": ["boolean"],
     }
@@ -580,7 +591,9 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
         read = [features(reference)]
         self.site_variants_read_ = []
         if self.outlier_variants:
-            for name, copy in site_variants(reference, self._fit_seed):
+            for name, copy in site_variants(
+                reference, self._fit_seed, contrast_range=self.contrast_range
+            ):
                 if answers_hold(plain, self._proba(copy), reference_y):
                     self.site_variants_read_.append(name)
                     read.append(features(copy))
@@ -589,7 +602,10 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
             fitted += [
                 features(copy)
                 for _, copy in site_variants(
-                    images, self._fit_seed, self.site_variants_read_
+                    images,
+                    self._fit_seed,
+                    self.site_variants_read_,
+                    self.contrast_range,
                 )
             ]
         self.outlier_model_ = FeatureGaussians().fit(
@@ -736,7 +752,7 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
         if self.reframe:
             X = reframed(X, y, self.reframe, self._fit_seed, self._normal_label())
         if self.clahe:
-            X = contrast_processed(X, self.clahe, self._fit_seed)
+            X = contrast_processed(X, self.clahe, self._fit_seed, self.contrast_range)
         for fitted in (
             "_prediction_networks",
             "outlier_model_",

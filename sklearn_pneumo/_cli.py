@@ -157,6 +157,13 @@ def _parser():
         "other sites export them (default: 0)",
     )
     train.add_argument(
+        "--contrast-range",
+        action="store_true",
+        help="give that share contrast processing drawn from a range (CLAHE of "
+        "other clip limits and grids, or global equalization) instead of "
+        "CLAHE at its defaults",
+    )
+    train.add_argument(
         "--outlier-variants",
         action="store_true",
         help="fit the outlier flag on mirrored, CLAHE-processed, re-exposed, "
@@ -403,6 +410,7 @@ def _train(args):
         batch_size=args.batch_size,
         model__filters=args.filters,
         clahe=args.clahe,
+        contrast_range=args.contrast_range,
         outlier_variants=args.outlier_variants,
         fit__verbose=2,  # progress while training; predicting stays quiet
     )

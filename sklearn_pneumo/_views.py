@@ -7,7 +7,7 @@ re-framed shares of the training X-rays (:func:`contrast_processed`,
 """
 
 import numpy as np
-from skimage.exposure import equalize_adapthist
+from skimage.exposure import equalize_adapthist, equalize_hist
 from skimage.filters import unsharp_mask
 
 from ._noise import noise_level
@@ -156,14 +156,68 @@ def score_views(
     return probas, score
 
 
-def contrast_processed(images, share, seed):
-    """A copy of ``images`` with ``share`` of them, drawn at random, given CLAHE.
+#: What :func:`contrast_drawn` draws from: CLAHE (``CLAHE_SHARE`` of the
+#: time) of a clip limit log-uniform in ``CLAHE_CLIP_LIMITS`` on a grid of
+#: ``CLAHE_TILES`` tiles a side, or global histogram equalization blended in
+#: at a share drawn from ``EQUALIZED_BLEND``.
+CLAHE_SHARE = 2 / 3
+CLAHE_CLIP_LIMITS = (0.005, 0.05)
+CLAHE_TILES = (3, 12)
+EQUALIZED_BLEND = (0.5, 1.0)
+
+
+def contrast_drawn(image, rng):
+    """``image`` contrast-processed as a site's software may, drawn with ``rng``.
+
+    CLAHE (:func:`skimage.exposure.equalize_adapthist`, ``CLAHE_SHARE`` of
+    the time) of a clip limit drawn log-uniform from ``CLAHE_CLIP_LIMITS``
+    on a grid of ``CLAHE_TILES`` tiles a side, or global histogram
+    equalization (:func:`skimage.exposure.equalize_hist`) blended in at a
+    share drawn from ``EQUALIZED_BLEND``. The grid and the clip limit are
+    relative to the image, so that processing before or after resizing
+    differ little.
+
+    Parameters
+    ----------
+    image : ndarray of shape (height, width)
+        Gray intensities in [0, 1].
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray of float32, the shape of ``image``, in [0, 1]
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.random.default_rng(0).random((32, 32))
+    >>> processed = contrast_drawn(image, np.random.default_rng(0))
+    >>> processed.shape, processed.dtype.name, bool(processed.max() <= 1)
+    ((32, 32), 'float32', True)
+    """
+    if rng.random() < CLAHE_SHARE:
+        clip_limit = np.exp(rng.uniform(*np.log(CLAHE_CLIP_LIMITS)))
+        tiles = rng.integers(CLAHE_TILES[0], CLAHE_TILES[1] + 1)
+        processed = equalize_adapthist(
+            image, kernel_size=max(1, max(image.shape) // tiles), clip_limit=clip_limit
+        )
+    else:
+        blend = rng.uniform(*EQUALIZED_BLEND)
+        processed = blend * equalize_hist(image) + (1 - blend) * image
+    return np.clip(processed, 0, 1).astype(np.float32)
+
+
+def contrast_processed(images, share, seed, contrast_range=False):
+    """A copy of ``images`` with ``share`` of them, drawn at random, processed.
 
     Contrast-limited adaptive histogram equalization
     (:func:`skimage.exposure.equalize_adapthist`) is the post-processing
     many sites apply to their X-rays before export; a network trained on a
     share of such images learns that they are X-rays too. ``share`` of the
-    images (rounded) are drawn with ``numpy.random.default_rng(seed)``.
+    images (rounded) are drawn with ``numpy.random.default_rng(seed)`` and
+    given CLAHE at scikit-image's defaults or, with ``contrast_range``, a
+    processing drawn from a range by :func:`contrast_drawn` (with the same
+    generator).
 
     Parameters
     ----------
@@ -172,6 +226,7 @@ def contrast_processed(images, share, seed):
     share : float
         Share of the images to process, in [0, 1].
     seed : int or None
+    contrast_range : bool, default=False
 
     Returns
     -------
@@ -184,6 +239,9 @@ def contrast_processed(images, share, seed):
     >>> processed = contrast_processed(images, 0.5, seed=0)
     >>> int(sum(not np.array_equal(a, b) for a, b in zip(images, processed)))
     2
+    >>> ranged = contrast_processed(images, 0.5, seed=0, contrast_range=True)
+    >>> int(sum(not np.array_equal(a, b) for a, b in zip(processed, ranged)))
+    2
     """
     low, high = float(images.min(initial=0.0)), float(images.max(initial=0.0))
     if low < 0.0 or high > 1.0:
@@ -191,11 +249,15 @@ def contrast_processed(images, share, seed):
             f"clahe needs intensities in [0, 1]; the training images hold "
             f"values from {low:g} to {high:g}."
         )
-    chosen = np.random.default_rng(seed).permutation(len(images))
-    chosen = chosen[: round(share * len(images))]
+    rng = np.random.default_rng(seed)
+    chosen = rng.permutation(len(images))[: round(share * len(images))]
     processed = images.copy()
     for i in chosen:
-        processed[i, ..., 0] = equalize_adapthist(images[i, ..., 0])
+        processed[i, ..., 0] = (
+            contrast_drawn(images[i, ..., 0], rng)
+            if contrast_range
+            else equalize_adapthist(images[i, ..., 0])
+        )
     return processed
 
 
@@ -203,7 +265,7 @@ def contrast_processed(images, share, seed):
 #: copy and what it is.
 SITE_VARIANTS = (
     ("mirrored", "flipped left-right"),
-    ("clahe", "contrast-processed by CLAHE"),
+    ("clahe", "contrast-processed by CLAHE (or by a drawn range of it)"),
     ("exposure", "a gamma curve drawn from 0.7 to 1.4"),
     ("noise", "Gaussian noise of a standard deviation drawn up to 0.03"),
     ("sharpened", "an unsharp mask of radius 2, its amount drawn from 0.5 to 1.5"),
@@ -262,7 +324,7 @@ def reframed(images, labels, share, seed, normal=0):
     return framed
 
 
-def site_variants(images, seed, names=None):
+def site_variants(images, seed, names=None, contrast_range=False):
     """Yield ``(name, copy)``: ``images`` as another site may send them.
 
     One copy per entry of :data:`SITE_VARIANTS` (or of ``names``), each of
@@ -278,6 +340,9 @@ def site_variants(images, seed, names=None):
     seed : int or None
     names : collection of str, default=None
         The copies to make, by name; all when None.
+    contrast_range : bool, default=False
+        Process the ``"clahe"`` copy with a processing drawn from a range
+        (:func:`contrast_drawn`) instead of CLAHE at scikit-image's defaults.
 
     Yields
     ------
@@ -318,7 +383,7 @@ def site_variants(images, seed, names=None):
 
     make = {
         "mirrored": lambda rng: images[:, :, ::-1],
-        "clahe": lambda rng: contrast_processed(images, 1.0, seed),
+        "clahe": lambda rng: contrast_processed(images, 1.0, seed, contrast_range),
         "exposure": exposed,
         "noise": noisy,
         "sharpened": sharpened,

@@ -12,7 +12,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn_pneumo import CNNClassifier
 from sklearn_pneumo._feature_gaussians import first_block
 from sklearn_pneumo._holdout import holdout_indices
-from sklearn_pneumo._views import contrast_processed, reframed
+from sklearn_pneumo._views import contrast_drawn, contrast_processed, reframed
 
 #: Tiny, fast, deterministic network for scikit-learn's checks.
 SMALL = dict(
@@ -202,20 +202,27 @@ def test_clahe_processes_a_share_of_the_training_part_only(data, monkeypatch):
 
     seen = []
 
-    def spy(images, share, seed):
-        processed = contrast_processed(images, share, seed)
-        seen.append((len(images), share, (processed != images).any(axis=(1, 2, 3))))
+    def spy(images, share, seed, contrast_range):
+        processed = contrast_processed(images, share, seed, contrast_range)
+        changed = (processed != images).any(axis=(1, 2, 3))
+        seen.append((len(images), share, contrast_range, changed))
         return processed
 
     monkeypatch.setattr(classifier_module, "contrast_processed", spy)
     clf = CNNClassifier(validation_split=0.2, clahe=0.25, **SMALL).fit(X, y)
     assert clf.get_params()["clahe"] == 0.25
-    [(n_images, share, changed)] = seen
-    assert (n_images, share) == (48, 0.25)  # 12 held out, untouched
+    [(n_images, share, contrast_range, changed)] = seen
+    assert (n_images, share, contrast_range) == (48, 0.25, False)  # 12 held out
     assert changed.sum() == 12
     plain = CNNClassifier(validation_split=0.2, **SMALL).fit(X, y)
     assert len(seen) == 1  # clahe=0 processes nothing
     assert not np.allclose(clf.predict_proba(X), plain.predict_proba(X))
+    ranged = CNNClassifier(
+        validation_split=0.2, clahe=0.25, contrast_range=True, **SMALL
+    ).fit(X, y)
+    assert ranged.get_params()["contrast_range"] is True
+    assert seen[-1][:3] == (48, 0.25, True)
+    assert not np.allclose(clf.predict_proba(X), ranged.predict_proba(X))
 
 
 def test_contrast_processed_draws_with_its_seed_and_keeps_the_input():
@@ -229,6 +236,30 @@ def test_contrast_processed_draws_with_its_seed_and_keeps_the_input():
     assert (first >= 0).all() and (first <= 1).all()
     with pytest.raises(ValueError, match=r"clahe needs intensities in \[0, 1\].* to 2"):
         contrast_processed(images * 255, 0.3, seed=0)
+    # With a range, the same X-rays are chosen and processed otherwise.
+    ranged = contrast_processed(images, 0.3, seed=0, contrast_range=True)
+    np.testing.assert_array_equal(changed, (ranged != images).any(axis=(1, 2, 3)))
+    assert not np.array_equal(ranged[changed], first[changed])
+    np.testing.assert_array_equal(
+        ranged, contrast_processed(images, 0.3, seed=0, contrast_range=True)
+    )
+
+
+def test_contrast_drawn_draws_both_kinds_of_processing():
+    """Global equalization maps intensities monotonically; CLAHE does not."""
+    image = np.random.default_rng(2).random((48, 48))
+    order = np.argsort(image, axis=None)
+    monotone = []
+    for seed in range(12):
+        processed = contrast_drawn(image, np.random.default_rng(seed))
+        assert processed.dtype == np.float32 and processed.shape == image.shape
+        assert 0 <= processed.min() and processed.max() <= 1
+        assert not np.allclose(processed, image)
+        np.testing.assert_array_equal(
+            processed, contrast_drawn(image, np.random.default_rng(seed))
+        )
+        monotone.append(bool((np.diff(processed.ravel()[order]) >= -1e-6).all()))
+    assert 0 < sum(monotone) < len(monotone)
 
 
 def test_reframe_frames_a_share_of_each_class_of_the_training_part(data, monkeypatch):

@@ -370,6 +370,10 @@ def test_site_variants_are_seeded_and_stay_in_range():
         [(made, alone)] = site_variants(images, 0, names=[name])
         assert made == name
         np.testing.assert_array_equal(alone, first[name])
+    # A drawn contrast range changes the CLAHE copy and only it.
+    ranged = dict(site_variants(images, 0, contrast_range=True))
+    for name, copy in ranged.items():
+        assert np.array_equal(copy, first[name]) == (name != "clahe"), name
 
 
 @settings(max_examples=30, deadline=None)
