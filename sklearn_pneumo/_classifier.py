@@ -753,6 +753,14 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
             X = reframed(X, y, self.reframe, self._fit_seed, self._normal_label())
         if self.clahe:
             X = contrast_processed(X, self.clahe, self._fit_seed, self.contrast_range)
+        elif self.contrast_range:
+            warnings.warn(
+                "contrast_range=True processes the clahe share of the training "
+                "X-rays, and clahe=0: none is processed. Set clahe too, e.g. "
+                "clahe=0.5.",
+                UserWarning,
+                stacklevel=2,
+            )
         for fitted in (
             "_prediction_networks",
             "outlier_model_",

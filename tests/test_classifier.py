@@ -223,6 +223,10 @@ def test_clahe_processes_a_share_of_the_training_part_only(data, monkeypatch):
     assert ranged.get_params()["contrast_range"] is True
     assert seen[-1][:3] == (48, 0.25, True)
     assert not np.allclose(clf.predict_proba(X), ranged.predict_proba(X))
+    # A range with no share to give it to says so, and processes nothing.
+    with pytest.warns(UserWarning, match=r"clahe=0: none is processed"):
+        CNNClassifier(contrast_range=True, outlier_rate=None, **SMALL).fit(X, y)
+    assert seen[-1][:3] == (48, 0.25, True)
 
 
 def test_contrast_processed_draws_with_its_seed_and_keeps_the_input():
