@@ -378,6 +378,11 @@ def _load_training_data(args):
 def _train(args):
     if args.intensity is not None and args.data is None:
         raise ValueError("--intensity sets how image files are read: give --data")
+    if args.contrast_range and not args.clahe:
+        raise ValueError(
+            "--contrast-range processes the --clahe share of the training "
+            "X-rays, which is 0: give --clahe too, e.g. --clahe 0.5"
+        )
     _tensorflow(args)
     from ._factories import make_pneumo_ensemble, make_pneumo_pipeline
     from ._persistence import save_model

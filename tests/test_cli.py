@@ -85,6 +85,8 @@ def test_missing_data_folder_is_a_clear_error(tmp_path):
     assert "absent" in result.stderr and "not a folder" in result.stderr
     bundled = run_cli("train", "--intensity", "image")  # arrays, not files
     assert bundled.returncode == 1 and "give --data" in bundled.stderr
+    no_share = run_cli("train", "--contrast-range")
+    assert no_share.returncode == 1 and "give --clahe too" in no_share.stderr
 
 
 def test_train_save_and_predict_a_folder(chest_xray, xray_dir, tmp_path):
