@@ -266,7 +266,7 @@ def contrast_processed(images, share, seed, contrast_range=False):
 #: copy and what it is.
 SITE_VARIANTS = (
     ("mirrored", "flipped left-right"),
-    ("clahe", "contrast-processed by CLAHE (or by a drawn range of it)"),
+    ("clahe", "contrast-processed by CLAHE (with contrast_range, as drawn)"),
     ("exposure", "a gamma curve drawn from 0.7 to 1.4"),
     ("noise", "Gaussian noise of a standard deviation drawn up to 0.03"),
     ("sharpened", "an unsharp mask of radius 2, its amount drawn from 0.5 to 1.5"),
