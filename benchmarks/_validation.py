@@ -115,7 +115,8 @@ def fit_outliers(preprocess, cnn, paths, y, groups):
     """Fit ``cnn``'s outlier model on ``paths`` as its ``fit`` would, in float32.
 
     As ``fit``: on the training part (its ``reframe`` share framed as the
-    other class, its ``clahe`` share contrast-processed,
+    other class, its ``clahe`` share contrast-processed (drawn from the range
+    with ``contrast_range``),
     with ``outlier_variants`` its site variants too), threshold and readable
     noise on the hold-out of its ``validation_split``.
 
@@ -136,7 +137,9 @@ def fit_outliers(preprocess, cnn, paths, y, groups):
             fitted, labels[train], cnn.reframe, cnn.random_state, cnn._normal_label()
         )
     if cnn.clahe:
-        fitted = contrast_processed(fitted, cnn.clahe, cnn.random_state)
+        fitted = contrast_processed(
+            fitted, cnn.clahe, cnn.random_state, cnn.contrast_range
+        )
     cnn._fit_outlier_model(fitted, labels[train], images[held_out], labels[held_out])
 
 

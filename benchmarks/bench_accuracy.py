@@ -183,6 +183,10 @@ FILE_CONFIGS["stretch_exposure_contrast_range"] = {
     **_CLAHE,
     "params": {**_CLAHE["params"], "clahe": 0.5, "contrast_range": True},
 }
+FILE_CONFIGS["stretch_exposure_clahe_contrast_range"] = {
+    **_CLAHE,
+    "params": {**_CLAHE["params"], "contrast_range": True},
+}
 PUBLISHED_FILES = {
     "Kermany et al. 2018, InceptionV3 (test)": (0.928, 0.968),
 }
