@@ -31,7 +31,11 @@ hold by that rule, at any mix of the classes, is printed and kept too
 (``holds_at_any_mix``). So is what each change loses of accuracy and ROC
 AUC against the plain copy, as a 95 % paired bootstrap interval over the
 X-rays (``drop_intervals``): a verdict whose interval holds the rule's
-bound rests on too few X-rays to tell.
+bound rests on too few X-rays to tell. And how far each change moves the
+answers of each class: the median, over its X-rays, of the change in
+log-odds of pneumonia against the plain copy (``logit_shifts``); a
+network whose ranking holds can still move every answer of a class
+toward the threshold.
 
     python benchmarks/bench_silent_failure.py \\
         --train-dir ../shared/data/chest_xray_224/train --out silent.json
@@ -52,6 +56,7 @@ from pathlib import Path
 import numpy as np
 from _validation import aspect_swapped, cropped, fit_holdout, site_copies
 from bench_prior_shift import positive, sick, unseen_model, unseen_xrays
+from scipy.special import logit
 from skimage.exposure import (
     adjust_sigmoid,
     equalize_adapthist,
@@ -179,6 +184,25 @@ def drop_intervals(y_sick, p_plain, p_changed, n_resamples=1000, seed=0):
     }
 
 
+def logit_shifts(y_sick, p_plain, p_changed, names):
+    """Median change in log-odds of the positive class, per class.
+
+    ``names`` are the negative and positive class names; probabilities are
+    clipped to [1e-6, 1 - 1e-6] first.
+
+    >>> y = np.array([False, True])
+    >>> logit_shifts(y, np.array([0.2, 0.8]), np.array([0.2, 0.5]), ("a", "b"))
+    {'a': 0.0, 'b': -1.386}
+    """
+    shift = logit(np.clip(p_changed, 1e-6, 1 - 1e-6)) - logit(
+        np.clip(p_plain, 1e-6, 1 - 1e-6)
+    )
+    return {
+        names[0]: round(float(np.median(shift[~y_sick])), 3),
+        names[1]: round(float(np.median(shift[y_sick])), 3),
+    }
+
+
 def verdict(plain, changed):
     holds = (
         changed["accuracy"] >= plain["accuracy"] - 0.02
@@ -256,6 +280,12 @@ def main():
             row |= drop_intervals(
                 y_sick, two_class["plain"][:, 1], two_class[name][:, 1]
             )
+            row["median_logit_shift"] = logit_shifts(
+                y_sick,
+                two_class["plain"][:, 1],
+                two_class[name][:, 1],
+                (negative_name, positive_name),
+            )
             # The outlier model's own rule: each recall within 0.02, ROC AUC
             # within 0.01.
             row["holds_at_any_mix"] = answers_hold(
@@ -271,6 +301,9 @@ def main():
                     *row["accuracy_drop_interval"], *row["roc_auc_drop_interval"]
                 )
                 + ("" if row["holds_at_any_mix"] else " (moves at another mix)")
+                + "; median log-odds shift {} {:+.2f}, {} {:+.2f}".format(
+                    *[v for item in row["median_logit_shift"].items() for v in item]
+                )
                 + (
                     f"; bacterial vs viral ROC AUC {row[TYPE_AUC]:.3f}"
                     if TYPE_AUC in row
