@@ -33,7 +33,8 @@ AUC against the plain copy, as a 95 % paired bootstrap interval over the
 X-rays (``drop_intervals``): a verdict whose interval holds the rule's
 bound rests on too few X-rays to tell. And how far each change moves the
 answers of each class: the median, over its X-rays, of the change in
-log-odds of pneumonia against the plain copy (``logit_shifts``); a
+log-odds of the positive class (pneumonia; viral for a network of the
+types) against the plain copy (``logit_shifts``); a
 network whose ranking holds can still move every answer of a class
 toward the threshold.
 
@@ -301,8 +302,10 @@ def main():
                     *row["accuracy_drop_interval"], *row["roc_auc_drop_interval"]
                 )
                 + ("" if row["holds_at_any_mix"] else " (moves at another mix)")
-                + "; median log-odds shift {} {:+.2f}, {} {:+.2f}".format(
-                    *[v for item in row["median_logit_shift"].items() for v in item]
+                + "; median log-odds shift "
+                + ", ".join(
+                    f"{name} {shift:+.2f}"
+                    for name, shift in row["median_logit_shift"].items()
                 )
                 + (
                     f"; bacterial vs viral ROC AUC {row[TYPE_AUC]:.3f}"
