@@ -87,7 +87,8 @@ X-rays) and exports its ONNX form again (with its heatmap outputs).
 ``--candidate CONFIG --out-dir DIR`` trains ``FILE_CONFIGS[CONFIG]`` as the
 shipped binary model was made (every file, 40 epochs, test-time views,
 trimmed borders, outlier model refitted with the site variants) into DIR,
-for ``bench_silent_failure.py --model DIR/pneumo_150.pneumo``.
+for ``bench_silent_failure.py --model DIR/pneumo_150.pneumo`` (with
+``--image-size N``, at N pixels a side, as ``DIR/pneumo_N.pneumo``).
 
 ``--fine-tune-types --out-dir DIR`` trains the shipped type network
 further, from its weights and in float32, on site variants of its own
@@ -387,27 +388,32 @@ def add_source_priors(train_dir, out_dir, stems):
         record_file.write_text(json.dumps(record, indent=2) + "\n")
 
 
-def train_candidate(name, train_dir, out_dir, epochs, seed, outlier_rate=None):
+def train_candidate(
+    name, train_dir, out_dir, epochs, seed, outlier_rate=None, image_size=150
+):
     """A candidate for the binary model, made as the shipped one was.
 
     ``FILE_CONFIGS[name]`` trained on every file of the folder for
-    ``epochs`` epochs (its fit's patient-grouped hold-out drawn as the
-    shipped model's was), with test-time views, borders trimmed at
-    prediction, and its outlier model fitted again in float32 with the site
-    variants (with ``outlier_rate``, at that rate). Saved as
-    ``out_dir/pneumo_150.pneumo`` with a record, for
-    ``bench_silent_failure.py --model``; shipping it is another step.
+    ``epochs`` epochs at ``image_size`` pixels a side (its fit's
+    patient-grouped hold-out drawn as the shipped model's was), with
+    test-time views, borders trimmed at prediction, and its outlier model
+    fitted again in float32 with the site variants (with ``outlier_rate``,
+    at that rate). Saved as ``out_dir/pneumo_<image_size>.pneumo`` with a
+    record, for ``bench_silent_failure.py --model``; shipping it (at 150
+    px) is another step. A smaller size tries a change at a fraction of
+    the cost first.
     """
     paths, y, groups = load_image_folder(train_dir, return_groups=True)
     config = fixed_epochs(FILE_CONFIGS[name], epochs)
-    pipe, fit_seconds = fit_config(config, paths, y, (150, 150), seed, "paths", groups)
+    size = (image_size, image_size)
+    pipe, fit_seconds = fit_config(config, paths, y, size, seed, "paths", groups)
     print(f"{name}: trained in {fit_seconds:.0f} s", flush=True)
     pipe.set_params(cnn__test_time_augmentation=True, resize__border="trim")
     if outlier_rate is not None:
         pipe.set_params(cnn__outlier_rate=outlier_rate)
     refit_outlier_models(pipe, paths, y, groups, True)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = out_dir / "pneumo_150"
+    stem = out_dir / f"pneumo_{image_size}"
     save_model(pipe, stem.with_suffix(".pneumo"), optimizer=False)
     samples, sample_accuracy = sample_probabilities(pipe)
     record = {
@@ -416,6 +422,7 @@ def train_candidate(name, train_dir, out_dir, epochs, seed, outlier_rate=None):
             key: value for key, value in config["params"].items() if not callable(value)
         },
         "epochs": epochs,
+        "image_size": list(size),
         "random_state": seed,
         "fit_seconds": round(fit_seconds, 1),
         "sample_accuracy": sample_accuracy,
@@ -1273,6 +1280,7 @@ def main():
             args.epochs or 40,
             args.random_state,
             args.outlier_rate,
+            args.image_size,
         )
         return
 
