@@ -57,7 +57,6 @@ from pathlib import Path
 import numpy as np
 from _validation import aspect_swapped, cropped, fit_holdout, site_copies
 from bench_prior_shift import positive, sick, unseen_model, unseen_xrays
-from scipy.special import logit
 from skimage.exposure import (
     adjust_sigmoid,
     equalize_adapthist,
@@ -68,6 +67,7 @@ from skimage.filters import gaussian, unsharp_mask
 from sklearn.metrics import roc_auc_score
 
 from sklearn_pneumo import load_model
+from sklearn_pneumo._decision import log_odds
 from sklearn_pneumo._noise import answers_hold
 from sklearn_pneumo.datasets import load_image_folder
 
@@ -185,19 +185,19 @@ def drop_intervals(y_sick, p_plain, p_changed, n_resamples=1000, seed=0):
     }
 
 
-def logit_shifts(y_sick, p_plain, p_changed, names):
+def logit_shifts(y_sick, proba_plain, proba_changed, names):
     """Median change in log-odds of the positive class, per class.
 
-    ``names`` are the negative and positive class names; probabilities are
-    clipped to [1e-6, 1 - 1e-6] first.
+    ``proba_plain`` and ``proba_changed`` are two-column probabilities;
+    ``names`` the negative and positive class names. Log-odds as the
+    package's ``decision_function`` gives them (``_decision.log_odds``).
 
     >>> y = np.array([False, True])
-    >>> logit_shifts(y, np.array([0.2, 0.8]), np.array([0.2, 0.5]), ("a", "b"))
-    {'a': 0.0, 'b': -1.386}
+    >>> plain, changed = np.array([[0.8, 0.2], [0.2, 0.8]]), np.full((2, 2), 0.5)
+    >>> logit_shifts(y, plain, changed, ("a", "b"))
+    {'a': 1.386, 'b': -1.386}
     """
-    shift = logit(np.clip(p_changed, 1e-6, 1 - 1e-6)) - logit(
-        np.clip(p_plain, 1e-6, 1 - 1e-6)
-    )
+    shift = log_odds(proba_changed) - log_odds(proba_plain)
     return {
         names[0]: round(float(np.median(shift[~y_sick])), 3),
         names[1]: round(float(np.median(shift[y_sick])), 3),
@@ -283,8 +283,8 @@ def main():
             )
             row["median_logit_shift"] = logit_shifts(
                 y_sick,
-                two_class["plain"][:, 1],
-                two_class[name][:, 1],
+                two_class["plain"],
+                two_class[name],
                 (negative_name, positive_name),
             )
             # The outlier model's own rule: each recall within 0.02, ROC AUC
