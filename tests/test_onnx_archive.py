@@ -239,7 +239,11 @@ JSON_VALUES = st.recursive(
 def test_any_changed_manifest_value_is_refused_or_scores(
     exported, tmp_path, xray_paths, data
 ):
-    """A value or byte changed anywhere: a named refusal, or a working scorer."""
+    """A value or byte changed anywhere: a named refusal, or a working scorer.
+
+    A working scorer may hold a lower ``max_pixels``: a limit is the archive's
+    to set, and images beyond it are refused one by one, by name.
+    """
     original = json.loads(exported["manifest.json"])
     if data.draw(st.booleans(), label="flip a byte"):
         text = bytearray(exported["manifest.json"])
@@ -260,9 +264,34 @@ def test_any_changed_manifest_value_is_refused_or_scores(
     except ModelFileError as error:
         assert "changed.onnx.zip is not a loadable" in str(error)
         return
-    proba = scorer.predict_proba(xray_paths[0][:2])
+    paths = xray_paths[0][:2]
+    try:
+        proba = scorer.predict_proba(paths)
+    except ImageLoadError as error:
+        assert_refused_by_limit(error, scorer, paths)
+        return
     assert proba.shape == (2, len(scorer.classes_))
     np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-4)
+
+
+def assert_refused_by_limit(error, scorer, paths):
+    """Every image refused by name, for exceeding the loader's ``max_pixels``."""
+    limit = scorer.steps[0].max_pixels
+    assert [path for path, _ in error.failures] == [str(path) for path in paths]
+    for _, reason in error.failures:
+        assert f"exceeds max_pixels={limit}" in reason
+
+
+def test_an_archive_may_lower_the_pixel_limit(exported, tmp_path, xray_paths):
+    """An archive's ``max_pixels`` is applied to each image, and named."""
+    manifest = json.loads(exported["manifest.json"])
+    assert manifest["steps"][0]["params"]["max_pixels"] > 1
+    manifest = with_value(manifest, ("steps", 0, "params", "max_pixels"), 1)
+    scorer = load_onnx(craft(tmp_path / "strict.onnx.zip", exported, manifest))
+    paths = xray_paths[0][:2]
+    with pytest.raises(ImageLoadError) as error:
+        scorer.predict_proba(paths)
+    assert_refused_by_limit(error.value, scorer, paths)
 
 
 def test_a_broken_step_is_never_blamed_on_the_images(exported, tmp_path, xray_paths):
