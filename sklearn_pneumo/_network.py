@@ -54,7 +54,7 @@ def _convolution(
 
 
 def _augmentation(
-    rotation, shift, zoom, stretch, contrast, brightness, flip, noise, seed
+    rotation, shift, zoom, stretch, contrast, brightness, flip, noise, fill_mode, seed
 ):
     """Keras preprocessing layers that change images only while training."""
     layers = [keras.layers.RandomFlip("horizontal", seed=seed())] if flip else []
@@ -63,23 +63,23 @@ def _augmentation(
             keras.layers.RandomZoom(
                 (-stretch, stretch),
                 (-stretch, stretch),
-                fill_mode="nearest",
+                fill_mode=fill_mode,
                 seed=seed(),
                 name="stretch",
             )
         )
     if rotation:
         layers.append(
-            keras.layers.RandomRotation(rotation, fill_mode="nearest", seed=seed())
+            keras.layers.RandomRotation(rotation, fill_mode=fill_mode, seed=seed())
         )
     if shift:
         layers.append(
             keras.layers.RandomTranslation(
-                shift, shift, fill_mode="nearest", seed=seed()
+                shift, shift, fill_mode=fill_mode, seed=seed()
             )
         )
     if zoom:
-        layers.append(keras.layers.RandomZoom(zoom, fill_mode="nearest", seed=seed()))
+        layers.append(keras.layers.RandomZoom(zoom, fill_mode=fill_mode, seed=seed()))
     if contrast:
         layers.append(
             keras.layers.RandomContrast(contrast, value_range=(0, 1), seed=seed())
@@ -113,6 +113,7 @@ def build_cnn(
     brightness=0.0,
     flip=False,
     noise=0.0,
+    fill_mode="nearest",
     head="flatten",
     dtype_policy=None,
 ):
@@ -194,6 +195,12 @@ def build_cnn(
     noise : float, default=0.0
         Standard deviation of Gaussian noise added in training (detector
         noise, compression), on the [0, 1] intensities.
+    fill_mode : {"nearest", "constant", "reflect", "wrap"}, default="nearest"
+        What the geometric changes in training (``stretch``, ``rotation``,
+        ``shift``, ``zoom``) put where they bring in pixels from outside
+        the image (Keras' ``fill_mode``): ``"nearest"`` repeats the edge;
+        ``"constant"`` fills black, as an X-ray rotated or shrunk by a
+        site's software gets black corners or borders.
     head : {"flatten", "average"}, default="flatten"
         How the last feature maps reach the dense layer. ``"flatten"`` (the
         paper): every position has its own weights (921,664 of the paper's
@@ -227,7 +234,16 @@ def build_cnn(
     seed = _seed_draws()
     layers = [keras.Input(shape=input_shape)]
     layers += _augmentation(
-        rotation, shift, zoom, stretch, contrast, brightness, flip, noise, seed
+        rotation,
+        shift,
+        zoom,
+        stretch,
+        contrast,
+        brightness,
+        flip,
+        noise,
+        fill_mode,
+        seed,
     )
     for block in range(conv_blocks):
         padding = _conv_padding(height, width, kernel_size)

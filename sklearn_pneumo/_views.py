@@ -1,9 +1,9 @@
 """Views of X-rays: the same image exposed, framed or processed differently.
 
-The test-time views (:func:`augmented_views`), the CLAHE-processed and the
-re-framed shares of the training X-rays (:func:`contrast_processed`,
-:func:`reframed`) and the copies the outlier model also learns from
-(:func:`site_variants`).
+The test-time views (:func:`augmented_views`), the CLAHE-processed,
+sharpened and re-framed shares of the training X-rays
+(:func:`contrast_processed`, :func:`sharpened`, :func:`reframed`) and the
+copies the outlier model also learns from (:func:`site_variants`).
 """
 
 import numpy as np
@@ -244,12 +244,7 @@ def contrast_processed(images, share, seed, contrast_range=False):
     >>> int(sum(not np.array_equal(a, b) for a, b in zip(processed, ranged)))
     2
     """
-    low, high = float(images.min(initial=0.0)), float(images.max(initial=0.0))
-    if low < 0.0 or high > 1.0:
-        raise ValueError(
-            f"clahe needs intensities in [0, 1]; the training images hold "
-            f"values from {low:g} to {high:g}."
-        )
+    _check_unit_intensities(images, "clahe")
     rng = np.random.default_rng(seed)
     chosen = rng.permutation(len(images))[: round(share * len(images))]
     processed = images.copy()
@@ -259,6 +254,94 @@ def contrast_processed(images, share, seed, contrast_range=False):
             if contrast_range
             else equalize_adapthist(images[i, ..., 0])
         )
+    return processed
+
+
+def _check_unit_intensities(images, parameter):
+    low, high = float(images.min(initial=0.0)), float(images.max(initial=0.0))
+    if low < 0.0 or high > 1.0:
+        raise ValueError(
+            f"{parameter} needs intensities in [0, 1]; the training images hold "
+            f"values from {low:g} to {high:g}."
+        )
+
+
+#: The unsharp masks :func:`sharpening_drawn` draws: a radius log-uniform in
+#: ``SHARPEN_RADII``, as shares of the image's longer side (at 224 px, 0.75
+#: to 9 px), and an amount log-uniform in ``SHARPEN_AMOUNTS``.
+SHARPEN_RADII = (1 / 300, 1 / 25)
+SHARPEN_AMOUNTS = (0.3, 2.0)
+
+
+def sharpening_drawn(image, rng):
+    """``image`` sharpened by an unsharp mask a site may apply, drawn with ``rng``.
+
+    :func:`skimage.filters.unsharp_mask` of a radius drawn log-uniform from
+    ``SHARPEN_RADII`` of the image's longer side, from the fine edge
+    enhancement of a radius of a pixel to the wide masks that raise
+    large-scale contrast, and an amount drawn log-uniform from
+    ``SHARPEN_AMOUNTS``.
+
+    Parameters
+    ----------
+    image : ndarray of shape (height, width)
+        Gray intensities in [0, 1].
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray of float32, the shape of ``image``, in [0, 1]
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.random.default_rng(0).random((32, 32))
+    >>> processed = sharpening_drawn(image, np.random.default_rng(0))
+    >>> processed.shape, processed.dtype.name, bool(processed.max() <= 1)
+    ((32, 32), 'float32', True)
+    """
+    radius = max(image.shape) * np.exp(rng.uniform(*np.log(SHARPEN_RADII)))
+    amount = np.exp(rng.uniform(*np.log(SHARPEN_AMOUNTS)))
+    processed = unsharp_mask(image, radius=radius, amount=amount)
+    return np.clip(processed, 0, 1).astype(np.float32)
+
+
+def sharpened(images, share, seed):
+    """A copy of ``images`` with ``share`` of them, drawn at random, sharpened.
+
+    Sites sharpen X-rays before export, with masks of many radii; a network
+    trained on a share of such images learns that they are X-rays too.
+    ``share`` of the images (rounded) are drawn, and each given an unsharp
+    mask drawn by :func:`sharpening_drawn`, from a generator of its own
+    spawned from ``seed``: with the same seed, :func:`contrast_processed`
+    draws other images, so that some get both processings and some one.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, height, width, 1)
+        Intensities in [0, 1].
+    share : float
+        Share of the images to sharpen, in [0, 1].
+    seed : int or None
+
+    Returns
+    -------
+    ndarray of shape (n, height, width, 1)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> images = np.random.default_rng(0).random((4, 16, 16, 1)).astype(np.float32)
+    >>> processed = sharpened(images, 0.5, seed=0)
+    >>> int(sum(not np.array_equal(a, b) for a, b in zip(images, processed)))
+    2
+    """
+    _check_unit_intensities(images, "sharpen")
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
+    chosen = rng.permutation(len(images))[: round(share * len(images))]
+    processed = images.copy()
+    for i in chosen:
+        processed[i, ..., 0] = sharpening_drawn(images[i, ..., 0], rng)
     return processed
 
 

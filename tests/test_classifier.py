@@ -12,7 +12,13 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn_pneumo import CNNClassifier
 from sklearn_pneumo._feature_gaussians import first_block
 from sklearn_pneumo._holdout import holdout_indices
-from sklearn_pneumo._views import contrast_drawn, contrast_processed, reframed
+from sklearn_pneumo._views import (
+    contrast_drawn,
+    contrast_processed,
+    reframed,
+    sharpened,
+    sharpening_drawn,
+)
 
 #: Tiny, fast, deterministic network for scikit-learn's checks.
 SMALL = dict(
@@ -264,6 +270,58 @@ def test_contrast_drawn_draws_both_kinds_of_processing():
         )
         monotone.append(bool((np.diff(processed.ravel()[order]) >= -1e-6).all()))
     assert 0 < sum(monotone) < len(monotone)
+
+
+def test_sharpen_sharpens_a_share_of_the_training_part_only(data, monkeypatch):
+    X, y = data
+    import sklearn_pneumo._classifier as classifier_module
+
+    seen = []
+
+    def spy(images, share, seed):
+        processed = sharpened(images, share, seed)
+        seen.append((len(images), share, (processed != images).any(axis=(1, 2, 3))))
+        return processed
+
+    monkeypatch.setattr(classifier_module, "sharpened", spy)
+    clf = CNNClassifier(validation_split=0.2, sharpen=0.25, outlier_rate=None, **SMALL)
+    clf.fit(X, y)
+    assert clf.get_params()["sharpen"] == 0.25
+    [(n_images, share, changed)] = seen
+    assert (n_images, share) == (48, 0.25)  # 12 held out
+    # Masks narrower than a pixel leave some of the 12 chosen 16-px images be.
+    assert 0 < changed.sum() <= 12
+
+
+def test_sharpened_draws_other_xrays_than_the_contrast_share():
+    images = np.random.default_rng(1).random((40, 64, 64, 1), dtype=np.float32)
+    before = images.copy()
+    first = sharpened(images, 0.5, seed=0)
+    np.testing.assert_array_equal(images, before)
+    np.testing.assert_array_equal(first, sharpened(images, 0.5, seed=0))
+    changed = (first != images).any(axis=(1, 2, 3))
+    processed = (contrast_processed(images, 0.5, seed=0) != images).any(axis=(1, 2, 3))
+    assert changed.sum() == processed.sum() == 20
+    assert 0 < (changed & processed).sum() < 20
+    assert (first >= 0).all() and (first <= 1).all()
+    with pytest.raises(ValueError, match=r"sharpen needs intensities in \[0, 1\]"):
+        sharpened(images * 255, 0.5, seed=0)
+
+
+def test_sharpening_drawn_spans_fine_and_wide_masks():
+    """Across an edge, a mask changes a band as wide as its radius."""
+    image = np.full((96, 96), 0.3)
+    image[:, 48:] = 0.7
+    bands = []
+    for seed in range(16):
+        processed = sharpening_drawn(image, np.random.default_rng(seed))
+        assert processed.dtype == np.float32 and processed.shape == image.shape
+        assert 0 <= processed.min() and processed.max() <= 1
+        np.testing.assert_array_equal(
+            processed, sharpening_drawn(image, np.random.default_rng(seed))
+        )
+        bands.append(int((np.abs(processed - image)[48] > 1e-3).sum()))
+    assert min(bands) > 0 and max(bands) >= 4 * min(bands)
 
 
 def test_reframe_frames_a_share_of_each_class_of_the_training_part(data, monkeypatch):

@@ -112,6 +112,14 @@ def test_augmentation_acts_only_in_training():
     assert not np.array_equal(augment(x, training=True), x)
 
 
+@pytest.mark.parametrize("fill_mode, black", [("nearest", False), ("constant", True)])
+def test_fill_mode_sets_what_rotation_brings_in(fill_mode, black):
+    model = build_cnn(input_shape=(16, 16, 1), rotation=0.125, fill_mode=fill_mode)
+    rotated = model.layers[0](np.ones((8, 16, 16, 1), np.float32), training=True)
+    corners = np.asarray(rotated)[:, [0, 0, -1, -1], [0, -1, 0, -1], 0]
+    assert (corners < 0.5).any() == black
+
+
 def test_mixed_precision_keeps_a_float32_output():
     model = build_cnn(input_shape=(28, 28, 1), dtype_policy="mixed_bfloat16")
     assert model.layers[0].compute_dtype == "bfloat16"
