@@ -23,7 +23,6 @@ from sklearn_pneumo import (
 )
 from sklearn_pneumo._grayscale import to_gray, to_unit_float
 from sklearn_pneumo._holdout import holdout_indices
-from sklearn_pneumo._views import contrast_processed, reframed
 from sklearn_pneumo.datasets import load_image_folder
 
 #: Validation copies that shift framing, exposure or orientation; the
@@ -114,10 +113,9 @@ def fit_holdout(cnn, y, groups):
 def fit_outliers(preprocess, cnn, paths, y, groups):
     """Fit ``cnn``'s outlier model on ``paths`` as its ``fit`` would, in float32.
 
-    As ``fit``: on the training part (its ``reframe`` share framed as the
-    other class, its ``clahe`` share contrast-processed (drawn from the range
-    with ``contrast_range``),
-    with ``outlier_variants`` its site variants too), threshold and readable
+    As ``fit``: on the training part as the network learned from it (its
+    ``reframe``, ``clahe`` and ``sharpen`` shares changed; with
+    ``outlier_variants`` its site variants too), threshold and readable
     noise on the hold-out of its ``validation_split``.
 
     ``preprocess`` turns paths into its rows. The features are computed in
@@ -131,15 +129,8 @@ def fit_outliers(preprocess, cnn, paths, y, groups):
     rows = preprocess.transform(paths)
     images = cnn.feature_encoder_.transform(rows)
     train, held_out = fit_holdout(cnn, y, groups)
-    fitted = images[train]
-    if cnn.reframe:  # the training part as the network saw it
-        fitted = reframed(
-            fitted, labels[train], cnn.reframe, cnn.random_state, cnn._normal_label()
-        )
-    if cnn.clahe:
-        fitted = contrast_processed(
-            fitted, cnn.clahe, cnn.random_state, cnn.contrast_range
-        )
+    # The training part as the network saw it.
+    fitted = cnn._as_trained_on(images[train], labels[train], cnn.random_state)
     cnn._fit_outlier_model(fitted, labels[train], images[held_out], labels[held_out])
 
 

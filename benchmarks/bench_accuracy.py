@@ -187,6 +187,19 @@ FILE_CONFIGS["stretch_exposure_clahe_contrast_range"] = {
     **_CLAHE,
     "params": {**_CLAHE["params"], "contrast_range": True},
 }
+FILE_CONFIGS["stretch_exposure_clahe_sharpen_black"] = {
+    **_CLAHE,
+    "params": {**_CLAHE["params"], "sharpen": 0.3, "model__fill_mode": "constant"},
+}
+FILE_CONFIGS["stretch_exposure_clahe_contrast_range_sharpen_black"] = {
+    **_CLAHE,
+    "params": {
+        **_CLAHE["params"],
+        "contrast_range": True,
+        "sharpen": 0.3,
+        "model__fill_mode": "constant",
+    },
+}
 PUBLISHED_FILES = {
     "Kermany et al. 2018, InceptionV3 (test)": (0.928, 0.968),
 }

@@ -766,11 +766,7 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
                 sample_weight = sample_weight[train]
             X, y, kwargs["validation_data"] = X[train], y[train], validation
             held_out, held_out_labels = validation[0], validation[1]
-        if self.reframe:
-            X = reframed(X, y, self.reframe, self._fit_seed, self._normal_label())
-        if self.clahe:
-            X = contrast_processed(X, self.clahe, self._fit_seed, self.contrast_range)
-        elif self.contrast_range:
+        if self.contrast_range and not self.clahe:
             warnings.warn(
                 "contrast_range=True processes the clahe share of the training "
                 "X-rays, and clahe=0: none is processed. Set clahe too, e.g. "
@@ -778,8 +774,7 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
                 UserWarning,
                 stacklevel=2,
             )
-        if self.sharpen:
-            X = sharpened(X, self.sharpen, self._fit_seed)
+        X = self._as_trained_on(X, y, self._fit_seed)
         for fitted in (
             "_prediction_networks",
             "outlier_model_",
@@ -800,6 +795,18 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
         if self.outlier_rate is not None:
             self._fit_outlier_model(X, y, held_out, held_out_labels)
         return result
+
+    def _as_trained_on(self, X, y, seed):
+        """Training images ``X`` (labels ``y``, encoded) as the network learns
+        from them: their ``reframe``, ``clahe`` and ``sharpen`` shares
+        changed, drawn with ``seed``."""
+        if self.reframe:
+            X = reframed(X, y, self.reframe, seed, self._normal_label())
+        if self.clahe:
+            X = contrast_processed(X, self.clahe, seed, self.contrast_range)
+        if self.sharpen:
+            X = sharpened(X, self.sharpen, seed)
+        return X
 
     def _normal_label(self):
         """The encoded label of class "normal", else of 0, else None (no normal)."""
