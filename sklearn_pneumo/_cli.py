@@ -164,6 +164,14 @@ def _parser():
         "CLAHE at its defaults",
     )
     train.add_argument(
+        "--sharpen",
+        type=float,
+        default=0.0,
+        help="share of the training X-rays sharpened by an unsharp mask of a "
+        "radius and amount drawn from a range, as other sites export them "
+        "(default: 0)",
+    )
+    train.add_argument(
         "--outlier-variants",
         action="store_true",
         help="fit the outlier flag on mirrored, CLAHE-processed, re-exposed, "
@@ -416,6 +424,7 @@ def _train(args):
         model__filters=args.filters,
         clahe=args.clahe,
         contrast_range=args.contrast_range,
+        sharpen=args.sharpen,
         outlier_variants=args.outlier_variants,
         fit__verbose=2,  # progress while training; predicting stays quiet
     )

@@ -191,7 +191,7 @@ def test_train_an_ensemble(chest_xray, tmp_path):
     model = tmp_path / "ensemble.pneumo"
     args = ["--image-size", "24", "--epochs", "1", "--filters", "4"]
     canonical = ["--border", "trim", "--contrast", "equalize", "--clahe", "0.25"]
-    canonical += ["--contrast-range", "--outlier-variants"]
+    canonical += ["--contrast-range", "--sharpen", "0.5", "--outlier-variants"]
     result = run_cli(
         "train",
         "--data",
@@ -214,6 +214,7 @@ def test_train_an_ensemble(chest_xray, tmp_path):
     )
     assert params["ensemble__member_1__cnn__clahe"] == 0.25
     assert params["ensemble__member_1__cnn__contrast_range"] is True
+    assert params["ensemble__member_1__cnn__sharpen"] == 0.5
     assert params["ensemble__member_1__cnn__outlier_variants"] is True
     assert "roc_auc" in result.stdout
     out = tmp_path / "predictions.csv"
