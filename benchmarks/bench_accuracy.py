@@ -187,17 +187,20 @@ FILE_CONFIGS["stretch_exposure_clahe_contrast_range"] = {
     **_CLAHE,
     "params": {**_CLAHE["params"], "contrast_range": True},
 }
-FILE_CONFIGS["stretch_exposure_clahe_sharpen_black"] = {
+FILE_CONFIGS["stretch_exposure_clahe_rotation_black"] = {
     **_CLAHE,
-    "params": {**_CLAHE["params"], "sharpen": 0.3, "model__fill_mode": "constant"},
+    "params": {**_CLAHE["params"], "model__rotation_fill_mode": "constant"},
 }
-FILE_CONFIGS["stretch_exposure_clahe_contrast_range_sharpen_black"] = {
+FILE_CONFIGS["stretch_exposure_clahe_sharpen"] = {
+    **_CLAHE,
+    "params": {**_CLAHE["params"], "sharpen": 0.3},
+}
+FILE_CONFIGS["stretch_exposure_clahe_sharpen_rotation_black"] = {
     **_CLAHE,
     "params": {
         **_CLAHE["params"],
-        "contrast_range": True,
         "sharpen": 0.3,
-        "model__fill_mode": "constant",
+        "model__rotation_fill_mode": "constant",
     },
 }
 PUBLISHED_FILES = {

@@ -54,7 +54,16 @@ def _convolution(
 
 
 def _augmentation(
-    rotation, shift, zoom, stretch, contrast, brightness, flip, noise, fill_mode, seed
+    rotation,
+    shift,
+    zoom,
+    stretch,
+    contrast,
+    brightness,
+    flip,
+    noise,
+    rotation_fill_mode,
+    seed,
 ):
     """Keras preprocessing layers that change images only while training."""
     layers = [keras.layers.RandomFlip("horizontal", seed=seed())] if flip else []
@@ -63,23 +72,25 @@ def _augmentation(
             keras.layers.RandomZoom(
                 (-stretch, stretch),
                 (-stretch, stretch),
-                fill_mode=fill_mode,
+                fill_mode="nearest",
                 seed=seed(),
                 name="stretch",
             )
         )
     if rotation:
         layers.append(
-            keras.layers.RandomRotation(rotation, fill_mode=fill_mode, seed=seed())
+            keras.layers.RandomRotation(
+                rotation, fill_mode=rotation_fill_mode, seed=seed()
+            )
         )
     if shift:
         layers.append(
             keras.layers.RandomTranslation(
-                shift, shift, fill_mode=fill_mode, seed=seed()
+                shift, shift, fill_mode="nearest", seed=seed()
             )
         )
     if zoom:
-        layers.append(keras.layers.RandomZoom(zoom, fill_mode=fill_mode, seed=seed()))
+        layers.append(keras.layers.RandomZoom(zoom, fill_mode="nearest", seed=seed()))
     if contrast:
         layers.append(
             keras.layers.RandomContrast(contrast, value_range=(0, 1), seed=seed())
@@ -113,7 +124,7 @@ def build_cnn(
     brightness=0.0,
     flip=False,
     noise=0.0,
-    fill_mode="nearest",
+    rotation_fill_mode="nearest",
     head="flatten",
     dtype_policy=None,
 ):
@@ -195,12 +206,15 @@ def build_cnn(
     noise : float, default=0.0
         Standard deviation of Gaussian noise added in training (detector
         noise, compression), on the [0, 1] intensities.
-    fill_mode : {"nearest", "constant", "reflect", "wrap"}, default="nearest"
-        What the geometric changes in training (``stretch``, ``rotation``,
-        ``shift``, ``zoom``) put where they bring in pixels from outside
-        the image (Keras' ``fill_mode``): ``"nearest"`` repeats the edge;
-        ``"constant"`` fills black, as an X-ray rotated or shrunk by a
-        site's software gets black corners or borders.
+    rotation_fill_mode : {"nearest", "constant", "reflect", "wrap"}, \
+default="nearest"
+        What ``rotation`` puts in the corners it brings in from outside the
+        image (Keras' ``fill_mode``): ``"nearest"`` repeats the edge;
+        ``"constant"`` fills black, as an X-ray rotated by a site's software
+        has it. ``stretch``, ``shift`` and ``zoom`` always repeat the edge,
+        which imitates another framing; a black band would tell the network
+        that the X-ray was reframed (at 64 px, black bands made the other
+        class's framing move the answers more).
     head : {"flatten", "average"}, default="flatten"
         How the last feature maps reach the dense layer. ``"flatten"`` (the
         paper): every position has its own weights (921,664 of the paper's
@@ -242,7 +256,7 @@ def build_cnn(
         brightness,
         flip,
         noise,
-        fill_mode,
+        rotation_fill_mode,
         seed,
     )
     for block in range(conv_blocks):

@@ -113,11 +113,30 @@ def test_augmentation_acts_only_in_training():
 
 
 @pytest.mark.parametrize("fill_mode, black", [("nearest", False), ("constant", True)])
-def test_fill_mode_sets_what_rotation_brings_in(fill_mode, black):
-    model = build_cnn(input_shape=(16, 16, 1), rotation=0.125, fill_mode=fill_mode)
+def test_rotation_fill_mode_sets_what_rotation_brings_in(fill_mode, black):
+    model = build_cnn(
+        input_shape=(16, 16, 1), rotation=0.125, rotation_fill_mode=fill_mode
+    )
     rotated = model.layers[0](np.ones((8, 16, 16, 1), np.float32), training=True)
     corners = np.asarray(rotated)[:, [0, 0, -1, -1], [0, -1, 0, -1], 0]
     assert (corners < 0.5).any() == black
+    # Stretches, shifts and zooms repeat the edge, as another framing would.
+    model = build_cnn(
+        input_shape=(16, 16, 1),
+        stretch=0.5,
+        shift=0.3,
+        zoom=0.5,
+        rotation=0.1,
+        rotation_fill_mode=fill_mode,
+    )
+    modes = {type(layer).__name__: layer.fill_mode for layer in model.layers[:4]}
+    assert modes == {
+        "RandomZoom": "nearest",
+        "RandomRotation": fill_mode,
+        "RandomTranslation": "nearest",
+    }
+    framed = model.layers[0](np.ones((8, 16, 16, 1), np.float32), training=True)
+    assert (np.asarray(framed) > 0.5).all()
 
 
 def test_mixed_precision_keeps_a_float32_output():
