@@ -39,7 +39,13 @@ answers of each class: the median, over its X-rays, of the change in
 log-odds of the positive class (pneumonia; viral for a network of the
 types) against the plain copy (``logit_shifts``); a
 network whose ranking holds can still move every answer of a class
-toward the threshold.
+toward the threshold. And what a site's own adaptation does to each
+copy (``adapted``): the class shares estimated by ``PriorShiftAdapter``'s
+EM on the copy's X-rays themselves, its outliers left out, and the copy's
+accuracy and recalls with its answers moved to them, as ``sklearn-pneumo
+adapt`` would move them for a site that sends X-rays so changed, and
+whether the site warning fires on them (``adapt`` then keeps the model's
+answers unless told otherwise).
 
     python benchmarks/bench_silent_failure.py \\
         --train-dir ../shared/data/chest_xray_224/train --out silent.json
@@ -59,7 +65,13 @@ from pathlib import Path
 
 import numpy as np
 from _validation import aspect_swapped, cropped, fit_holdout, site_copies
-from bench_prior_shift import positive, sick, unseen_model, unseen_xrays
+from bench_prior_shift import (
+    positive,
+    sick,
+    site_warning,
+    unseen_model,
+    unseen_xrays,
+)
 from skimage.exposure import (
     adjust_sigmoid,
     equalize_adapthist,
@@ -72,6 +84,15 @@ from sklearn.metrics import roc_auc_score
 from sklearn_pneumo import load_model
 from sklearn_pneumo._decision import log_odds
 from sklearn_pneumo._noise import answers_hold
+from sklearn_pneumo._prior_shift import (
+    PRIOR_STRENGTH,
+    calibrated,
+    em_priors,
+    shift_priors,
+    source_priors,
+)
+from sklearn_pneumo._site_warning import review_cut
+from sklearn_pneumo._walk import final_step
 from sklearn_pneumo.datasets import load_image_folder
 
 
@@ -219,6 +240,30 @@ def logit_shifts(y_sick, proba_plain, proba_changed, names):
     }
 
 
+def adapted(model, assessed, y_sick, names):
+    """A copy's figures once its answers are moved to the class shares that
+    ``PriorShiftAdapter`` estimates on its X-rays (outliers left out), as
+    the adapter moves them: the estimated share of the positive class, the
+    accuracy and each class's recall; and whether the site warning fires
+    on them (the adapter then keeps the model's answers by default,
+    ``on_uncertain_site="keep"``)."""
+    proba, outlier = np.asarray(assessed.proba), np.asarray(assessed.outlier)
+    uncertainty = np.asarray(assessed.uncertainty, dtype=np.float64)
+    shares = source_priors(model)
+    calibration = getattr(final_step(model), "source_calibration_", None)
+    priors = em_priors(
+        calibrated(proba[~outlier], calibration), shares, strength=PRIOR_STRENGTH
+    )
+    moved = shift_priors(proba, shares, priors, calibration)
+    right = (sick(moved, names) >= 0.5) == y_sick
+    return {
+        "share": float(sick(priors[None], names)[0]),
+        "accuracy": float(right.mean()),
+        "recalls": [float(right[~y_sick].mean()), float(right[y_sick].mean())],
+        "site_warning": site_warning(uncertainty[~outlier], review_cut(model)),
+    }
+
+
 def verdict(plain, changed):
     holds = (
         changed["accuracy"] >= plain["accuracy"] - 0.02
@@ -287,6 +332,8 @@ def main():
                 "roc_auc": float(roc_auc_score(y_sick, p)),
                 "flagged": float(np.mean(assessed.outlier)),
             }
+            if len(names) == 2:
+                figures[name]["adapted"] = adapted(model, assessed, y_sick, names)
             if "viral" in names and "normal" in names:  # the types' own question
                 figures[name][TYPE_AUC] = type_auc(
                     labels, np.asarray(assessed.proba), names
@@ -325,6 +372,21 @@ def main():
                 + (
                     f"; bacterial vs viral ROC AUC {row[TYPE_AUC]:.3f}"
                     if TYPE_AUC in row
+                    else ""
+                )
+                + (
+                    "; adapted: share {share:.2f}, accuracy {accuracy:.3f} "
+                    "({}, {}), site warning {site_warning}".format(
+                        *(
+                            f"{n} {r:.3f}"
+                            for n, r in zip(
+                                (negative_name, positive_name),
+                                row["adapted"]["recalls"],
+                            )
+                        ),
+                        **row["adapted"],
+                    )
+                    if "adapted" in row
                     else ""
                 )
             )
