@@ -81,7 +81,7 @@ from skimage.exposure import (
 from skimage.filters import gaussian, laplace, median, unsharp_mask
 from sklearn.metrics import roc_auc_score
 
-from sklearn_pneumo import load_model
+from sklearn_pneumo import PriorShiftAdapter, load_model
 from sklearn_pneumo._decision import log_odds
 from sklearn_pneumo._noise import answers_hold
 from sklearn_pneumo._prior_shift import (
@@ -246,9 +246,12 @@ def adapted(model, assessed, y_sick, names):
     the adapter moves them: the estimated share of the positive class, the
     accuracy and each class's recall; and whether the site warning fires
     on them (the adapter then keeps the model's answers by default,
-    ``on_uncertain_site="keep"``)."""
+    ``on_uncertain_site="keep"``). None where the adapter refuses the copy:
+    fewer than its ``min_samples`` X-rays are left once outliers are out."""
     proba, outlier = np.asarray(assessed.proba), np.asarray(assessed.outlier)
     uncertainty = np.asarray(assessed.uncertainty, dtype=np.float64)
+    if (~outlier).sum() < PriorShiftAdapter(model).min_samples:
+        return None
     shares = source_priors(model)
     calibration = getattr(final_step(model), "source_calibration_", None)
     priors = em_priors(
@@ -386,6 +389,8 @@ def main():
                         ),
                         **row["adapted"],
                     )
+                    if row.get("adapted")
+                    else "; adapt refuses it (too few X-rays not flagged)"
                     if "adapted" in row
                     else ""
                 )
