@@ -245,15 +245,21 @@ def contrast_processed(images, share, seed, contrast_range=False):
     2
     """
     _check_unit_intensities(images, "clahe")
-    rng = np.random.default_rng(seed)
+    process = contrast_drawn if contrast_range else _default_clahe
+    return _share_processed(images, share, np.random.default_rng(seed), process)
+
+
+def _default_clahe(image, _):
+    return equalize_adapthist(image)
+
+
+def _share_processed(images, share, rng, process):
+    """A copy of ``images`` with ``share`` of them, drawn with ``rng``, each
+    given ``process(image, rng)``."""
     chosen = rng.permutation(len(images))[: round(share * len(images))]
     processed = images.copy()
     for i in chosen:
-        processed[i, ..., 0] = (
-            contrast_drawn(images[i, ..., 0], rng)
-            if contrast_range
-            else equalize_adapthist(images[i, ..., 0])
-        )
+        processed[i, ..., 0] = process(images[i, ..., 0], rng)
     return processed
 
 
@@ -338,11 +344,7 @@ def sharpened(images, share, seed):
     """
     _check_unit_intensities(images, "sharpen")
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
-    chosen = rng.permutation(len(images))[: round(share * len(images))]
-    processed = images.copy()
-    for i in chosen:
-        processed[i, ..., 0] = sharpening_drawn(images[i, ..., 0], rng)
-    return processed
+    return _share_processed(images, share, rng, sharpening_drawn)
 
 
 #: How :func:`site_variants` changes the training X-rays: the name of each
