@@ -267,6 +267,21 @@ def adapted(model, assessed, y_sick, names):
     }
 
 
+def adapted_text(row, names):
+    """What :func:`adapted` found for a copy, as the printed line ends."""
+    if "adapted" not in row:
+        return ""
+    if row["adapted"] is None:
+        return "; adapt refuses it (too few X-rays not flagged)"
+    figures = row["adapted"]
+    recalls = ", ".join(f"{n} {r:.3f}" for n, r in zip(names, figures["recalls"]))
+    return (
+        f"; adapted: share {figures['share']:.2f}, accuracy "
+        f"{figures['accuracy']:.3f} ({recalls}), site warning "
+        f"{figures['site_warning']}"
+    )
+
+
 def verdict(plain, changed):
     holds = (
         changed["accuracy"] >= plain["accuracy"] - 0.02
@@ -377,23 +392,7 @@ def main():
                     if TYPE_AUC in row
                     else ""
                 )
-                + (
-                    "; adapted: share {share:.2f}, accuracy {accuracy:.3f} "
-                    "({}, {}), site warning {site_warning}".format(
-                        *(
-                            f"{n} {r:.3f}"
-                            for n, r in zip(
-                                (negative_name, positive_name),
-                                row["adapted"]["recalls"],
-                            )
-                        ),
-                        **row["adapted"],
-                    )
-                    if row.get("adapted")
-                    else "; adapt refuses it (too few X-rays not flagged)"
-                    if "adapted" in row
-                    else ""
-                )
+                + adapted_text(row, (negative_name, positive_name))
             )
         report[classes] = {"xrays": len(paths), "copies": figures}
     if args.out:
