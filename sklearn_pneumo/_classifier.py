@@ -23,7 +23,7 @@ from ._feature_gaussians import FeatureGaussians, feature_network, first_block
 from ._holdout import holdout_indices
 from ._network import build_cnn, with_dtype_policy
 from ._noise import answers_hold, noise_cut
-from ._prior_shift import source_state
+from ._prior_shift import SOURCE_STATE, store_source_state
 from ._seeding import keras_seed
 from ._tensorflow_log import drop_retracing_warnings
 from ._typicality import TypicalityMixin, summarize_views
@@ -267,6 +267,11 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
         With a hold-out: a temperature and a bias per class fitted to the
         hold-out's log-probabilities and labels (bias-corrected temperature
         scaling), which :class:`PriorShiftAdapter` applies first.
+    source_score_edges_, source_score_counts_ : ndarray
+        With a hold-out: how each class's calibrated probabilities on it
+        spread over bins (per predicted class, cut at the quantiles of its
+        probability), against which :class:`PriorShiftAdapter` tests
+        whether a site differs by its class shares alone.
 
     See Also
     --------
@@ -781,17 +786,14 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
             "offset_",
             "readable_noise_",
             "site_variants_read_",
-            "source_priors_",
-            "source_calibration_",
+            *SOURCE_STATE,
         ):
             self.__dict__.pop(fitted, None)
         with keras_seed(self._fit_seed):
             result = keras_fit(X, y, sample_weight, **kwargs)
         if held_out is not None and len(held_out):
             labels = np.asarray(held_out_labels).reshape(len(held_out), -1)[:, 0]
-            self.source_priors_, self.source_calibration_ = source_state(
-                self._proba(held_out), labels
-            )
+            store_source_state(self, self._proba(held_out), labels)
         if self.outlier_rate is not None:
             self._fit_outlier_model(X, y, held_out, held_out_labels)
         return result

@@ -40,7 +40,7 @@ from ._onnx_archive import (
     read_archive,
     refused,
 )
-from ._prior_shift import shift_priors
+from ._prior_shift import shift_priors, source_reference
 from ._site_warning import review_cut, view_settings
 from ._steps import (
     iter_overlapped,
@@ -173,6 +173,17 @@ def _without_prior_shift(model):
         "calibration": _listed(calibration),
     }
     return scoring_model(model._model()), shift
+
+
+def _source_scores(model):
+    """``model``'s score reference as a manifest entry, or None."""
+    reference = source_reference(model)
+    if reference is None:
+        return None
+    return {
+        "edges": reference.edges.tolist(),
+        "counts": reference.counts.astype(int).tolist(),
+    }
 
 
 def _review(model):
@@ -379,6 +390,7 @@ def export_onnx(model, path, *, quantize=None, calibration=None, holdout=None):
         "source_calibration": _listed(
             getattr(final_step(model), "source_calibration_", None)
         ),
+        "source_scores": _source_scores(model),
         "prior_shift": prior_shift,
         "review": review,
         "versions": _versions(),
@@ -547,6 +559,10 @@ class OnnxScorer(LogOddsMixin, TypicalityMixin):
         if manifest.get("source_priors") is not None:
             self.source_priors_ = np.asarray(manifest["source_priors"])
             self.source_calibration_ = manifest.get("source_calibration")
+        scores = manifest.get("source_scores")
+        if scores is not None:
+            self.source_score_edges_ = np.asarray(scores["edges"], dtype=np.float64)
+            self.source_score_counts_ = np.asarray(scores["counts"], dtype=np.int64)
         self.prior_shift = manifest.get("prior_shift")
         if manifest.get("review") is not None:
             self.review_uncertainty_ = manifest["review"]["uncertainty"]

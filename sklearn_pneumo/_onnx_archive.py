@@ -56,6 +56,7 @@ _FIELDS = {
 _OPTIONAL_FIELDS = {
     "source_priors",
     "source_calibration",
+    "source_scores",
     "prior_shift",
     "quantization",
     "review",
@@ -139,6 +140,50 @@ def _check_calibration(calibration, where, n_classes):
         ),
         f"{where} is {calibration!r}: null, or a temperature from 0.05 to 20 "
         f"and {n_classes} biases",
+    )
+
+
+def _check_source_scores(scores, n_classes):
+    """``scores``: null, or a score reference's bin edges and counts.
+
+    As :func:`~sklearn_pneumo._label_shift_check.score_reference` makes it:
+    per class, the same number of inner edges in [0, 1], in order; per
+    class, a count of 0 or more per bin (one more bin than edges, per
+    class), at most a billion.
+    """
+    edges = scores.get("edges") if isinstance(scores, dict) else None
+    counts = scores.get("counts") if isinstance(scores, dict) else None
+    n_edges = (
+        len(edges[0])
+        if isinstance(edges, list) and edges and isinstance(edges[0], list)
+        else -1
+    )
+    _require(
+        scores is None
+        or (
+            set(scores) == {"edges", "counts"}
+            and isinstance(edges, list)
+            and len(edges) == n_classes
+            and 0 <= n_edges <= 100
+            and all(
+                isinstance(row, list)
+                and len(row) == n_edges
+                and all(_is_number(v) and 0 <= v <= 1 for v in row)
+                and row == sorted(row)
+                for row in edges
+            )
+            and isinstance(counts, list)
+            and len(counts) == n_classes
+            and all(
+                isinstance(row, list)
+                and len(row) == n_classes * (n_edges + 1)
+                and all(is_int(v) and 0 <= v <= 10**9 for v in row)
+                for row in counts
+            )
+        ),
+        "source_scores is not null, nor a map of edges (per class, the same "
+        "number of ordered values in [0, 1]) and counts (per class, a count "
+        "of 0 or more per bin: one bin more than edges, per class)",
     )
 
 
@@ -243,6 +288,7 @@ def _check_manifest(manifest):
     _check_calibration(
         manifest.get("source_calibration"), "source_calibration", n_classes
     )
+    _check_source_scores(manifest.get("source_scores"), n_classes)
     review = manifest.get("review")
     _require(
         review is None

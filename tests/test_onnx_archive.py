@@ -113,6 +113,32 @@ BAD_VALUES = {
     "review as text": (("review",), "high", "review"),
     "review share 1": (("review",), {"uncertainty": 0.1, "share_above": 1}, "review"),
     "negative cut": (("review",), {"uncertainty": -1, "share_above": 0.1}, "review"),
+    "scores as text": (("source_scores",), "normal", "source_scores"),
+    "scores edges unordered": (
+        ("source_scores",),
+        {"edges": [[0.9, 0.6], [0.6, 0.9]], "counts": [[1] * 6, [1] * 6]},
+        "source_scores",
+    ),
+    "scores edge above 1": (
+        ("source_scores",),
+        {"edges": [[0.6, 1.5], [0.6, 0.9]], "counts": [[1] * 6, [1] * 6]},
+        "source_scores",
+    ),
+    "scores negative count": (
+        ("source_scores",),
+        {"edges": [[0.6, 0.9], [0.6, 0.9]], "counts": [[-1] + [1] * 5, [1] * 6]},
+        "source_scores",
+    ),
+    "scores bins missing": (
+        ("source_scores",),
+        {"edges": [[0.6, 0.9], [0.6, 0.9]], "counts": [[1] * 5, [1] * 5]},
+        "source_scores",
+    ),
+    "scores extra": (
+        ("source_scores",),
+        {"edges": [[0.6], [0.6]], "counts": [[1] * 4, [1] * 4], "code": "x"},
+        "source_scores",
+    ),
     "review extra": (
         ("review",),
         {"uncertainty": 0.1, "share_above": 0.1, "code": "x"},

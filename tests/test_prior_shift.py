@@ -50,6 +50,7 @@ def test_recovers_a_sites_shares_and_answers_better(source_model, shares):
     low, high = adapter.priors_interval_
     assert np.all(low <= adapter.priors_) and np.all(adapter.priors_ <= high)
     assert np.all(high - low < 0.1)
+    assert not adapter.site_unlike_source_  # its shares alone changed
     X_new, y_new = gaussian_site(2000, shares, rng)
     before = accuracy_score(y_new, source_model.predict(X_new))
     assert accuracy_score(y_new, adapter.predict(X_new)) > before + 0.01
@@ -62,6 +63,49 @@ def test_the_source_shares_change_nothing(source_model):
     adapter = PriorShiftAdapter(source_model, n_bootstrap=0).fit(X)
     np.testing.assert_allclose(adapter.priors_, adapter.source_priors_, atol=0.03)
     assert np.isnan(adapter.priors_interval_).all()
+
+
+def test_a_site_whose_x_rays_differ_keeps_the_models_answers(source_model):
+    rng = np.random.default_rng(9)
+    X, y = gaussian_site(600, [0.5, 0.3, 0.2], rng)
+    X[y == 0] += [1.25, 0]  # class 0 scored as class 1 more often: not its share
+    adapter = PriorShiftAdapter(source_model, n_bootstrap=0, random_state=0).fit(X)
+    assert adapter.label_shift_p_value_ < 0.01
+    assert adapter.site_unlike_source_ and adapter.differs_beyond_shares
+    assert not adapter.site_uncertain_  # a model without a review cut
+    np.testing.assert_allclose(adapter.predict_proba(X), source_model.predict_proba(X))
+    moved = adapter.set_params(on_uncertain_site="adapt").predict_proba(X)
+    assert np.abs(moved - source_model.predict_proba(X)).max() > 0.1
+
+
+def test_without_labelled_source_scores_the_check_is_not_made():
+    rng = np.random.default_rng(10)
+    model = LogisticRegression().fit(*gaussian_site(1000, [1 / 3] * 3, rng))
+    measure_source_priors(model, gaussian_site(1000, [1 / 3] * 3, rng)[0])
+    assert model.source_score_counts_ is None
+    X, y = gaussian_site(600, [0.5, 0.3, 0.2], rng)
+    X[y == 0] += [1.25, 0]
+    adapter = PriorShiftAdapter(model, n_bootstrap=0).fit(X)
+    assert np.isnan(adapter.label_shift_p_value_)
+    assert not adapter.site_unlike_source_
+
+
+def test_an_adapter_saved_before_the_shares_check_keeps_by_uncertainty_alone(
+    source_model,
+):
+    rng = np.random.default_rng(9)
+    X, y = gaussian_site(600, [0.5, 0.3, 0.2], rng)
+    X[y == 0] += [1.25, 0]
+    adapter = PriorShiftAdapter(source_model, n_bootstrap=0, random_state=0).fit(X)
+    state = dict(adapter.__getstate__())
+    del state["site_unlike_source_"], state["label_shift_p_value_"]
+    loaded = PriorShiftAdapter.__new__(PriorShiftAdapter)
+    loaded.__setstate__(state)
+    assert not loaded.differs_beyond_shares
+    np.testing.assert_allclose(
+        loaded.predict_proba(X),
+        adapter.set_params(on_uncertain_site="adapt").predict_proba(X),
+    )
 
 
 def test_em_is_a_fixed_point_at_the_true_shares():
@@ -190,6 +234,10 @@ def test_a_network_learns_its_source_shares_from_its_hold_out(network):
     clf, rows, y = network
     assert clf.source_priors_.shape == (2,)
     np.testing.assert_allclose(clf.source_priors_.sum(), 1, atol=1e-5)
+    held_out = len(y) - round(len(y) * 0.75)  # validation_split=0.25, by class
+    assert abs(clf.source_score_counts_.sum() - held_out) <= 2
+    assert clf.source_score_counts_.shape == (2, 2 * 5)
+    assert np.all(np.diff(clf.source_score_edges_, axis=1) >= 0)
     unseen = CNNClassifier(**TINY_NETWORK, epochs=1, random_state=0).fit(rows, y)
     assert not hasattr(unseen, "source_priors_")
 
@@ -229,7 +277,9 @@ def test_at_the_source_shares_the_model_answers_unless_calibrated():
     model = LogisticRegression(C=1e-3).fit(*gaussian_site(3000, [1 / 3] * 3, rng))
     measure_source_priors(model, *gaussian_site(3000, [1 / 3] * 3, rng))
     X, _ = gaussian_site(300, [0.5, 0.3, 0.2], rng)
-    adapter = PriorShiftAdapter(model, probabilities="model", n_bootstrap=0).fit(X)
+    adapter = PriorShiftAdapter(
+        model, probabilities="model", on_uncertain_site="adapt", n_bootstrap=0
+    ).fit(X)
     adapter.priors_ = adapter.source_priors_.copy()  # a site of the source's shares
     np.testing.assert_allclose(adapter.predict_proba(X), model.predict_proba(X))
     calibrated = adapter.set_params(probabilities="calibrated").predict_proba(X)
@@ -253,9 +303,9 @@ def test_an_adapted_model_exports_to_onnx_and_an_archive_adapts(
 ):
     clf, rows, _ = network
     site = rows[np.asarray(network[2]) == 1][:40]  # a site of pneumonia only
-    adapter = PriorShiftAdapter(clf, probabilities=probabilities, n_bootstrap=0).fit(
-        site
-    )
+    adapter = PriorShiftAdapter(
+        clf, probabilities=probabilities, n_bootstrap=0, random_state=0
+    ).fit(site)
     export_onnx(adapter, tmp_path / "adapted.onnx.zip")
     scorer = load_onnx(tmp_path / "adapted.onnx.zip")
     expected = adapter.predict_proba(rows[:20])
@@ -265,8 +315,12 @@ def test_an_adapted_model_exports_to_onnx_and_an_archive_adapts(
     export_onnx(clf, tmp_path / "plain.onnx.zip")
     plain = load_onnx(tmp_path / "plain.onnx.zip")
     np.testing.assert_allclose(plain.source_priors_, clf.source_priors_, atol=1e-6)
-    from_archive = PriorShiftAdapter(plain, n_bootstrap=0).fit(site)
+    np.testing.assert_array_equal(plain.source_score_counts_, clf.source_score_counts_)
+    np.testing.assert_allclose(plain.source_score_edges_, clf.source_score_edges_)
+    from_archive = PriorShiftAdapter(plain, n_bootstrap=0, random_state=0).fit(site)
     np.testing.assert_allclose(from_archive.priors_, adapter.priors_, atol=1e-3)
+    # Scores equal to 1e-4 may move an X-ray across a bin edge: the same verdict.
+    assert from_archive.site_unlike_source_ == adapter.site_unlike_source_
 
 
 def test_an_archive_adapted_after_a_change_answers_as_the_adapter(tmp_path):
