@@ -77,9 +77,11 @@ def add_parser(commands):
         "--on-uncertain-site",
         choices=["keep", "adapt"],
         default="keep",
-        help="where the model is less sure of the site's X-rays than of its "
-        "validation ones (the warning): keep the model's answers (default), "
-        "or move them to the estimated shares all the same",
+        help="where the site differs by more than its class shares (the model "
+        "is less sure of its X-rays than of its validation ones, or scores "
+        "them unlike any mix of its validation X-rays; either warns): keep "
+        "the model's answers (default), or move them to the estimated shares "
+        "all the same",
     )
     adapt.add_argument(
         "--out",
@@ -172,18 +174,26 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, check_output, 
         f"Saved the adapted model to {args.out}; predict image files with "
         f"'sklearn-pneumo predict {args.out} FILES_OR_FOLDERS'"
     )
+    then = (
+        ", so the adapted model answers as the model does "
+        "(--on-uncertain-site adapt moves its answers to those shares "
+        "all the same)"
+        if args.on_uncertain_site == "keep"
+        else ": compare the adapted model with the model as it is on "
+        "labelled X-rays of the site before using it"
+    )
     if adapter.site_uncertain_:  # by the model's review cut, as fit tested
         cut, share = review_cut(model)
         uncertain = more_uncertain(adapter.site_uncertainty_, cut, share)
-        then = (
-            ", so the adapted model answers as the model does "
-            "(--on-uncertain-site adapt moves its answers to those shares "
-            "all the same)"
-            if args.on_uncertain_site == "keep"
-            else ": compare the adapted model with the model as it is on "
-            "labelled X-rays of the site before using it"
-        )
         log(
             f"sklearn-pneumo: warning: {uncertainty_warning(uncertain)} The "
             f"class shares estimated from them may be wrong too{then}."
+        )
+    if adapter.site_unlike_source_:
+        log(
+            "sklearn-pneumo: warning: the model scores these X-rays unlike its "
+            "validation X-rays of any mix of classes (p = "
+            f"{adapter.label_shift_p_value_:.2g}): the site differs by more "
+            "than its class shares, and the shares estimated from its X-rays "
+            f"lean toward the class the model errs toward{then}."
         )

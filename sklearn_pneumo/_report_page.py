@@ -52,8 +52,8 @@ def model_facts(model, name, review_uncertainty):
     )
     if shares is not None and np.array_equal(shares, source):
         facts["adaptation"] = (
-            "none: the model's answers, kept where it was less sure of the "
-            "site's X-rays than of its validation ones"
+            "none: the model's answers, kept where the site's X-rays differed "
+            "from its validation ones by more than their class shares"
         )
     facts["review_uncertainty"] = review_uncertainty
     return facts
