@@ -25,8 +25,11 @@ compares ``PriorShiftAdapter``'s
 ``PRIOR_STRENGTH``; 0 is plain EM). And how many halves the model is less
 sure of than of its validation X-rays (the site warning, against the
 model's review cut: ``site_uncertain_``), where the adapter keeps the
-model's answers (``on_uncertain_site="keep"``), with the mean change of
-accuracy so (the type network on its own has no review cut).
+model's answers (``on_uncertain_site="keep"``), and how many halves' scores
+are no mixture of the source half's per-class scores (``site_unlike_source_``:
+``label_shift_check`` against the source half's ``score_reference``), where
+it keeps them too, with the mean change of accuracy so (the type network on
+its own has no review cut, so only the second check applies to it).
 
     python benchmarks/bench_prior_shift.py \\
         --train-dir ../shared/data/chest_xray_224/train --out prior_shift.json \\
@@ -44,6 +47,7 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import StratifiedGroupKFold
 
 from sklearn_pneumo import expected_calibration_error, load_pretrained
+from sklearn_pneumo._label_shift_check import label_shift_check, score_reference
 from sklearn_pneumo._prior_shift import (
     PRIOR_STRENGTH,
     calibrated,
@@ -135,11 +139,13 @@ def site_figures(
     strengths,
     uncertainty,
     cut,
+    reference,
 ):
     """Figures of one drawn site, each half adapting for the other.
 
     ``source`` is ``(source_priors, source_calibration)``, ``cut`` the
-    model's ``review_cut``; one result per half and prior strength.
+    model's ``review_cut``, ``reference`` the source half's
+    ``score_reference``; one result per half and prior strength.
     """
     ill, well = np.flatnonzero(y_sick), np.flatnonzero(~y_sick)
     n_ill = round(share * size)
@@ -152,12 +158,10 @@ def site_figures(
     for adapt, score in (halves, halves[::-1]):
         shares, calibration = source
         before = scored(y_sick[score], proba[score], classes)
+        site = calibrated(proba[adapt][~outlier[adapt]], calibration)
+        unlike = label_shift_check(site, reference, random_state=0).p_value < 0.01
         for strength in strengths:
-            priors = em_priors(
-                calibrated(proba[adapt][~outlier[adapt]], calibration),
-                shares,
-                strength=strength,
-            )
+            priors = em_priors(site, shares, strength=strength)
             adapted = shift_priors(proba[score], shares, priors, calibration)
             after = scored(y_sick[score], adapted, classes)
             # The model's own probabilities moved by the same shares.
@@ -167,7 +171,7 @@ def site_figures(
             estimate = float(sick(priors[None], classes)[0])
             uncertain = site_warning(uncertainty[adapt][~outlier[adapt]], cut)
             results.append(
-                (strength, before, after, estimate, model_shifted, uncertain)
+                (strength, before, after, estimate, model_shifted, uncertain, unlike)
             )
     return results
 
@@ -206,6 +210,9 @@ def main():
         )
         labels_index = np.searchsorted(names, labels.astype(str))
         source = source_state(proba[source_half], labels_index[source_half])
+        reference = score_reference(
+            calibrated(proba[source_half], source[1]), labels_index[source_half]
+        )
         rng = np.random.default_rng(0)
         # As large as the rarer class allows at a share of 0.8 either way.
         rarer = min(y_sick[site_half].sum(), (~y_sick[site_half]).sum())
@@ -227,6 +234,7 @@ def main():
                     args.prior_strength,
                     uncertainty[site_half],
                     cut,
+                    reference,
                 )
             ]
             for strength in args.prior_strength:
@@ -246,12 +254,16 @@ def main():
                     "accuracy_change_mean_model_shifted": float(
                         np.mean([r[3]["accuracy"] - r[0]["accuracy"] for r in kept])
                     ),
-                    # The adapter's default: the model's answers where warned.
+                    # The adapter's default: the model's answers where either
+                    # check fires.
                     "uncertain_halves": int(sum(r[4] for r in kept)),
+                    "unlike_source_halves": int(sum(r[5] for r in kept)),
                     "accuracy_change_mean_default": float(
                         np.mean(
                             [
-                                0.0 if r[4] else r[1]["accuracy"] - r[0]["accuracy"]
+                                0.0
+                                if r[4] or r[5]
+                                else r[1]["accuracy"] - r[0]["accuracy"]
                                 for r in kept
                             ]
                         )
@@ -273,6 +285,7 @@ def main():
                     )
                     + f" ({row['accuracy_change_mean_model_shifted']:+.4f})"
                     + f"; {row['uncertain_halves']} of {len(kept)} halves less sure"
+                    + f", {row['unlike_source_halves']} unlike the source"
                     + f" ({row['accuracy_change_mean_default']:+.4f} keeping them)"
                 )
         report[classes] = {

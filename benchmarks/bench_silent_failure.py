@@ -44,8 +44,11 @@ copy (``adapted``): the class shares estimated by ``PriorShiftAdapter``'s
 EM on the copy's X-rays themselves, its outliers left out, and the copy's
 accuracy and recalls with its answers moved to them, as ``sklearn-pneumo
 adapt`` would move them for a site that sends X-rays so changed, and
-whether the site warning fires on them (``adapt`` then keeps the model's
-answers unless told otherwise).
+whether the site warning fires on them, and whether their scores are no
+mixture of the plain X-rays' per-class scores (the adapter's
+``site_unlike_source_``; the model's score reference, or one counted on
+the plain copy for a model without it): either way ``adapt`` then keeps
+the model's answers unless told otherwise.
 
     python benchmarks/bench_silent_failure.py \\
         --train-dir ../shared/data/chest_xray_224/train --out silent.json
@@ -83,6 +86,7 @@ from sklearn.metrics import roc_auc_score
 
 from sklearn_pneumo import PriorShiftAdapter, load_model
 from sklearn_pneumo._decision import log_odds
+from sklearn_pneumo._label_shift_check import label_shift_check, score_reference
 from sklearn_pneumo._noise import answers_hold
 from sklearn_pneumo._prior_shift import (
     PRIOR_STRENGTH,
@@ -90,6 +94,7 @@ from sklearn_pneumo._prior_shift import (
     em_priors,
     shift_priors,
     source_priors,
+    source_reference,
 )
 from sklearn_pneumo._site_warning import review_cut
 from sklearn_pneumo._walk import final_step
@@ -240,12 +245,14 @@ def logit_shifts(y_sick, proba_plain, proba_changed, names):
     }
 
 
-def adapted(model, assessed, y_sick, names):
+def adapted(model, assessed, y_sick, names, reference):
     """A copy's figures once its answers are moved to the class shares that
     ``PriorShiftAdapter`` estimates on its X-rays (outliers left out), as
     the adapter moves them: the estimated share of the positive class, the
-    accuracy and each class's recall; and whether the site warning fires
-    on them (the adapter then keeps the model's answers by default,
+    accuracy and each class's recall; whether the site warning fires on
+    them, and the p-value of their scores against a mixture of
+    ``reference``'s classes (``label_shift_check``), with whether the
+    adapter keeps the model's answers so (``kept``: either fires, as with
     ``on_uncertain_site="keep"``). None where the adapter refuses the copy:
     fewer than its ``min_samples`` X-rays are left once outliers are out."""
     proba, outlier = np.asarray(assessed.proba), np.asarray(assessed.outlier)
@@ -254,17 +261,29 @@ def adapted(model, assessed, y_sick, names):
         return None
     shares = source_priors(model)
     calibration = getattr(final_step(model), "source_calibration_", None)
-    priors = em_priors(
-        calibrated(proba[~outlier], calibration), shares, strength=PRIOR_STRENGTH
-    )
+    site = calibrated(proba[~outlier], calibration)
+    priors = em_priors(site, shares, strength=PRIOR_STRENGTH)
     moved = shift_priors(proba, shares, priors, calibration)
     right = (sick(moved, names) >= 0.5) == y_sick
+    warning = site_warning(uncertainty[~outlier], review_cut(model))
+    p_value = label_shift_check(site, reference, random_state=0).p_value
     return {
         "share": float(sick(priors[None], names)[0]),
         "accuracy": float(right.mean()),
         "recalls": [float(right[~y_sick].mean()), float(right[y_sick].mean())],
-        "site_warning": site_warning(uncertainty[~outlier], review_cut(model)),
+        "site_warning": warning,
+        "label_shift_p_value": p_value,
+        "kept": bool(warning or p_value < 0.01),
     }
+
+
+def plain_reference(model, plain_proba, y_sick):
+    """The model's score reference, or one counted on the plain copy."""
+    reference = source_reference(model)
+    if reference is not None:
+        return reference
+    calibration = getattr(final_step(model), "source_calibration_", None)
+    return score_reference(calibrated(plain_proba, calibration), y_sick)
 
 
 def adapted_text(row, names):
@@ -278,7 +297,9 @@ def adapted_text(row, names):
     return (
         f"; adapted: share {figures['share']:.2f}, accuracy "
         f"{figures['accuracy']:.3f} ({recalls}), site warning "
-        f"{figures['site_warning']}"
+        f"{figures['site_warning']}, shares alone p = "
+        f"{figures.get('label_shift_p_value', float('nan')):.3f}"
+        + ("; adapt keeps the model's answers" if figures.get("kept") else "")
     )
 
 
@@ -337,9 +358,11 @@ def main():
             copies[name] = [
                 change(image, label) for image, label in zip(copies["plain"], labels)
             ]
-        figures, two_class = {}, {}
-        for name, images in copies.items():
+        figures, two_class, reference = {}, {}, None
+        for name, images in copies.items():  # "plain" first
             assessed = model.assess(images)
+            if reference is None and len(names) == 2:
+                reference = plain_reference(model, assessed.proba, y_sick)
             p = sick(np.asarray(assessed.proba), names)
             two_class[name] = np.column_stack([1 - p, p])
             right = (p >= 0.5) == y_sick
@@ -351,7 +374,9 @@ def main():
                 "flagged": float(np.mean(assessed.outlier)),
             }
             if len(names) == 2:
-                figures[name]["adapted"] = adapted(model, assessed, y_sick, names)
+                figures[name]["adapted"] = adapted(
+                    model, assessed, y_sick, names, reference
+                )
             if "viral" in names and "normal" in names:  # the types' own question
                 figures[name][TYPE_AUC] = type_auc(
                     labels, np.asarray(assessed.proba), names

@@ -60,9 +60,11 @@ answers in Keras and in ONNX Runtime.
 ``--source-priors`` measures the ``source_priors_`` and
 ``source_calibration_`` of the shipped model of ``--classes`` (the class
 shares its calibrated probabilities reflect, and the calibration, which
-``PriorShiftAdapter`` and ``sklearn-pneumo adapt`` start from) on labelled
-training-folder X-rays it was not fitted on, and saves both forms again
-with them in its record.
+``PriorShiftAdapter`` and ``sklearn-pneumo adapt`` start from), with its
+score reference (``source_score_edges_`` and ``source_score_counts_``, which
+the adapter tests a site's scores against), on labelled training-folder
+X-rays it was not fitted on, and saves both forms again with them in its
+record.
 
 ``--two-stage`` writes into the three-class record the probabilities that
 ``load_pretrained("normal-bacterial-viral")``, the two shipped models
@@ -383,6 +385,8 @@ def add_source_priors(train_dir, out_dir, stems):
         record["source_priors"] = {
             "shares": shares,
             "calibration": pipe[-1].source_calibration_.tolist(),
+            "score_edges": pipe[-1].source_score_edges_.tolist(),
+            "score_counts": pipe[-1].source_score_counts_.tolist(),
             "measured_on": f"{len(held_out_paths)} X-rays of {where}",
         }
         record_file.write_text(json.dumps(record, indent=2) + "\n")
