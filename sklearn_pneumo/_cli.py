@@ -207,7 +207,9 @@ def _parser():
         "cannot be read. Warn at "
         "the end where more answers lie above the model's review cut of "
         "uncertainty than of its validation X-rays (the shipped models, and "
-        "models adapted or calibrated from them, carry one).",
+        "models adapted or calibrated from them, carry one), and where the "
+        "scores are no mix of its validation X-rays' per class (the shipped "
+        "binary model, and networks fitted with a hold-out, keep those).",
     )
     predict.add_argument(
         "arguments",

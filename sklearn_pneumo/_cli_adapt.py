@@ -6,7 +6,10 @@ Its options and its ``run``, registered by the command line's dispatcher
 
 from pathlib import Path
 
+from sklearn.utils import Bunch
+
 from ._class_names import class_display_names
+from ._label_shift_check import unlike_source_warning
 from ._pretrained import STEMS
 from ._prior_shift import PRIOR_STRENGTH
 from ._site_warning import more_uncertain, review_cut, uncertainty_warning
@@ -190,10 +193,9 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, check_output, 
             f"class shares estimated from them may be wrong too{then}."
         )
     if adapter.site_unlike_source_:
+        check = Bunch(p_value=adapter.label_shift_p_value_, n=adapter.n_samples_)
         log(
-            "sklearn-pneumo: warning: the model scores these X-rays unlike its "
-            "validation X-rays of any mix of classes (p = "
-            f"{adapter.label_shift_p_value_:.2g}): the site differs by more "
-            "than its class shares, and the shares estimated from its X-rays "
-            f"lean toward the class the model errs toward{then}."
+            f"sklearn-pneumo: warning: {unlike_source_warning(check)} The class "
+            "shares estimated from them lean toward the class the model errs "
+            f"toward{then}."
         )

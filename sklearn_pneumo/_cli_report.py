@@ -116,6 +116,7 @@ def _labels_from_folders(paths, classes):
 
 def run(args, *, model_and_inputs, load_predictor, expand_inputs, log):
     """Score, draw and write the report; the command line's helpers are passed in."""
+    from ._label_shift_check import unlike_source_warning
     from ._report import review_report
     from ._site_warning import uncertainty_warning
 
@@ -157,4 +158,6 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, log):
         log(f"  {path}: {reason}")
     if summary.uncertain is not None and summary.uncertain.more:
         log(f"sklearn-pneumo: warning: {uncertainty_warning(summary.uncertain)}")
+    if summary.unlike_source is not None and summary.unlike_source.more:
+        log(f"sklearn-pneumo: warning: {unlike_source_warning(summary.unlike_source)}")
     return 1 if summary.n_errors else 0

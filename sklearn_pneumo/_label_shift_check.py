@@ -172,3 +172,24 @@ def label_shift_check(proba, reference, *, n_resamples=500, random_state=None):
         shares=shares,
         n=n_site,
     )
+
+
+def unlike_source_warning(check):
+    """What the command line and the page say where ``check.more``.
+
+    Examples
+    --------
+    >>> from sklearn.utils import Bunch
+    >>> print(unlike_source_warning(Bunch(p_value=0.002, n=120)))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    The model scores these X-rays unlike its validation X-rays in any mix of
+    the classes (120 X-rays, p = 0.002): this site differs by more than its
+    class shares. Its answers may not hold here: check them on labelled
+    X-rays of this site before trusting them.
+    """
+    return (
+        "The model scores these X-rays unlike its validation X-rays in any mix "
+        f"of the classes ({check.n} X-rays, p = {check.p_value:.2g}): this site "
+        "differs by more than its class shares. Its answers may not hold here: "
+        "check them on labelled X-rays of this site before trusting them."
+    )

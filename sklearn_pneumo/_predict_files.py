@@ -10,7 +10,9 @@ from sklearn.utils import Bunch
 from tqdm.auto import tqdm
 
 from ._class_names import class_display_names
+from ._label_shift_check import unlike_source_warning
 from ._loader import apply_to_readable, check_paths
+from ._prior_shift import source_reference, unlike_source
 from ._resume import check_state, kept_rows, run_state, write_state
 from ._site_warning import (
     check_review_share,
@@ -127,6 +129,13 @@ def predict_files(
         surely than those it was validated on, where labels should check
         its answers.
 
+    A model that keeps how its validation X-rays of each class score (the
+    shipped binary model, a network fitted with a hold-out; see
+    :class:`PriorShiftAdapter`) is also checked on these inputs' scores
+    (those read and not flagged as outliers): where they are no mixture of
+    its validation X-rays' per-class scores in any shares, a UserWarning
+    says the site differs by more than its class shares.
+
     Returns
     -------
     Bunch
@@ -137,7 +146,10 @@ def predict_files(
         With a review share (given, or the model's), ``uncertain``:
         ``above`` (inputs above the cut), ``n`` (those compared), ``cut``,
         ``share``, ``p_value`` of the one-sided binomial test and ``more``
-        (whether it is below 0.01), counting kept rows too.
+        (whether it is below 0.01), counting kept rows too. For a model
+        with a score reference, ``unlike_source``: ``p_value``, ``n`` (the
+        inputs tested), ``statistic``, ``shares`` (of the best mixture) and
+        ``more`` (whether ``p_value`` is below 0.01); else None.
     """
     if review_uncertainty is None and review_share is None:
         review_uncertainty, review_share = review_cut(model)
@@ -154,9 +166,10 @@ def predict_files(
             raise ValueError("resume=True needs an output path, not a file object")
         csv.writer(output).writerow(header)
         batches = _batches(model, paths, batch_size, client)
-        summary, counts = _summary(len(paths), []), _counts(review_uncertainty, [])
+        summary = _summary(len(paths), [])
+        counts = _counts(model, review_uncertainty, [], header)
         _write_rows(batches, len(paths), output, progress, summary, header, counts)
-        return _compared(summary, counts, review_share)
+        return _compared(model, summary, counts, review_share)
     output = Path(output)
     if output.is_dir():
         raise IsADirectoryError(f"output {output} is a directory, not a file")
@@ -180,13 +193,14 @@ def predict_files(
     with handle:
         rest = paths[len(kept) :]
         batches = _batches(model, rest, batch_size, client)
-        summary, counts = _summary(len(paths), kept), _counts(review_uncertainty, kept)
+        summary = _summary(len(paths), kept)
+        counts = _counts(model, review_uncertainty, kept, header)
         _write_rows(batches, len(rest), handle, progress, summary, header, counts)
         os.fsync(handle.fileno())
     os.replace(partial, output)
     state_file.unlink(missing_ok=True)
     summary.n_resumed = len(kept)
-    return _compared(summary, counts, review_share)
+    return _compared(model, summary, counts, review_share)
 
 
 def _batches(model, paths, batch_size, client):
@@ -234,38 +248,59 @@ def _summary(n_files, kept):
     )
 
 
-def _counts(cut, kept):
-    """The answers compared with ``cut`` (None without one), ``kept`` counted."""
-    if cut is None:
-        return None
-    counts = Bunch(cut=cut, above=0, n=0)
+def _counts(model, cut, kept, header):
+    """What the site checks count: answers against ``cut`` (None: none), and
+    probabilities where ``model`` has a score reference; ``kept`` counted."""
+    columns = [c for c in header if c.startswith("proba_")]
+    counts = Bunch(
+        cut=cut,
+        above=0,
+        n=0,
+        columns=columns,
+        proba=[] if source_reference(model) is not None else None,
+    )
     for row in kept:
-        _count_uncertain(counts, row)
+        _count(counts, row)
     return counts
 
 
-def _count_uncertain(counts, row):
-    """Count ``row`` (the CSV's strings by column) if it has an answer to compare.
+def _count(counts, row):
+    """Count ``row`` (the CSV's strings by column) if it has an answer to check.
 
-    Those are the rows read, not flagged as outliers, and with an uncertainty.
+    Those are the rows read and not flagged as outliers: their
+    probabilities, and, with an uncertainty, whether it is above the cut.
+    A row scored in this run holds its flag as the number, one read back
+    from the file as the text.
     """
-    if row["error"] or row.get("outlier") == "1" or not row.get("uncertainty"):
+    if row["error"] or str(row.get("outlier")) == "1":
+        return
+    if counts.proba is not None:
+        counts.proba.append([float(row[c]) for c in counts.columns])
+    if counts.cut is None or not row.get("uncertainty"):
         return
     counts.n += 1
     counts.above += float(row["uncertainty"]) > counts.cut
 
 
-def _compared(summary, counts, review_share):
-    """``summary``, with its ``uncertain`` comparison where ``counts`` were kept.
+def _compared(model, summary, counts, review_share):
+    """``summary``, with the site checks of ``counts``: ``uncertain`` where a
+    cut was given or kept, ``unlike_source`` (None without a score reference).
 
-    A UserWarning says where the share above the cut is more than chance.
+    A UserWarning says where either check fires.
     """
-    if counts is not None:
+    if counts.cut is not None:
         summary.uncertain = compare_share(
             counts.above, counts.n, review_share, cut=counts.cut
         )
         if summary.uncertain.more:
             warnings.warn(uncertainty_warning(summary.uncertain), stacklevel=3)
+    summary.unlike_source = None
+    if counts.proba:
+        summary.unlike_source = unlike_source(
+            model, np.asarray(counts.proba), random_state=0
+        )
+        if summary.unlike_source.more:
+            warnings.warn(unlike_source_warning(summary.unlike_source), stacklevel=3)
     return summary
 
 
@@ -322,7 +357,7 @@ def _write_rows(batches, n_files, handle, progress, summary, header, counts=None
             elif outlier is not None:
                 summary.n_outliers += int(row[outlier])
             if counts is not None:
-                _count_uncertain(counts, dict(zip(header, row)))
+                _count(counts, dict(zip(header, row)))
     bar.close()
     return summary
 

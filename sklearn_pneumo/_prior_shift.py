@@ -207,6 +207,43 @@ def source_reference(model):
     return Bunch(edges=np.asarray(edges), counts=np.asarray(counts))
 
 
+def unlike_source(model, proba, *, random_state=None):
+    """Whether ``model`` scores a site's X-rays unlike any mix of its validation ones.
+
+    The site's scores are tested against a mixture of the model's per-class
+    scores on its validation X-rays (its :func:`source_reference`), in
+    whatever shares fit best (:func:`label_shift_check`).
+
+    Parameters
+    ----------
+    model : fitted model
+        One with a score reference: a network fitted with a hold-out, a
+        model given one by :func:`measure_source_priors` with labels, the
+        shipped binary model, or an archive of one.
+    proba : array-like of shape (n_samples, n_classes)
+        Its probabilities of the site's X-rays as it gives them (those not
+        flagged as outliers); they are calibrated as the reference was.
+    random_state : int, RandomState or None, default=None
+        Seeds the bootstrap.
+
+    Returns
+    -------
+    Bunch or None
+        :func:`label_shift_check`'s, with ``more``: whether ``p_value`` is
+        below 1 %. None for a model without a score reference, or no
+        X-rays.
+    """
+    reference = source_reference(model)
+    if reference is None or not len(proba):
+        return None
+    calibration = getattr(final_step(model), "source_calibration_", None)
+    check = label_shift_check(
+        calibrated(proba, calibration), reference, random_state=random_state
+    )
+    check.more = check.p_value < _ALPHA
+    return check
+
+
 def source_priors(model):
     """The class shares of ``model``'s probabilities; a ValueError says how to add."""
     priors = getattr(final_step(model), "source_priors_", None)
@@ -459,6 +496,9 @@ class PriorShiftAdapter(
         self.source_calibration_ = getattr(
             final_step(model), "source_calibration_", None
         )
+        check = unlike_source(model, proba, random_state=self.random_state)
+        self.label_shift_p_value_ = np.nan if check is None else check.p_value
+        self.site_unlike_source_ = check is not None and check.more
         proba = calibrated(proba, self.source_calibration_)
         self.n_samples_ = len(proba)
         self.site_uncertainty_ = uncertainty
@@ -466,15 +506,6 @@ class PriorShiftAdapter(
         self.site_uncertain_ = bool(
             cut is not None and more_uncertain(uncertainty, cut, share).more
         )
-        reference = source_reference(model)
-        self.label_shift_p_value_ = (
-            np.nan
-            if reference is None
-            else label_shift_check(
-                proba, reference, random_state=self.random_state
-            ).p_value
-        )
-        self.site_unlike_source_ = bool(self.label_shift_p_value_ < _ALPHA)
         self.priors_ = em_priors(proba, source, strength=self.prior_strength)
         self.priors_interval_ = self._bootstrap(proba, source)
         # The prior keeps every share off 0 and 1: what the inputs alone say

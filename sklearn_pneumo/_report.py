@@ -30,6 +30,7 @@ from ._loader import (
     scale_intensity,
 )
 from ._predict_files import csv_columns, row_batches
+from ._prior_shift import unlike_source
 from ._report_page import (
     metrics_html,
     model_facts,
@@ -240,7 +241,13 @@ def review_report(
         ``errors`` (``(path, reason)`` pairs) and ``uncertain``: with a
         review share (given, or the model's), the comparison: ``above``
         (inputs above the cut), ``n`` (those compared), ``cut``, ``share``,
-        ``p_value`` and ``more`` (whether the page warns); else None.
+        ``p_value`` and ``more`` (whether the page warns); else None. And
+        ``unlike_source``: for a model that keeps how its validation X-rays
+        of each class score (see :class:`PriorShiftAdapter`), whether these
+        inputs' scores (those read and not flagged) are a mixture of those in
+        any shares: ``p_value``, ``n``, ``shares`` and ``more`` (whether the
+        page warns that the site differs by more than its class shares);
+        else None.
 
     Examples
     --------
@@ -309,7 +316,15 @@ def review_report(
                 review_uncertainty,
                 review_share,
             )
-        summary = summary_html(records, facts, names, labels is not None, uncertain)
+        answered = [r for r in records if not (r["error"] or r.get("outlier"))]
+        unlike = None
+        if answered:
+            unlike = unlike_source(
+                model, np.array([r["proba"] for r in answered]), random_state=0
+            )
+        summary = summary_html(
+            records, facts, names, labels is not None, uncertain, unlike
+        )
         metrics = ""
         scored = [r for r in records if r["prediction"] and "label" in r]
         if scored:
@@ -351,6 +366,7 @@ def review_report(
         heatmaps=draw,
         errors=errors,
         uncertain=uncertain,
+        unlike_source=unlike,
     )
 
 

@@ -15,6 +15,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from ._class_names import class_display_names
 from ._evaluation import proportion_interval
+from ._label_shift_check import unlike_source_warning
 from ._site_warning import uncertainty_warning
 from ._version import __version__
 from ._walk import scoring_model
@@ -206,7 +207,17 @@ def uncertainty_html(uncertain):
     return line, f'<p class="warning" role="alert">{text}</p>'
 
 
-def summary_html(records, facts, header_classes, has_labels, uncertain=None):
+def unlike_source_html(unlike):
+    """The summary's warning where the scores are no mix of the validation ones."""
+    if unlike is None or not unlike.more:
+        return ""
+    text = html.escape(unlike_source_warning(unlike))
+    return f'<p class="warning" role="alert">{text}</p>'
+
+
+def summary_html(
+    records, facts, header_classes, has_labels, uncertain=None, unlike=None
+):
     counts = {name: 0 for name in header_classes}
     for record in records:
         if record["prediction"]:
@@ -239,7 +250,7 @@ def summary_html(records, facts, header_classes, has_labels, uncertain=None):
     compared, alert = uncertainty_html(uncertain)
     return (
         '<section aria-labelledby="summary-h"><h2 id="summary-h">Summary</h2>'
-        f"{alert}"
+        f"{alert}{unlike_source_html(unlike)}"
         f'<div class="summary"><ul class="counts"><li><b>{len(records)}</b> inputs</li>'
         f"{items}<li><b>{flagged}</b> flagged as outliers</li>"
         f"<li><b>{review}</b> need review ({html.escape(rule)})</li>{compared}"

@@ -49,3 +49,74 @@ def test_normal_x_rays_scored_nearer_pneumonia_are_refused():
     check = label_shift_check(scores(site, rng, normal_shift=2.0), reference)
     assert check.p_value < 0.01 and check.n == 400
     assert check.shares[1] > 0.74  # read as more pneumonia, as EM reads it
+
+
+@pytest.fixture(scope="module")
+def bundled_scores():
+    """The shipped archive's scores of the bundled X-rays, and their labels."""
+    from sklearn_pneumo import load_pretrained
+    from sklearn_pneumo.datasets import load_chest_xray_224
+
+    paths, y = load_chest_xray_224()
+    proba = load_pretrained(runtime="onnx").predict_proba(paths)
+    return np.asarray(paths), np.asarray(y), proba
+
+
+def with_reference(proba, y, *, normal_moved=False):
+    """The shipped archive, keeping the reference of ``proba`` and labels ``y``.
+
+    With ``normal_moved``, as if its validation's normal X-rays had scored
+    in the pneumonia bins: no mix of those classes gives normal answers.
+    """
+    from sklearn_pneumo import load_pretrained
+    from sklearn_pneumo._prior_shift import calibrated
+
+    scorer = load_pretrained(runtime="onnx")
+    reference = score_reference(calibrated(proba, scorer.source_calibration_), y)
+    counts = reference.counts.copy()
+    if normal_moved:
+        counts[0] = counts[0][::-1]
+    scorer.source_score_edges_, scorer.source_score_counts_ = reference.edges, counts
+    return scorer
+
+
+def test_files_and_the_page_warn_where_scores_are_no_mix_of_the_validation_ones(
+    bundled_scores, tmp_path
+):
+    import csv
+    import io
+    import warnings
+
+    from sklearn_pneumo import predict_files, review_report
+
+    paths, y, proba = bundled_scores
+    site = paths[1::2]
+    same = with_reference(proba[::2], y[::2])  # the other half of one source
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the site warning may fire: not this one
+        summary = predict_files(same, site, tmp_path / "same.csv")
+    rows = list(csv.DictReader((tmp_path / "same.csv").open()))
+    answered = [row for row in rows if row["outlier"] == "0" and not row["error"]]
+    assert summary.unlike_source.n == len(answered) >= 80
+    assert summary.uncertain.n == len(answered) < len(rows)  # an outlier left out
+    assert not summary.unlike_source.more
+    moved = with_reference(proba[::2], y[::2], normal_moved=True)
+    with pytest.warns(UserWarning, match="unlike its validation X-rays in any mix"):
+        warned = predict_files(moved, site, io.StringIO())
+    assert warned.unlike_source.more and warned.unlike_source.n == len(answered)
+    report = review_report(moved, site, tmp_path / "page", heatmaps=False)
+    assert report.unlike_source.p_value == warned.unlike_source.p_value
+    page = (tmp_path / "page" / "index.html").read_text()
+    assert "unlike its validation X-rays in any mix of the classes" in page
+
+
+def test_a_model_without_a_reference_is_not_checked(bundled_scores):
+    import io
+
+    from sklearn_pneumo import load_pretrained, predict_files
+
+    paths, _, _ = bundled_scores
+    scorer = load_pretrained(runtime="onnx")
+    scorer.source_score_edges_ = scorer.source_score_counts_ = None
+    summary = predict_files(scorer, paths[:6], io.StringIO())
+    assert summary.unlike_source is None
