@@ -11,7 +11,7 @@ from sklearn.utils import Bunch
 from ._class_names import class_display_names
 from ._label_shift_check import unlike_source_warning
 from ._pretrained import STEMS
-from ._prior_shift import PRIOR_STRENGTH
+from ._prior_shift import PRIOR_STRENGTH, flagged_rate
 from ._site_warning import more_uncertain, review_cut, uncertainty_warning
 
 
@@ -191,6 +191,15 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, check_output, 
         log(
             f"sklearn-pneumo: warning: {uncertainty_warning(uncertain)} The "
             f"class shares estimated from them may be wrong too{then}."
+        )
+    if adapter.site_flagged_:
+        total = adapter.n_samples_ + adapter.n_outliers_
+        log(
+            f"sklearn-pneumo: warning: {adapter.n_outliers_} of {total} X-rays "
+            f"({adapter.n_outliers_ / total:.0%}) are flagged as outliers, against "
+            f"the {flagged_rate(model):.1%} of its validation X-rays the model "
+            "flags: the flags may take more of one class than of the other, "
+            f"and the shares estimated from the rest lean the other way{then}."
         )
     if adapter.site_unlike_source_:
         check = Bunch(p_value=adapter.label_shift_p_value_, n=adapter.n_samples_)

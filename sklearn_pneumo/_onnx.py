@@ -40,7 +40,7 @@ from ._onnx_archive import (
     read_archive,
     refused,
 )
-from ._prior_shift import shift_priors, source_reference
+from ._prior_shift import flagged_rate, shift_priors, source_reference
 from ._site_warning import review_cut, view_settings
 from ._steps import (
     iter_overlapped,
@@ -391,6 +391,7 @@ def export_onnx(model, path, *, quantize=None, calibration=None, holdout=None):
             getattr(final_step(model), "source_calibration_", None)
         ),
         "source_scores": _source_scores(model),
+        "outlier_rate": flagged_rate(model),
         "prior_shift": prior_shift,
         "review": review,
         "versions": _versions(),
@@ -541,6 +542,9 @@ class OnnxScorer(LogOddsMixin, TypicalityMixin):
         What the archive says of itself: settings, versions, checksums.
     offset_ : float
         Typicality below it is flagged as an outlier.
+    outlier_rate_ : float
+        The share of its validation X-rays the exported model flags (its
+        networks' ``outlier_rate``), where it has outlier flags.
     review_uncertainty_, review_share_ : float
         The exported model's review cut of uncertainty and the share of its
         validation X-rays above it (:func:`measure_review_cut`), where it
@@ -559,6 +563,8 @@ class OnnxScorer(LogOddsMixin, TypicalityMixin):
         if manifest.get("source_priors") is not None:
             self.source_priors_ = np.asarray(manifest["source_priors"])
             self.source_calibration_ = manifest.get("source_calibration")
+        if manifest.get("outlier_rate") is not None:
+            self.outlier_rate_ = manifest["outlier_rate"]
         scores = manifest.get("source_scores")
         if scores is not None:
             self.source_score_edges_ = np.asarray(scores["edges"], dtype=np.float64)

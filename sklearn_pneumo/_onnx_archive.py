@@ -57,6 +57,7 @@ _OPTIONAL_FIELDS = {
     "source_priors",
     "source_calibration",
     "source_scores",
+    "outlier_rate",
     "prior_shift",
     "quantization",
     "review",
@@ -289,6 +290,12 @@ def _check_manifest(manifest):
         manifest.get("source_calibration"), "source_calibration", n_classes
     )
     _check_source_scores(manifest.get("source_scores"), n_classes)
+    rate = manifest.get("outlier_rate")
+    _require(
+        rate is None or (_is_number(rate) and 0 < rate < 1),
+        f"outlier_rate is {rate!r}: null, or the share in (0, 1) of the "
+        "validation X-rays the outlier model flags",
+    )
     review = manifest.get("review")
     _require(
         review is None

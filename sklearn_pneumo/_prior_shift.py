@@ -34,7 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._decision import LogOddsMixin
 from ._label_shift_check import label_shift_check, score_reference
-from ._site_warning import more_uncertain, review_cut
+from ._site_warning import compare_share, more_uncertain, review_cut
 from ._upstream import (
     HasMethods,
     Interval,
@@ -42,7 +42,7 @@ from ._upstream import (
     fit_context,
     validate_estimator_params,
 )
-from ._walk import final_step, scoring_model
+from ._walk import final_step, fitted_networks, scoring_model
 
 #: Estimated shares below this (or above one minus it) sit at their bound.
 _BOUND = 0.01
@@ -244,6 +244,25 @@ def unlike_source(model, proba, *, random_state=None):
     return check
 
 
+def flagged_rate(model):
+    """The share of X-rays like its validation ones that ``model`` flags, or None.
+
+    A network's outlier model flags its ``outlier_rate`` of its held-out
+    X-rays; a model of several networks, the largest of theirs; an ONNX
+    archive, the rate it was exported with (``outlier_rate_``). None for a
+    model without outlier flags.
+    """
+    rate = getattr(final_step(model), "outlier_rate_", None)
+    if rate is not None:
+        return float(rate)
+    rates = [
+        network.outlier_rate
+        for network in fitted_networks(model)
+        if network.outlier_rate is not None and hasattr(network, "offset_")
+    ]
+    return max(rates) if rates else None
+
+
 def source_priors(model):
     """The class shares of ``model``'s probabilities; a ValueError says how to add."""
     priors = getattr(final_step(model), "source_priors_", None)
@@ -337,9 +356,12 @@ class PriorShiftAdapter(
     on_uncertain_site : {"keep", "adapt"}, default="keep"
         What to do where the site differs from the model's validation
         X-rays by more than its class shares: where the model is less sure
-        of the site's inputs (``site_uncertain_``), or where their scores
+        of the site's inputs (``site_uncertain_``), where their scores
         are no mixture of its validation X-rays' per-class scores
-        (``site_unlike_source_``). "keep": answer as the model does. The
+        (``site_unlike_source_``), or where it flags more of them than of
+        its validation X-rays (``site_flagged_``: the flags may take one
+        class more than the other, and the shares of those left lean the
+        other way). "keep": answer as the model does. The
         shares EM estimates there lean toward the class the model errs
         toward (on the 16 bundled later X-rays, taken twice, 18 % normal
         where there are 50 %; on finely sharpened X-rays, 26 % of normal
@@ -393,6 +415,11 @@ class PriorShiftAdapter(
         Whether ``label_shift_p_value_`` is below 1 %: the site's X-rays
         differ from the model's validation X-rays by more than their class
         shares. False where it is NaN.
+    site_flagged_ : bool
+        Whether the model flags more of the site's inputs as outliers than
+        the share of its validation X-rays it flags (:func:`flagged_rate`)
+        allows by chance (one-sided binomial test at 1 %). False for a
+        model without outlier flags.
 
     Examples
     --------
@@ -482,6 +509,11 @@ class PriorShiftAdapter(
             uncertainty = np.full(len(proba), np.nan)
         proba = np.asarray(proba, dtype=np.float64)
         self.n_outliers_ = int(outlier.sum()) if outlier is not None else 0
+        rate = flagged_rate(model) if outlier is not None else None
+        self.site_flagged_ = bool(
+            rate is not None
+            and compare_share(self.n_outliers_, len(outlier), rate).more
+        )
         if self.skip_outliers and outlier is not None:
             proba, uncertainty = proba[~outlier], uncertainty[~outlier]
         if len(proba) < self.min_samples:
@@ -569,13 +601,18 @@ class PriorShiftAdapter(
     @property
     def differs_beyond_shares(self):
         """Whether the site differs from the model's validation X-rays by more
-        than its class shares: ``site_uncertain_`` or ``site_unlike_source_``.
+        than its class shares: ``site_uncertain_``, ``site_unlike_source_``
+        or ``site_flagged_``.
 
-        An adapter saved before ``site_unlike_source_`` existed did not test
-        it, and counts ``site_uncertain_`` alone.
+        An adapter saved before the last two existed did not test them, and
+        counts ``site_uncertain_`` alone.
         """
         check_is_fitted(self)
-        return bool(self.site_uncertain_ or getattr(self, "site_unlike_source_", False))
+        return bool(
+            self.site_uncertain_
+            or getattr(self, "site_unlike_source_", False)
+            or getattr(self, "site_flagged_", False)
+        )
 
     def _shifted(self, proba):
         return shift_priors(proba, self.source_priors_, *self._shift())

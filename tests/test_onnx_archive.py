@@ -114,6 +114,8 @@ BAD_VALUES = {
     "review share 1": (("review",), {"uncertainty": 0.1, "share_above": 1}, "review"),
     "negative cut": (("review",), {"uncertainty": -1, "share_above": 0.1}, "review"),
     "scores as text": (("source_scores",), "normal", "source_scores"),
+    "rate above 1": (("outlier_rate",), 1.5, "outlier_rate"),
+    "rate as text": (("outlier_rate",), "low", "outlier_rate"),
     "scores edges unordered": (
         ("source_scores",),
         {"edges": [[0.9, 0.6], [0.6, 0.9]], "counts": [[1] * 6, [1] * 6]},

@@ -258,6 +258,24 @@ def test_leaves_outliers_out_keeps_flags_and_saves(network, tmp_path):
     np.testing.assert_array_equal(loaded.priors_, adapter.priors_)
 
 
+def test_a_site_flagged_more_than_the_validation_keeps_the_models_answers(
+    network, tmp_path
+):
+    clf, rows, _ = network
+    noise = np.random.default_rng(5).random((20, rows.shape[1]), dtype=np.float32)
+    plain = PriorShiftAdapter(clf, min_samples=10, random_state=0).fit(rows[:80])
+    assert plain.n_outliers_ <= 2 and not plain.site_flagged_  # rate 0.01
+    site = np.vstack([rows[:60], noise])
+    adapter = PriorShiftAdapter(clf, min_samples=10, random_state=0).fit(site)
+    assert adapter.n_outliers_ >= 15 and adapter.site_flagged_
+    assert adapter.differs_beyond_shares
+    np.testing.assert_allclose(adapter.predict_proba(rows), clf.predict_proba(rows))
+    export_onnx(clf, tmp_path / "model.onnx.zip")
+    archive = load_onnx(tmp_path / "model.onnx.zip")
+    assert archive.outlier_rate_ == clf.outlier_rate == 0.01
+    assert PriorShiftAdapter(archive, min_samples=10).fit(site).site_flagged_
+
+
 def test_an_adapted_border_trimming_model_writes_as_many_columns_as_its_header(
     tmp_path,
 ):
