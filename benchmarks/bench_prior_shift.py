@@ -27,9 +27,11 @@ sure of than of its validation X-rays (the site warning, against the
 model's review cut: ``site_uncertain_``), where the adapter keeps the
 model's answers (``on_uncertain_site="keep"``), and how many halves' scores
 are no mixture of the source half's per-class scores (``site_unlike_source_``:
-``label_shift_check`` against the source half's ``score_reference``), where
-it keeps them too, with the mean change of accuracy so (the type network on
-its own has no review cut, so only the second check applies to it).
+``label_shift_check`` against the source half's ``score_reference``) or
+hold more outliers than the model's ``flagged_rate`` allows
+(``site_flagged_``; counted with the former), where it keeps them too,
+with the mean change of accuracy so (the type network on its own has no
+review cut, so only the last two checks apply to it).
 
     python benchmarks/bench_prior_shift.py \\
         --train-dir ../shared/data/chest_xray_224/train --out prior_shift.json \\
@@ -52,10 +54,11 @@ from sklearn_pneumo._prior_shift import (
     PRIOR_STRENGTH,
     calibrated,
     em_priors,
+    flagged_rate,
     shift_priors,
     source_state,
 )
-from sklearn_pneumo._site_warning import more_uncertain, review_cut
+from sklearn_pneumo._site_warning import compare_share, more_uncertain, review_cut
 from sklearn_pneumo.datasets import load_image_folder, pneumonia_type
 
 SHARES = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -140,12 +143,14 @@ def site_figures(
     uncertainty,
     cut,
     reference,
+    rate,
 ):
     """Figures of one drawn site, each half adapting for the other.
 
     ``source`` is ``(source_priors, source_calibration)``, ``cut`` the
     model's ``review_cut``, ``reference`` the source half's
-    ``score_reference``; one result per half and prior strength.
+    ``score_reference``, ``rate`` the model's ``flagged_rate``; one result
+    per half and prior strength.
     """
     ill, well = np.flatnonzero(y_sick), np.flatnonzero(~y_sick)
     n_ill = round(share * size)
@@ -160,6 +165,8 @@ def site_figures(
         before = scored(y_sick[score], proba[score], classes)
         site = calibrated(proba[adapt][~outlier[adapt]], calibration)
         unlike = label_shift_check(site, reference, random_state=0).p_value < 0.01
+        if rate is not None:  # flagged beyond the model's rate: kept too
+            unlike |= bool(compare_share(outlier[adapt].sum(), len(adapt), rate).more)
         for strength in strengths:
             priors = em_priors(site, shares, strength=strength)
             adapted = shift_priors(proba[score], shares, priors, calibration)
@@ -235,6 +242,7 @@ def main():
                     uncertainty[site_half],
                     cut,
                     reference,
+                    flagged_rate(model),
                 )
             ]
             for strength in args.prior_strength:
@@ -257,7 +265,7 @@ def main():
                     # The adapter's default: the model's answers where either
                     # check fires.
                     "uncertain_halves": int(sum(r[4] for r in kept)),
-                    "unlike_source_halves": int(sum(r[5] for r in kept)),
+                    "unlike_or_flagged_halves": int(sum(r[5] for r in kept)),
                     "accuracy_change_mean_default": float(
                         np.mean(
                             [
@@ -285,7 +293,8 @@ def main():
                     )
                     + f" ({row['accuracy_change_mean_model_shifted']:+.4f})"
                     + f"; {row['uncertain_halves']} of {len(kept)} halves less sure"
-                    + f", {row['unlike_source_halves']} unlike the source"
+                    + f", {row['unlike_or_flagged_halves']} unlike the source"
+                    + " or flagged beyond its rate"
                     + f" ({row['accuracy_change_mean_default']:+.4f} keeping them)"
                 )
         report[classes] = {

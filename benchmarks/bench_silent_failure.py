@@ -92,11 +92,12 @@ from sklearn_pneumo._prior_shift import (
     PRIOR_STRENGTH,
     calibrated,
     em_priors,
+    flagged_rate,
     shift_priors,
     source_priors,
     source_reference,
 )
-from sklearn_pneumo._site_warning import review_cut
+from sklearn_pneumo._site_warning import compare_share, review_cut
 from sklearn_pneumo._walk import final_step
 from sklearn_pneumo.datasets import load_image_folder
 
@@ -251,9 +252,10 @@ def adapted(model, assessed, y_sick, names, reference):
     the adapter moves them: the estimated share of the positive class, the
     accuracy and each class's recall; whether the site warning fires on
     them, and the p-value of their scores against a mixture of
-    ``reference``'s classes (``label_shift_check``), with whether the
-    adapter keeps the model's answers so (``kept``: either fires, as with
-    ``on_uncertain_site="keep"``). None where the adapter refuses the copy:
+    ``reference``'s classes (``label_shift_check``), and whether more are
+    flagged than the model's ``flagged_rate`` allows, with whether the
+    adapter keeps the model's answers so (``kept``: any of the three fires,
+    as with ``on_uncertain_site="keep"``). None where the adapter refuses the copy:
     fewer than its ``min_samples`` X-rays are left once outliers are out."""
     proba, outlier = np.asarray(assessed.proba), np.asarray(assessed.outlier)
     uncertainty = np.asarray(assessed.uncertainty, dtype=np.float64)
@@ -267,13 +269,18 @@ def adapted(model, assessed, y_sick, names, reference):
     right = (sick(moved, names) >= 0.5) == y_sick
     warning = site_warning(uncertainty[~outlier], review_cut(model))
     p_value = label_shift_check(site, reference, random_state=0).p_value
+    rate = flagged_rate(model)
+    flagged = rate is not None and bool(
+        compare_share(outlier.sum(), len(outlier), rate).more
+    )
     return {
         "share": float(sick(priors[None], names)[0]),
         "accuracy": float(right.mean()),
         "recalls": [float(right[~y_sick].mean()), float(right[y_sick].mean())],
         "site_warning": warning,
         "label_shift_p_value": p_value,
-        "kept": bool(warning or p_value < 0.01),
+        "flagged_beyond_rate": flagged,
+        "kept": bool(warning or p_value < 0.01 or flagged),
     }
 
 
@@ -298,7 +305,8 @@ def adapted_text(row, names):
         f"; adapted: share {figures['share']:.2f}, accuracy "
         f"{figures['accuracy']:.3f} ({recalls}), site warning "
         f"{figures['site_warning']}, shares alone p = "
-        f"{figures.get('label_shift_p_value', float('nan')):.3f}"
+        f"{figures.get('label_shift_p_value', float('nan')):.3f}, flagged beyond "
+        f"its rate {figures.get('flagged_beyond_rate')}"
         + ("; adapt keeps the model's answers" if figures.get("kept") else "")
     )
 
