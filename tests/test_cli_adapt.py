@@ -196,20 +196,40 @@ def test_a_model_without_source_shares_says_how_to_add_them(
     assert not out.exists()
 
 
-def test_keeps_the_answers_where_the_site_scores_as_no_mix_of_the_source(
-    site, tmp_path
-):
+def shipped_archive_with(path, **fields):
+    """The shipped ONNX archive with manifest ``fields`` replaced, at ``path``."""
     import hashlib
     import json
     import zipfile
 
     import sklearn_pneumo
+
+    shipped = (
+        Path(sklearn_pneumo.__file__).parent / "pretrained" / "pneumo_150.onnx.zip"
+    )
+    with zipfile.ZipFile(shipped) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    manifest = json.loads(members["manifest.json"])
+    assert manifest["sha256"] == {
+        name: hashlib.sha256(data).hexdigest()
+        for name, data in members.items()
+        if name != "manifest.json"
+    }
+    members["manifest.json"] = json.dumps({**manifest, **fields}).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_keeps_the_answers_where_the_site_scores_as_no_mix_of_the_source(
+    site, tmp_path
+):
+    from sklearn_pneumo import load_pretrained
     from sklearn_pneumo._label_shift_check import score_reference
     from sklearn_pneumo._prior_shift import calibrated
 
-    shipped_archive = Path(sklearn_pneumo.__file__).parent / "pretrained"
-    shipped_archive = shipped_archive / "pneumo_150.onnx.zip"
-    shipped = load_onnx(shipped_archive)
+    shipped = load_pretrained(runtime="onnx")
     paths, y = load_chest_xray_224()
     proba = shipped.predict_proba(paths)
     reference = score_reference(
@@ -218,27 +238,27 @@ def test_keeps_the_answers_where_the_site_scores_as_no_mix_of_the_source(
     # As if the validation's normal X-rays had scored in the pneumonia bins.
     counts = reference.counts.copy()
     counts[0] = counts[0][::-1]
-    with zipfile.ZipFile(shipped_archive) as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
-    manifest = json.loads(members["manifest.json"])
-    manifest["source_scores"] = {
-        "edges": reference.edges.tolist(),
-        "counts": counts.tolist(),
-    }
-    assert manifest["sha256"] == {
-        name: hashlib.sha256(data).hexdigest()
-        for name, data in members.items()
-        if name != "manifest.json"
-    }
-    members["manifest.json"] = json.dumps(manifest).encode()
-    model = tmp_path / "moved.onnx.zip"
-    with zipfile.ZipFile(model, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
+    moved = {"edges": reference.edges.tolist(), "counts": counts.tolist()}
+    model = shipped_archive_with(tmp_path / "moved.onnx.zip", source_scores=moved)
     out = tmp_path / "site.onnx.zip"
     result = run_cli("adapt", model, site, "--out", out)
     assert result.returncode == 0, result.stderr
     assert "unlike its validation X-rays in any mix of the classes" in result.stderr
     assert "lean toward the class the model errs toward" in result.stderr
+    kept = load_onnx(out).prior_shift
+    assert kept["target"] == kept["source"] and kept["calibration"] is None
+
+
+def test_keeps_the_answers_where_more_are_flagged_than_the_model_flags(site, tmp_path):
+    # As if the model flagged one in a million of its validation X-rays:
+    # the site's one or two flagged are more than that allows.
+    model = shipped_archive_with(tmp_path / "rare.onnx.zip", outlier_rate=1e-6)
+    out = tmp_path / "site.onnx.zip"
+    result = run_cli("adapt", model, site, "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert re.search(
+        r"\d+ of 200 X-rays \(\d+%\) are flagged as outliers, against the 0\.0% of",
+        result.stderr,
+    )
     kept = load_onnx(out).prior_shift
     assert kept["target"] == kept["source"] and kept["calibration"] is None
