@@ -81,10 +81,10 @@ def add_parser(commands):
         choices=["keep", "adapt"],
         default="keep",
         help="where the site differs by more than its class shares (the model "
-        "is less sure of its X-rays than of its validation ones, or scores "
-        "them unlike any mix of its validation X-rays; either warns): keep "
-        "the model's answers (default), or move them to the estimated shares "
-        "all the same",
+        "is less sure of its X-rays than of its validation ones, scores them "
+        "unlike any mix of its validation X-rays, or flags more of them than "
+        "of those; each warns): keep the model's answers (default), or move "
+        "them to the estimated shares all the same",
     )
     adapt.add_argument(
         "--out",
