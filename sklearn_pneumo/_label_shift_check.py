@@ -33,13 +33,10 @@ def _bins(proba, edges):
     proba = np.asarray(proba, dtype=np.float64)
     predicted = proba.argmax(axis=1)
     confidence = proba[np.arange(len(proba)), predicted]
-    within = np.array(
-        [
-            np.searchsorted(edges[c], p, side="right")
-            for c, p in zip(predicted, confidence)
-        ],
-        dtype=np.intp,
-    )
+    within = np.zeros(len(proba), dtype=np.intp)
+    for c, class_edges in enumerate(edges):
+        chosen = predicted == c
+        within[chosen] = np.searchsorted(class_edges, confidence[chosen], side="right")
     return predicted * (edges.shape[1] + 1) + within
 
 
