@@ -24,6 +24,10 @@ from sklearn.utils import Bunch, check_random_state
 #: Bins per predicted class of :func:`score_reference`.
 N_BINS = 5
 
+#: Bootstrap draws of :func:`label_shift_check`: its smallest p-value is
+#: ``1 / (N_RESAMPLES + 1)``.
+N_RESAMPLES = 500
+
 #: Pseudo-count added to every reference cell, so that no bin is impossible.
 _PSEUDO_COUNT = 0.5
 
@@ -112,7 +116,7 @@ def _misfit(site_counts, reference_counts):
     return statistic, shares, frequencies
 
 
-def label_shift_check(proba, reference, *, n_resamples=500, random_state=None):
+def label_shift_check(proba, reference, *, n_resamples=N_RESAMPLES, random_state=None):
     """Test whether ``proba`` is the reference's classes mixed in some shares.
 
     Parameters
@@ -177,16 +181,27 @@ def unlike_source_warning(check):
     Examples
     --------
     >>> from sklearn.utils import Bunch
-    >>> print(unlike_source_warning(Bunch(p_value=0.002, n=120)))
+    >>> print(unlike_source_warning(Bunch(p_value=0.004, n=120)))
     ... # doctest: +NORMALIZE_WHITESPACE
     The model scores these X-rays unlike its validation X-rays in any mix of
-    the classes (120 X-rays, p = 0.002): this site differs by more than its
+    the classes (120 X-rays, p = 0.004): this site differs by more than its
     class shares. Its answers may not hold here: check them on labelled
     X-rays of this site before trusting them.
+
+    Where no bootstrap draw fit as badly, the p-value is at the bootstrap's
+    floor and says only that it is below it:
+
+    >>> floored = unlike_source_warning(Bunch(p_value=1 / 501, n=120))
+    >>> "(120 X-rays, p < 0.002)" in floored
+    True
     """
+    floor = 1 / (N_RESAMPLES + 1)
+    p_value = (
+        f"p < {floor:.1g}" if check.p_value <= floor else f"p = {check.p_value:.2g}"
+    )
     return (
         "The model scores these X-rays unlike its validation X-rays in any mix "
-        f"of the classes ({check.n} X-rays, p = {check.p_value:.2g}): this site "
+        f"of the classes ({check.n} X-rays, {p_value}): this site "
         "differs by more than its class shares. Its answers may not hold here: "
         "check them on labelled X-rays of this site before trusting them."
     )
