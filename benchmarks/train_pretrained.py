@@ -61,10 +61,10 @@ answers in Keras and in ONNX Runtime.
 ``source_calibration_`` of the shipped model of ``--classes`` (the class
 shares its calibrated probabilities reflect, and the calibration, which
 ``PriorShiftAdapter`` and ``sklearn-pneumo adapt`` start from), with its
-score reference (``source_score_edges_`` and ``source_score_counts_``, which
-the adapter tests a site's scores against), on labelled training-folder
-X-rays it was not fitted on, and saves both forms again with them in its
-record.
+score reference (``source_score_edges_``, ``source_score_counts_`` and
+``source_score_design_effects_``, which the adapter tests a site's scores
+against), on labelled training-folder X-rays it was not fitted on, by
+patient, and saves both forms again with them in its record.
 
 ``--two-stage`` writes into the three-class record the probabilities that
 ``load_pretrained("normal-bacterial-viral")``, the two shipped models
@@ -182,6 +182,7 @@ from sklearn_pneumo._views import (
 from sklearn_pneumo.datasets import (
     load_chest_xray_sample,
     load_image_folder,
+    patient_groups,
     pneumonia_type,
 )
 
@@ -347,7 +348,8 @@ def refit_outliers(
 def add_source_priors(train_dir, out_dir, stems):
     """Measure both shipped models' ``source_priors_``; save both forms again.
 
-    Each on X-rays of the training folder it was not fitted on: the binary
+    Each on X-rays of the training folder it was not fitted on, counted by
+    their patients (the score reference's design effects): the binary
     model, trained on every file, on the hold-out of its fit (its
     ``validation_split``, by patient, with its seed, as ``fit`` drew it);
     the three-class model, trained on the training part of
@@ -373,7 +375,8 @@ def add_source_priors(train_dir, out_dir, stems):
         )
     for stem, (pipe, held_out_paths, held_out_y, where) in parts.items():
         start = time.perf_counter()
-        priors = measure_source_priors(pipe, held_out_paths, held_out_y)
+        patients = patient_groups(held_out_paths)
+        priors = measure_source_priors(pipe, held_out_paths, held_out_y, patients)
         shares = dict(zip(map(str, pipe.classes_), map(float, priors)))
         print(
             f"{stem}: {shares} from {len(held_out_paths)} X-rays of {where} "
@@ -387,6 +390,7 @@ def add_source_priors(train_dir, out_dir, stems):
             "calibration": pipe[-1].source_calibration_.tolist(),
             "score_edges": pipe[-1].source_score_edges_.tolist(),
             "score_counts": pipe[-1].source_score_counts_.tolist(),
+            "score_design_effects": pipe[-1].source_score_design_effects_.tolist(),
             "measured_on": f"{len(held_out_paths)} X-rays of {where}",
         }
         record_file.write_text(json.dumps(record, indent=2) + "\n")

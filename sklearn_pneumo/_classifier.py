@@ -272,6 +272,10 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
         spread over bins (per predicted class, cut at the quantiles of its
         probability), against which :class:`PriorShiftAdapter` tests
         whether a site differs by its class shares alone.
+    source_score_design_effects_ : ndarray of shape (n_classes,)
+        With a hold-out: how many of each class's held-out X-rays count as
+        one independent draw in that test, measured by patient where
+        ``groups`` were given to ``fit`` (else 1).
 
     See Also
     --------
@@ -753,7 +757,7 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
             return build()
 
     def _train(self, keras_fit, X, y, sample_weight, groups=None, **kwargs):
-        held_out = held_out_labels = None
+        held_out = held_out_labels = patients = None
         if self.validation_split and "validation_data" not in kwargs:
             if groups is not None and len(groups) != len(y):
                 raise ValueError(
@@ -765,6 +769,8 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
             train, held_out = holdout_indices(
                 y, self.validation_split, self._fit_seed, groups
             )
+            if groups is not None:
+                patients = np.asarray(groups)[held_out]
             validation = (X[held_out], y[held_out])
             if sample_weight is not None:
                 validation += (sample_weight[held_out],)
@@ -793,7 +799,7 @@ class CNNClassifier(LogOddsMixin, TypicalityMixin, ScikerasClassifier):
             result = keras_fit(X, y, sample_weight, **kwargs)
         if held_out is not None and len(held_out):
             labels = np.asarray(held_out_labels).reshape(len(held_out), -1)[:, 0]
-            store_source_state(self, self._proba(held_out), labels)
+            store_source_state(self, self._proba(held_out), labels, patients)
         if self.outlier_rate is not None:
             self._fit_outlier_model(X, y, held_out, held_out_labels)
         return result

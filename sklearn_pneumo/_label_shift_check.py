@@ -16,6 +16,15 @@ those per-class frequencies (shares by maximum likelihood) and measures
 how badly it fits (the G statistic), against a parametric bootstrap that
 redraws both the site and the held-out X-rays the reference was counted on
 (a reference of a few hundred X-rays is itself noisy).
+
+Several X-rays of one patient look alike, so a reference of a few hundred
+X-rays from half as many patients is noisier than as many independent
+X-rays. Given the patient of each held-out X-ray, :func:`score_reference`
+measures each class's design effect (how many times the variance of its
+bin shares exceeds that of independent X-rays, by patient) and the check
+counts each class's X-rays as that many fewer, the site's too, in its
+mixture of the classes (a first-order Rao-Scott correction): the site's
+X-rays come from patients as well.
 """
 
 import numpy as np
@@ -44,7 +53,33 @@ def _bins(proba, edges):
     return predicted * (edges.shape[1] + 1) + within
 
 
-def score_reference(proba, labels, *, n_bins=N_BINS):
+def _design_effects(bins, labels, groups, n_cells, n_classes):
+    """Per class, the variance of its bin shares by group over that of single draws.
+
+    The shares are ratio estimates over the class's groups (patients); their
+    variance by group, summed over the bins, against the multinomial's; at
+    least 1, and 1 for a class of fewer than two groups.
+    """
+    effects = np.ones(n_classes)
+    for c in range(n_classes):
+        mine = labels == c
+        group = np.unique(groups[mine], return_inverse=True)[1]
+        n_groups = group.max() + 1 if mine.any() else 0
+        if n_groups < 2:
+            continue
+        counts = np.zeros((n_groups, n_cells))
+        np.add.at(counts, (group, bins[mine]), 1)
+        sizes, total = counts.sum(axis=1), mine.sum()
+        shares = counts.sum(axis=0) / total
+        by_group = ((counts - sizes[:, None] * shares) ** 2).sum() / total**2
+        by_group *= n_groups / (n_groups - 1)
+        single = (shares * (1 - shares)).sum() / total
+        if single > 0:
+            effects[c] = max(1.0, by_group / single)
+    return effects
+
+
+def score_reference(proba, labels, groups=None, *, n_bins=N_BINS):
     """How each class's held-out scores spread over bins: the check's reference.
 
     Parameters
@@ -53,6 +88,9 @@ def score_reference(proba, labels, *, n_bins=N_BINS):
         Calibrated probabilities of labelled X-rays the model was not fitted on.
     labels : array-like of shape (n_samples,)
         Their class indices.
+    groups : array-like of shape (n_samples,), default=None
+        The patient of each X-ray. Without it, every X-ray counts as its
+        own patient (design effects of 1).
     n_bins : int, default=5
         Bins per predicted class, cut at the quantiles of its probability.
 
@@ -61,7 +99,8 @@ def score_reference(proba, labels, *, n_bins=N_BINS):
     Bunch
         ``edges`` (n_classes, n_bins - 1): the inner bin edges of each
         predicted class; ``counts`` (n_classes, n_classes * n_bins): the
-        X-rays of each class in each bin.
+        X-rays of each class in each bin; ``design_effects`` (n_classes,):
+        how many X-rays of each class count as one independent draw.
 
     Examples
     --------
@@ -70,6 +109,15 @@ def score_reference(proba, labels, *, n_bins=N_BINS):
     >>> reference = score_reference(np.column_stack([1 - p, p]), p > 0.5, n_bins=2)
     >>> reference.counts.tolist()
     [[10, 10, 0, 0], [0, 0, 10, 10]]
+
+    Patients whose X-rays fall in the same bins count as fewer draws (two
+    alike X-rays per patient: about 2, measured on 10 patients a class):
+
+    >>> twins = np.arange(40) // 2
+    >>> score_reference(np.column_stack([1 - p, p]), p > 0.5, twins, n_bins=2)[
+    ...     "design_effects"
+    ... ].round(2).tolist()
+    [2.22, 2.22]
     """
     proba = np.asarray(proba, dtype=np.float64)
     labels = np.asarray(labels).astype(np.intp)
@@ -87,7 +135,11 @@ def score_reference(proba, labels, *, n_bins=N_BINS):
     bins = _bins(proba, edges)
     counts = np.zeros((n_classes, n_classes * n_bins), dtype=np.int64)
     np.add.at(counts, (labels, bins), 1)
-    return Bunch(edges=edges, counts=counts)
+    effects = np.ones(n_classes)
+    if groups is not None:
+        groups = np.asarray(groups)
+        effects = _design_effects(bins, labels, groups, counts.shape[1], n_classes)
+    return Bunch(edges=edges, counts=counts, design_effects=effects)
 
 
 def _mixture_shares(site_counts, frequencies, max_iter=500, tol=1e-9):
@@ -124,7 +176,8 @@ def label_shift_check(proba, reference, *, n_resamples=N_RESAMPLES, random_state
     proba : array-like of shape (n_samples, n_classes)
         Calibrated probabilities of a site's X-rays (outliers left out).
     reference : Bunch
-        :func:`score_reference` of the source's held-out X-rays.
+        :func:`score_reference` of the source's held-out X-rays (one without
+        ``design_effects`` counts every X-ray as its own patient).
     n_resamples : int, default=500
         Parametric bootstrap draws of the site and of the reference.
     random_state : int, RandomState or None, default=None
@@ -153,12 +206,22 @@ def label_shift_check(proba, reference, *, n_resamples=N_RESAMPLES, random_state
     True
     """
     counts = np.asarray(reference.counts, dtype=np.float64)
+    effects = reference.get("design_effects")
+    effects = np.ones(len(counts)) if effects is None else np.asarray(effects, float)
     site_counts = np.bincount(
         _bins(proba, np.asarray(reference.edges)), minlength=counts.shape[1]
     ).astype(np.float64)
+    n = int(site_counts.sum())
+    shares = _misfit(site_counts, counts)[1]
+    # Counted as independent draws: each class's X-rays by its design
+    # effect, the site's by the effect of its mixture of the classes.
+    site_effect = float(shares @ effects)
+    counts = counts / effects[:, None]
+    site_counts = site_counts / site_effect
     statistic, shares, frequencies = _misfit(site_counts, counts)
     rng = check_random_state(random_state)
-    n_site, n_class = int(site_counts.sum()), counts.sum(axis=1).astype(np.int64)
+    n_site = max(1, round(n / site_effect))
+    n_class = np.maximum(1, np.round(counts.sum(axis=1))).astype(np.int64)
     expected = shares @ frequencies
     exceed = 0
     for _ in range(n_resamples):
@@ -171,7 +234,7 @@ def label_shift_check(proba, reference, *, n_resamples=N_RESAMPLES, random_state
         statistic=float(statistic),
         p_value=float((exceed + 1) / (n_resamples + 1)),
         shares=shares,
-        n=n_site,
+        n=n,
     )
 
 

@@ -183,6 +183,7 @@ def _source_scores(model):
     return {
         "edges": reference.edges.tolist(),
         "counts": reference.counts.astype(int).tolist(),
+        "design_effects": reference.design_effects.tolist(),
     }
 
 
@@ -569,6 +570,10 @@ class OnnxScorer(LogOddsMixin, TypicalityMixin):
         if scores is not None:
             self.source_score_edges_ = np.asarray(scores["edges"], dtype=np.float64)
             self.source_score_counts_ = np.asarray(scores["counts"], dtype=np.int64)
+            if scores.get("design_effects") is not None:
+                self.source_score_design_effects_ = np.asarray(
+                    scores["design_effects"], dtype=np.float64
+                )
         self.prior_shift = manifest.get("prior_shift")
         if manifest.get("review") is not None:
             self.review_uncertainty_ = manifest["review"]["uncertainty"]

@@ -150,8 +150,10 @@ def _check_source_scores(scores, n_classes):
     As :func:`~sklearn_pneumo._label_shift_check.score_reference` makes it:
     per class, the same number of inner edges in [0, 1], in order; per
     class, a count of 0 or more per bin (one more bin than edges, per
-    class), at most a billion.
+    class), at most a billion; and, optionally (archives written before
+    had none), per class a design effect from 1 to 1000.
     """
+    effects = scores.get("design_effects") if isinstance(scores, dict) else None
     edges = scores.get("edges") if isinstance(scores, dict) else None
     counts = scores.get("counts") if isinstance(scores, dict) else None
     n_edges = (
@@ -162,7 +164,13 @@ def _check_source_scores(scores, n_classes):
     _require(
         scores is None
         or (
-            set(scores) == {"edges", "counts"}
+            set(scores) - {"design_effects"} == {"edges", "counts"}
+            and (
+                effects is None
+                or isinstance(effects, list)
+                and len(effects) == n_classes
+                and all(_is_number(v) and 1 <= v <= 1000 for v in effects)
+            )
             and isinstance(edges, list)
             and len(edges) == n_classes
             and 0 <= n_edges <= 100
@@ -183,8 +191,9 @@ def _check_source_scores(scores, n_classes):
             )
         ),
         "source_scores is not null, nor a map of edges (per class, the same "
-        "number of ordered values in [0, 1]) and counts (per class, a count "
-        "of 0 or more per bin: one bin more than edges, per class)",
+        "number of ordered values in [0, 1]), counts (per class, a count "
+        "of 0 or more per bin: one bin more than edges, per class) and, "
+        "optionally, design effects (per class, from 1 to 1000)",
     )
 
 

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from ._class_names import class_display_names
 from ._label_shift_check import unlike_source_warning
 from ._loader import apply_to_readable, check_paths
-from ._prior_shift import source_reference, unlike_source
+from ._prior_shift import checks_source, unlike_source
 from ._resume import check_state, kept_rows, run_state, write_state
 from ._site_warning import (
     check_review_share,
@@ -257,7 +257,7 @@ def _counts(model, cut, kept, header):
         above=0,
         n=0,
         columns=columns,
-        proba=[] if source_reference(model) is not None else None,
+        proba=[] if checks_source(model) else None,
     )
     for row in kept:
         _count(counts, row)
@@ -299,7 +299,7 @@ def _compared(model, summary, counts, review_share):
         summary.unlike_source = unlike_source(
             model, np.asarray(counts.proba), random_state=0
         )
-        if summary.unlike_source.more:
+        if summary.unlike_source is not None and summary.unlike_source.more:
             warnings.warn(unlike_source_warning(summary.unlike_source), stacklevel=3)
     return summary
 

@@ -177,23 +177,26 @@ SOURCE_STATE = (
     "source_calibration_",
     "source_score_edges_",
     "source_score_counts_",
+    "source_score_design_effects_",
 )
 
 
-def store_source_state(estimator, proba, labels=None):
+def store_source_state(estimator, proba, labels=None, groups=None):
     """Set ``estimator``'s :data:`SOURCE_STATE` from held-out ``proba`` (and labels).
 
     The shares and calibration of :func:`source_state`, and, with labels,
     the :func:`score_reference` of the calibrated probabilities that
-    adapting tests a site's scores against (None without labels).
+    adapting tests a site's scores against (None without labels), with
+    its design effects by patient where ``groups`` gives them.
     """
     priors, calibration = source_state(proba, labels)
-    reference = None
+    reference = Bunch(edges=None, counts=None, design_effects=None)
     if labels is not None:
-        reference = score_reference(calibrated(proba, calibration), labels)
+        reference = score_reference(calibrated(proba, calibration), labels, groups)
     estimator.source_priors_, estimator.source_calibration_ = priors, calibration
-    estimator.source_score_edges_ = None if reference is None else reference.edges
-    estimator.source_score_counts_ = None if reference is None else reference.counts
+    estimator.source_score_edges_ = reference.edges
+    estimator.source_score_counts_ = reference.counts
+    estimator.source_score_design_effects_ = reference.design_effects
     return priors
 
 
@@ -204,7 +207,32 @@ def source_reference(model):
     counts = getattr(final, "source_score_counts_", None)
     if edges is None or counts is None:
         return None
-    return Bunch(edges=np.asarray(edges), counts=np.asarray(counts))
+    effects = getattr(final, "source_score_design_effects_", None)
+    if effects is None:  # kept before design effects were: one X-ray, one draw
+        effects = np.ones(len(counts))
+    return Bunch(
+        edges=np.asarray(edges),
+        counts=np.asarray(counts),
+        design_effects=np.asarray(effects, dtype=np.float64),
+    )
+
+
+def _stages(model):
+    """The method reading each stage's probabilities back, for a composed model."""
+    return getattr(final_step(model), "stage_probabilities", None)
+
+
+def checks_source(model):
+    """Whether :func:`unlike_source` can check ``model``: it, or a stage, has a
+    score reference."""
+    stages = _stages(model)
+    if stages is None:
+        return source_reference(model) is not None
+    final = final_step(model)
+    return any(
+        source_reference(stage) is not None
+        for stage in (final.pneumonia_, final.pneumonia_type_)
+    )
 
 
 def unlike_source(model, proba, *, random_state=None):
@@ -212,7 +240,13 @@ def unlike_source(model, proba, *, random_state=None):
 
     The site's scores are tested against a mixture of the model's per-class
     scores on its validation X-rays (its :func:`source_reference`), in
-    whatever shares fit best (:func:`label_shift_check`).
+    whatever shares fit best (:func:`label_shift_check`). A three-class
+    answer composed of two models (:class:`TwoStageClassifier`) is tested
+    stage by stage, each model's own probabilities against its own
+    reference: pneumonia or not on every X-ray, the type on those it asks
+    the type of; its p-value is the smaller, times the stages tested
+    (Bonferroni), so that it too warns on 1 % of sites that differ by
+    their shares alone.
 
     Parameters
     ----------
@@ -230,9 +264,25 @@ def unlike_source(model, proba, *, random_state=None):
     -------
     Bunch or None
         :func:`label_shift_check`'s, with ``more``: whether ``p_value`` is
-        below 1 %. None for a model without a score reference, or no
-        X-rays.
+        below 1 %; for a composed model, ``p_value``, ``n`` (the X-rays of
+        the first stage), ``more`` and ``stages`` (each stage's check, or
+        None). None for a model without a score reference, or no X-rays.
     """
+    stages = _stages(model)
+    if stages is not None:
+        if not len(proba):
+            return None
+        checks = [
+            unlike_source(stage, stage_proba, random_state=random_state)
+            for stage, stage_proba in stages(proba)
+        ]
+        tested = [check for check in checks if check is not None]
+        if not tested:
+            return None
+        p_value = min(1.0, len(tested) * min(check.p_value for check in tested))
+        return Bunch(
+            p_value=p_value, n=len(proba), more=p_value < _ALPHA, stages=checks
+        )
     reference = source_reference(model)
     if reference is None or not len(proba):
         return None
@@ -278,7 +328,7 @@ def source_priors(model):
     return np.asarray(priors, dtype=np.float64)
 
 
-def measure_source_priors(model, X, y=None):
+def measure_source_priors(model, X, y=None, groups=None):
     """Set ``source_priors_``, ``source_calibration_`` and the score reference.
 
     For a model fitted without a hold-out: from its probabilities on ``X``,
@@ -288,7 +338,11 @@ def measure_source_priors(model, X, y=None):
     Without ``y`` no calibration is fitted (adapting then trusts the
     probabilities as they are, and estimates shares less well) and no score
     reference is kept (adapting then cannot test whether a site differs by
-    its shares alone).
+    its shares alone). ``groups``, the patient of each X-ray, lets the
+    reference count several X-rays of one patient as the fewer independent
+    draws they are (its design effects); without them each X-ray counts as
+    one, and the check warns more often than it should where patients have
+    several.
 
     Returns
     -------
@@ -299,7 +353,7 @@ def measure_source_priors(model, X, y=None):
     labels = None
     if y is not None:
         labels = np.searchsorted(np.asarray(scoring_model(model).classes_), y)
-    return store_source_state(final_step(model), proba, labels)
+    return store_source_state(final_step(model), proba, labels, groups)
 
 
 def _estimator_has(name):

@@ -163,6 +163,49 @@ class TwoStageClassifier(
         shares /= np.clip(shares.sum(axis=1, keepdims=True), 1e-12, None)
         return np.hstack([normal, (1 - normal) * shares])[:, self.column_order_]
 
+    def stage_probabilities(self, proba):
+        """Each model's own probabilities, read back from composed ``proba``.
+
+        The pneumonia model's of every row, and the type model's of the
+        rows whose type is asked (P(normal) below 0.5), where it tells the
+        types alone (a type model with a normal column of its own cannot be
+        read back, and is left out).
+
+        Parameters
+        ----------
+        proba : array-like of shape (n_samples, n_classes)
+            This classifier's probabilities.
+
+        Returns
+        -------
+        list of (model, ndarray)
+            Each stage's model and its probabilities, in its ``classes_``
+            order.
+
+        Examples
+        --------
+        >>> from sklearn_pneumo import load_pretrained
+        >>> model = load_pretrained("normal-bacterial-viral", runtime="onnx")
+        >>> model.classes_.tolist()
+        ['bacterial', 'normal', 'viral']
+        >>> proba = [[0.6, 0.2, 0.2], [0.1, 0.8, 0.1]]
+        >>> [p.round(3).tolist() for _, p in model.stage_probabilities(proba)]
+        [[[0.2, 0.8], [0.8, 0.2]], [[0.75, 0.25]]]
+        """
+        check_is_fitted(self)
+        stacked = np.asarray(proba, dtype=np.float64)[:, np.argsort(self.column_order_)]
+        normal = stacked[:, 0]
+        binary = np.empty((len(normal), 2))
+        binary[:, self.normal_column_] = normal
+        binary[:, 1 - self.normal_column_] = 1 - normal
+        stages = [(self.pneumonia_, binary)]
+        if len(self.type_columns_) == len(self.pneumonia_type_.classes_):
+            asked = normal < 0.5
+            stages.append(
+                (self.pneumonia_type_, stacked[asked, 1:] / (1 - normal[asked, None]))
+            )
+        return stages
+
     def predict_proba(self, X):
         """Probabilities of ``classes_``: P(normal), and (1 - P(normal)) x type."""
         check_is_fitted(self)

@@ -12,6 +12,7 @@ from sklearn.model_selection import (
 
 from sklearn_pneumo import CNNClassifier, make_pneumo_pipeline
 from sklearn_pneumo._holdout import holdout_indices
+from sklearn_pneumo._prior_shift import store_source_state
 from sklearn_pneumo.datasets import load_chest_xray_224, patient_groups
 
 
@@ -70,13 +71,22 @@ def test_classifier_holds_out_whole_patients(monkeypatch):
         seen["split"] = original(y, fraction, random_state, groups)
         return seen["split"]
 
+    def stored(estimator, proba, labels=None, patients=None):
+        seen["patients"] = patients
+        return store_source_state(estimator, proba, labels, patients)
+
     monkeypatch.setattr("sklearn_pneumo._classifier.holdout_indices", spy)
+    monkeypatch.setattr("sklearn_pneumo._classifier.store_source_state", stored)
     clf = CNNClassifier(
         epochs=1, model__filters=4, validation_split=0.2, random_state=0
     ).fit(X, y, groups=groups)
     train, held_out = seen["split"]
     assert not set(groups[train]) & set(groups[held_out])
     assert "val_loss" in clf.history_
+    # The score reference counts the held-out X-rays by their patients.
+    np.testing.assert_array_equal(seen["patients"], groups[held_out])
+    assert clf.source_score_design_effects_.shape == (2,)
+    assert np.all(clf.source_score_design_effects_ >= 1)
 
 
 def test_groups_that_do_not_match_the_samples_are_refused():

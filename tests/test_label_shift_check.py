@@ -120,3 +120,45 @@ def test_a_model_without_a_reference_is_not_checked(bundled_scores):
     scorer.source_score_edges_ = scorer.source_score_counts_ = None
     summary = predict_files(scorer, paths[:6], io.StringIO())
     assert summary.unlike_source is None
+
+
+def patients_scores(n_patients, per_patient, share, rng):
+    """Labels, scores and patients of X-rays that look alike within a patient.
+
+    Each patient's log-odds sit around its class's by a patient effect (SD
+    1.5) that all its X-rays share, then vary by X-ray (SD 0.5).
+    """
+    sick = rng.random(n_patients) < share
+    effect = rng.normal(0, 1.5, n_patients)
+    patients = np.repeat(np.arange(n_patients), per_patient)
+    log_odds = np.where(sick, 3.0, -3.0)[patients] + effect[patients]
+    p = 1 / (1 + np.exp(-rng.normal(log_odds, 0.5)))
+    return sick[patients], np.column_stack([1 - p, p]), patients
+
+
+def test_x_rays_of_one_patient_count_as_fewer_draws():
+    rng = np.random.default_rng(3)
+    y, proba, patients = patients_scores(150, 4, 0.7, rng)
+    alike = score_reference(proba, y, patients).design_effects
+    assert np.all(alike > 2)  # four X-rays of a patient: fewer than 2 draws
+    apart = score_reference(proba, y, np.arange(len(y))).design_effects
+    np.testing.assert_allclose(apart, 1, rtol=0.01)
+    np.testing.assert_array_equal(score_reference(proba, y).design_effects, [1, 1])
+
+
+def test_a_reference_of_patients_counted_by_patient_is_rarely_refused():
+    """Sites and references of the same patients' kind, other patients each."""
+    rng = np.random.default_rng(4)
+    by_patient, by_x_ray = [], []
+    for seed in range(30):
+        held_out, reference_scores, patients = patients_scores(120, 4, 0.7, rng)
+        site, site_scores, _ = patients_scores(60, 4, 0.4, rng)
+        for groups, p_values in ((patients, by_patient), (None, by_x_ray)):
+            reference = score_reference(reference_scores, held_out, groups)
+            check = label_shift_check(
+                site_scores, reference, n_resamples=200, random_state=seed
+            )
+            p_values.append(check.p_value)
+    # Counted as independent X-rays, other patients look like another site.
+    assert np.sum(np.less(by_x_ray, 0.05)) >= 6
+    assert np.sum(np.less(by_patient, 0.05)) <= 3

@@ -141,6 +141,24 @@ BAD_VALUES = {
         {"edges": [[0.6], [0.6]], "counts": [[1] * 4, [1] * 4], "code": "x"},
         "source_scores",
     ),
+    "scores design effect below 1": (
+        ("source_scores",),
+        {
+            "edges": [[0.6], [0.6]],
+            "counts": [[1] * 4, [1] * 4],
+            "design_effects": [1, 0.5],
+        },
+        "source_scores",
+    ),
+    "scores design effects missing a class": (
+        ("source_scores",),
+        {
+            "edges": [[0.6], [0.6]],
+            "counts": [[1] * 4, [1] * 4],
+            "design_effects": [1.2],
+        },
+        "source_scores",
+    ),
     "review extra": (
         ("review",),
         {"uncertainty": 0.1, "share_above": 0.1, "code": "x"},

@@ -276,6 +276,24 @@ def test_a_site_flagged_more_than_the_validation_keeps_the_models_answers(
     assert PriorShiftAdapter(archive, min_samples=10).fit(site).site_flagged_
 
 
+def test_a_patients_x_rays_count_as_fewer_draws_and_the_archive_keeps_it(
+    network, tmp_path
+):
+    clf, rows, y = network
+    export_onnx(clf, tmp_path / "model.onnx.zip")
+    archive = load_onnx(tmp_path / "model.onnx.zip")
+    np.testing.assert_array_equal(
+        archive.source_score_design_effects_, clf.source_score_design_effects_
+    )
+    # Every X-ray taken twice, as one patient's two alike X-rays.
+    twice, labels = np.vstack([rows, rows]), np.r_[y, y]
+    patients = np.tile(np.arange(len(rows)), 2)
+    measure_source_priors(archive, twice, labels, patients)
+    assert np.all(archive.source_score_design_effects_ > 1.8)
+    measure_source_priors(archive, twice, labels)
+    np.testing.assert_array_equal(archive.source_score_design_effects_, [1, 1])
+
+
 def test_an_adapted_border_trimming_model_writes_as_many_columns_as_its_header(
     tmp_path,
 ):

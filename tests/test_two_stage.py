@@ -110,3 +110,47 @@ def test_saves_and_loads_the_composed_keras_models(tmp_path):
     np.testing.assert_allclose(
         loaded.predict_proba(paths[:4]), model.predict_proba(paths[:4]), atol=1e-6
     )
+
+
+def test_each_stage_reads_its_own_probabilities_back():
+    rng = np.random.default_rng(2)
+    X, y = three_classes(400, rng)
+    model = TwoStageClassifier(LogisticRegression(), LogisticRegression()).fit(X, y)
+    (binary, binary_proba), (types, type_proba) = model.stage_probabilities(
+        model.predict_proba(X)
+    )
+    assert binary is model.pneumonia_ and types is model.pneumonia_type_
+    np.testing.assert_allclose(binary_proba, binary.predict_proba(X), atol=1e-12)
+    asked = binary.predict_proba(X)[:, 0] < 0.5
+    np.testing.assert_allclose(type_proba, types.predict_proba(X[asked]), atol=1e-9)
+
+
+def test_the_mixture_check_tests_each_stage_against_its_own_reference():
+    from sklearn_pneumo import measure_source_priors
+    from sklearn_pneumo._prior_shift import checks_source, unlike_source
+
+    rng = np.random.default_rng(3)
+    X, y = three_classes(1500, rng)
+    model = TwoStageClassifier(LogisticRegression(), LogisticRegression())
+    model.fit(X[:500], y[:500])
+    assert not checks_source(model)
+    held_out, labels = X[500:1000], y[500:1000]
+    measure_source_priors(model.pneumonia_, held_out, labels != "normal")
+    sick = labels != "normal"
+    measure_source_priors(model.pneumonia_type_, held_out[sick], labels[sick])
+    assert checks_source(model)
+    site, site_y = X[1000:], y[1000:]
+    fewer_viral = np.flatnonzero(site_y != "viral")  # other shares alone
+    check = unlike_source(model, model.predict_proba(site[fewer_viral]))
+    assert not check.more and check.n == len(fewer_viral)
+    assert [stage.n for stage in check.stages] == [
+        len(fewer_viral),
+        int((model.pneumonia_.predict(site[fewer_viral]) == 1).sum()),
+    ]
+    # Viral X-rays that look bacterial on the feature telling the types apart:
+    # pneumonia or not holds, which type does not, as no mix of types makes.
+    moved = site.copy()
+    moved[site_y == "viral"] += [1.5, -1.5]
+    check = unlike_source(model, model.predict_proba(moved), random_state=0)
+    assert check.more and check.stages[1].more
+    assert check.p_value == min(1, 2 * min(s.p_value for s in check.stages))
