@@ -33,6 +33,16 @@ hold more outliers than the model's ``flagged_rate`` allows
 with the mean change of accuracy so (the type network on its own has no
 review cut, so only the last two checks apply to it).
 
+The sites above are all drawn from one patient half, so their false
+alarms are not independent: one split of the patients decides most of
+them. How often the mixture check fires on sites that differ by their
+shares alone is therefore also measured over ``--splits`` random splits
+of the patients in two (``false_alarms``): each split's first half gives
+the reference (counted by patient, as the shipped models' are, and, to
+compare, by X-ray), a site of ``--site-size`` X-rays at a share drawn
+from 0.2 to 0.8 is drawn from the other, and the share of p-values below
+0.01 and 0.05 is reported (200 bootstrap draws each).
+
     python benchmarks/bench_prior_shift.py \\
         --train-dir ../shared/data/chest_xray_224/train --out prior_shift.json \\
         --prior-strength 0 10 20 40 80
@@ -183,6 +193,51 @@ def site_figures(
     return results
 
 
+def false_alarms(proba, outlier, labels, y_sick, groups, splits, size):
+    """How often the mixture check fires on sites of other patients, shares alone.
+
+    Per split of the patients in two: the first half's reference, counted
+    by patient and by X-ray, against a site of ``size`` X-rays of the
+    other half at a share of ``y_sick`` drawn from 0.2 to 0.8 (outliers
+    left out). The share of p-values below 0.01 and 0.05 of each.
+    """
+    p_values = {"by_patient": [], "by_x_ray": []}
+    for split in range(splits):
+        rng = np.random.default_rng(split)
+        source, site = next(
+            StratifiedGroupKFold(2, shuffle=True, random_state=split).split(
+                proba, y_sick, groups
+            )
+        )
+        calibration = source_state(proba[source], labels[source])[1]
+        share = rng.uniform(min(SHARES), max(SHARES))
+        ill, well = site[y_sick[site]], site[~y_sick[site]]
+        n_ill = min(round(share * size), len(ill))
+        drawn = np.concatenate(
+            [
+                rng.choice(ill, n_ill, replace=False),
+                rng.choice(well, min(size - n_ill, len(well)), replace=False),
+            ]
+        )
+        drawn = drawn[~outlier[drawn]]
+        scores = calibrated(proba[drawn], calibration)
+        for counted, patients in (("by_patient", groups[source]), ("by_x_ray", None)):
+            reference = score_reference(
+                calibrated(proba[source], calibration), labels[source], patients
+            )
+            check = label_shift_check(
+                scores, reference, n_resamples=200, random_state=split
+            )
+            p_values[counted].append(check.p_value)
+    return {
+        counted: {
+            f"below_{alpha}": float(np.mean(np.less(values, alpha)))
+            for alpha in (0.01, 0.05)
+        }
+        for counted, values in p_values.items()
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-dir", type=Path, required=True)
@@ -195,6 +250,7 @@ def main():
         default=[PRIOR_STRENGTH],
         help="PriorShiftAdapter's prior_strength values to compare",
     )
+    parser.add_argument("--splits", type=int, default=300)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     report = {"settings": vars(args) | {"train_dir": str(args.train_dir)}}
@@ -218,7 +274,9 @@ def main():
         labels_index = np.searchsorted(names, labels.astype(str))
         source = source_state(proba[source_half], labels_index[source_half])
         reference = score_reference(
-            calibrated(proba[source_half], source[1]), labels_index[source_half]
+            calibrated(proba[source_half], source[1]),
+            labels_index[source_half],
+            groups[source_half],
         )
         rng = np.random.default_rng(0)
         # As large as the rarer class allows at a share of 0.8 either way.
@@ -297,7 +355,12 @@ def main():
                     + " or flagged beyond its rate"
                     + f" ({row['accuracy_change_mean_default']:+.4f} keeping them)"
                 )
+        alarms = false_alarms(
+            proba, outlier, labels_index, y_sick, groups, args.splits, size
+        )
+        print(f"{classes} false alarms over {args.splits} patient splits: {alarms}")
         report[classes] = {
+            "false_alarms": alarms,
             "xrays": len(paths),
             "positive": names[-1] if "normal" not in names else "pneumonia",
             "site_size": size,

@@ -122,6 +122,28 @@ def test_a_model_without_a_reference_is_not_checked(bundled_scores):
     assert summary.unlike_source is None
 
 
+def test_the_three_class_answer_is_checked_stage_by_stage(bundled_scores):
+    import csv
+    import io
+    import warnings
+
+    from sklearn_pneumo import load_pretrained, predict_files
+
+    paths, _, _ = bundled_scores
+    model = load_pretrained("normal-bacterial-viral", runtime="onnx")
+    out = io.StringIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # whether it warns is not asked here
+        summary = predict_files(model, paths[::5], out)  # both classes
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    answered = [row for row in rows if row["outlier"] == "0" and not row["error"]]
+    pneumonia, types = summary.unlike_source.stages
+    assert summary.unlike_source.n == pneumonia.n == len(answered)
+    assert types.n == sum(float(row["proba_normal"]) < 0.5 for row in answered)
+    smaller = min(pneumonia.p_value, types.p_value)
+    assert summary.unlike_source.p_value == min(1, 2 * smaller)
+
+
 def patients_scores(n_patients, per_patient, share, rng):
     """Labels, scores and patients of X-rays that look alike within a patient.
 
