@@ -26,6 +26,7 @@ from .datasets import (
     TARGET_NAMES,
     load_image_folder,
     load_pneumoniamnist,
+    patient_groups,
     pneumonia_type,
     scan_images,
 )
@@ -357,6 +358,16 @@ def _log(message):
     print(message, file=sys.stderr, flush=True)
 
 
+def _holds_out(pipe):
+    """Whether ``pipe``'s one network holds out training X-rays that nothing
+    resampled: then by patient, never by image, as a sampler would forbid."""
+    return (
+        "cnn" in pipe.named_steps
+        and pipe.named_steps.get("sample", "passthrough") == "passthrough"
+        and bool(pipe.named_steps["cnn"].validation_split)
+    )
+
+
 def _load_training_data(args):
     """Training and held-out data, with class names as labels."""
     three = args.classes == "normal-bacterial-viral"
@@ -433,8 +444,15 @@ def _train(args):
     pipe.set_params(resize__border=args.border, resize__contrast=args.contrast)
     if args.intensity is not None:
         pipe.set_params(load__intensity=args.intensity)
+    fit_params = {}
+    if input_kind == "paths" and _holds_out(pipe):
+        fit_params["cnn__groups"] = patient_groups(X)
+        _log(
+            f"Validation hold-out of {pipe[-1].validation_split:.0%} by patient "
+            f"({len(np.unique(fit_params['cnn__groups']))} patients in all)"
+        )
     start = time.perf_counter()
-    pipe.fit(X, y)
+    pipe.fit(X, y, **fit_params)
     _log(f"Trained in {time.perf_counter() - start:.0f} s")
     proba = pipe.predict_proba(X_test)
     if list(pipe.classes_) == list(TARGET_NAMES):

@@ -1,7 +1,11 @@
 """A shuffled, stratified hold-out that keeps each patient on one side."""
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+from sklearn.model_selection import (
+    GroupShuffleSplit,
+    StratifiedGroupKFold,
+    train_test_split,
+)
 
 
 def holdout_indices(y, fraction, random_state=None, groups=None):
@@ -12,7 +16,9 @@ def holdout_indices(y, fraction, random_state=None, groups=None):
     :func:`~sklearn_pneumo.datasets.load_image_folder` returns them). With
     ``groups`` (e.g. the patient of each X-ray), each group falls wholly on
     one side: the hold-out is one fold of a shuffled ``StratifiedGroupKFold``
-    with ``round(1 / fraction)`` folds, so its size is close to ``fraction``.
+    with ``round(1 / fraction)`` folds, so its size is close to ``fraction``;
+    where a class has fewer X-rays than folds, a shuffled split of whole
+    groups, unstratified.
 
     Examples
     --------
@@ -28,11 +34,10 @@ def holdout_indices(y, fraction, random_state=None, groups=None):
     y = np.asarray(y).reshape(len(y), -1)[:, 0]
     indices = np.arange(len(y))
     if groups is not None:
-        folds = StratifiedGroupKFold(
-            n_splits=max(2, round(1 / fraction)),
-            shuffle=True,
-            random_state=random_state,
-        )
+        n_splits = max(2, round(1 / fraction))
+        folds = StratifiedGroupKFold(n_splits, shuffle=True, random_state=random_state)
+        if np.unique(y, return_counts=True)[1].min() < n_splits:
+            folds = GroupShuffleSplit(1, test_size=fraction, random_state=random_state)
         return next(folds.split(indices, y, groups))
     try:
         return train_test_split(

@@ -385,3 +385,45 @@ def test_a_warning_is_shown_once_per_run(tmp_path):
     result = run_cli("predict", "--pretrained", tmp_path)
     assert result.returncode == 1
     assert result.stderr.count("use less than 1/16 of the 16-bit range") == 1
+
+
+def test_training_on_a_folder_holds_out_whole_patients(
+    chest_xray, tmp_path, monkeypatch
+):
+    from sklearn_pneumo._holdout import holdout_indices
+    from sklearn_pneumo.datasets import load_image_folder, patient_groups
+
+    seen = {}
+
+    def spy(y, fraction, random_state=None, groups=None):
+        seen["groups"] = groups
+        return holdout_indices(y, fraction, random_state, groups)
+
+    monkeypatch.setattr("sklearn_pneumo._classifier.holdout_indices", spy)
+    result = run_cli(
+        "train",
+        "--data",
+        chest_xray,
+        "--preset",
+        "tuned",
+        "--image-size",
+        "16",
+        "--epochs",
+        "1",
+        "--filters",
+        "4",
+        "--save",
+        tmp_path / "model.pneumo",
+    )
+    assert result.returncode == 0, result.stderr
+    paths, _ = load_image_folder(chest_xray / "train")
+    patients = patient_groups(paths)
+    assert sorted(seen["groups"]) == sorted(patients)
+    assert f"by patient ({len(set(patients))} patients in all)" in result.stderr
+    # The paper's preset over-samples and holds nothing out: no groups.
+    seen.clear()
+    result = run_cli(
+        "train", "--data", chest_xray, "--image-size", "16", "--epochs", "1"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "by patient" not in result.stderr and not seen

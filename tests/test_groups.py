@@ -55,6 +55,13 @@ def test_grouped_holdout_keeps_patients_apart(fraction):
     assert set(y[held_out]) == {0, 1}
 
 
+def test_a_class_smaller_than_the_folds_still_holds_out_whole_patients():
+    y, patients = np.repeat([0, 1], 6), np.arange(12) // 2  # 3 patients a class
+    train, held_out = holdout_indices(y, 0.1, 0, patients)
+    assert len(held_out) and not set(patients[train]) & set(patients[held_out])
+    assert sorted(np.concatenate([train, held_out])) == list(range(12))
+
+
 def _flat_xrays(size=16):
     paths, y, groups = load_chest_xray_224(return_groups=True)
     rows = make_pneumo_pipeline((size, size))[:2].transform(paths)
