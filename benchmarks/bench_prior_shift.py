@@ -65,11 +65,12 @@ from sklearn_pneumo._prior_shift import (
     PRIOR_STRENGTH,
     calibrated,
     em_priors,
+    flagged_beyond,
     flagged_rate,
     shift_priors,
     source_state,
 )
-from sklearn_pneumo._site_warning import compare_share, more_uncertain, review_cut
+from sklearn_pneumo._site_warning import more_uncertain, review_cut
 from sklearn_pneumo.datasets import load_image_folder, pneumonia_type
 
 SHARES = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -176,8 +177,7 @@ def site_figures(
         before = scored(y_sick[score], proba[score], classes)
         site = calibrated(proba[adapt][~outlier[adapt]], calibration)
         unlike = label_shift_check(site, reference, random_state=0).p_value < 0.01
-        if rate is not None:  # flagged beyond the model's rate: kept too
-            unlike |= bool(compare_share(outlier[adapt].sum(), len(adapt), rate).more)
+        unlike |= flagged_beyond(outlier[adapt], rate)  # kept too
         for strength in strengths:
             priors = em_priors(site, shares, strength=strength)
             adapted = shift_priors(proba[score], shares, priors, calibration)

@@ -92,12 +92,13 @@ from sklearn_pneumo._prior_shift import (
     PRIOR_STRENGTH,
     calibrated,
     em_priors,
+    flagged_beyond,
     flagged_rate,
     shift_priors,
     source_priors,
     source_reference,
 )
-from sklearn_pneumo._site_warning import compare_share, review_cut
+from sklearn_pneumo._site_warning import review_cut
 from sklearn_pneumo._walk import final_step
 from sklearn_pneumo.datasets import load_image_folder
 
@@ -269,10 +270,7 @@ def adapted(model, assessed, y_sick, names, reference):
     right = (sick(moved, names) >= 0.5) == y_sick
     warning = site_warning(uncertainty[~outlier], review_cut(model))
     p_value = label_shift_check(site, reference, random_state=0).p_value
-    rate = flagged_rate(model)
-    flagged = rate is not None and bool(
-        compare_share(outlier.sum(), len(outlier), rate).more
-    )
+    flagged = flagged_beyond(outlier, flagged_rate(model))
     return {
         "share": float(sick(priors[None], names)[0]),
         "accuracy": float(right.mean()),

@@ -313,6 +313,17 @@ def flagged_rate(model):
     return max(rates) if rates else None
 
 
+def flagged_beyond(outlier, rate):
+    """Whether more of ``outlier`` are flagged than ``rate`` allows (or False).
+
+    One-sided binomial test at 1 % of the flagged count against
+    :func:`flagged_rate`'s ``rate``; False without a rate.
+    """
+    return rate is not None and bool(
+        compare_share(int(np.sum(outlier)), len(outlier), rate).more
+    )
+
+
 def source_priors(model):
     """The class shares of ``model``'s probabilities; a ValueError says how to add."""
     priors = getattr(final_step(model), "source_priors_", None)
@@ -564,10 +575,8 @@ class PriorShiftAdapter(
             uncertainty = np.full(len(proba), np.nan)
         proba = np.asarray(proba, dtype=np.float64)
         self.n_outliers_ = int(outlier.sum()) if outlier is not None else 0
-        rate = flagged_rate(model) if outlier is not None else None
-        self.site_flagged_ = bool(
-            rate is not None
-            and compare_share(self.n_outliers_, len(outlier), rate).more
+        self.site_flagged_ = outlier is not None and flagged_beyond(
+            outlier, flagged_rate(model)
         )
         if self.skip_outliers and outlier is not None:
             proba, uncertainty = proba[~outlier], uncertainty[~outlier]
