@@ -358,14 +358,24 @@ def _log(message):
     print(message, file=sys.stderr, flush=True)
 
 
-def _holds_out(pipe):
-    """Whether ``pipe``'s one network holds out training X-rays that nothing
-    resampled: then by patient, never by image, as a sampler would forbid."""
-    return (
-        "cnn" in pipe.named_steps
-        and pipe.named_steps.get("sample", "passthrough") == "passthrough"
-        and bool(pipe.named_steps["cnn"].validation_split)
+def _patients_parameter(pipe):
+    """The fit parameter that gives ``pipe``'s networks the patients, and
+    the share each holds out; ``(None, 0)`` where they take none.
+
+    Where every network holds out training X-rays that nothing resampled,
+    the hold-out is drawn by patient, never by image, as a sampler would
+    forbid: ``cnn__groups`` for one network, ``ensemble__groups`` for
+    several (each member gets them with the call).
+    """
+    name, final = pipe.steps[-1]
+    members = [m for _, m in final.estimators] if name == "ensemble" else [pipe]
+    shares = [m.named_steps["cnn"].validation_split for m in members]
+    resampled = any(
+        m.named_steps.get("sample", "passthrough") != "passthrough" for m in members
     )
+    if resampled or not all(shares):
+        return None, 0
+    return f"{name}__groups", shares[0]
 
 
 def _load_training_data(args):
@@ -445,11 +455,12 @@ def _train(args):
     if args.intensity is not None:
         pipe.set_params(load__intensity=args.intensity)
     fit_params = {}
-    if input_kind == "paths" and _holds_out(pipe):
-        fit_params["cnn__groups"] = patient_groups(X)
+    patients, share = _patients_parameter(pipe)
+    if input_kind == "paths" and patients:
+        fit_params[patients] = patient_groups(X)
         _log(
-            f"Validation hold-out of {pipe[-1].validation_split:.0%} by patient "
-            f"({len(np.unique(fit_params['cnn__groups']))} patients in all)"
+            f"Validation hold-out of {share:.0%} by patient "
+            f"({len(np.unique(fit_params[patients]))} patients in all)"
         )
     start = time.perf_counter()
     pipe.fit(X, y, **fit_params)

@@ -393,10 +393,10 @@ def test_training_on_a_folder_holds_out_whole_patients(
     from sklearn_pneumo._holdout import holdout_indices
     from sklearn_pneumo.datasets import load_image_folder, patient_groups
 
-    seen = {}
+    seen = []
 
     def spy(y, fraction, random_state=None, groups=None):
-        seen["groups"] = groups
+        seen.append(groups)
         return holdout_indices(y, fraction, random_state, groups)
 
     monkeypatch.setattr("sklearn_pneumo._classifier.holdout_indices", spy)
@@ -417,9 +417,29 @@ def test_training_on_a_folder_holds_out_whole_patients(
     )
     assert result.returncode == 0, result.stderr
     paths, _ = load_image_folder(chest_xray / "train")
-    patients = patient_groups(paths)
-    assert sorted(seen["groups"]) == sorted(patients)
+    patients = sorted(patient_groups(paths))
+    assert [sorted(groups) for groups in seen] == [patients]
     assert f"by patient ({len(set(patients))} patients in all)" in result.stderr
+    # An ensemble's members each hold out whole patients too.
+    seen.clear()
+    result = run_cli(
+        "train",
+        "--data",
+        chest_xray,
+        "--preset",
+        "tuned",
+        "--members",
+        "2",
+        "--image-size",
+        "16",
+        "--epochs",
+        "1",
+        "--filters",
+        "4",
+    )
+    assert result.returncode == 0, result.stderr
+    assert [sorted(groups) for groups in seen] == [patients, patients]
+    assert "by patient" in result.stderr
     # The paper's preset over-samples and holds nothing out: no groups.
     seen.clear()
     result = run_cli(
