@@ -37,21 +37,14 @@ def test_grid_search_runs_on_dask_workers(client, xray_paths):
     assert workers and workers <= set(client.scheduler_info()["workers"])
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug, cause not found: in 2 of 3 full-suite runs of the CI "
-    "machine, the fits of one worker (one split) scored differently from the "
-    "loky ones (log loss 0.684 vs 0.687, 0.642 vs 0.668); the same fits "
-    "agree in every run of this module alone, in fresh and in used worker "
-    "processes alike. Since then build_cnn no longer draws its layers' seeds "
-    "from Python's process-wide random, one channel by which another thread "
-    "of a worker could change a fit",
-)
 def test_same_scores_as_local_search(client, xrays_224):
     # A network that learns (probabilities 0.37-0.61, not all at 0.5), scored
     # by log loss: accuracy of a network whose outputs all sit within 1e-5 of
     # 0.5 flips with float32 round-off between processes. Another seed moves
     # these losses by 0.3-2 %; round-off, by far less than the tolerance.
+    # Dask workers once scored one split differently in full-suite runs,
+    # while build_cnn drew its layers' seeds from Python's process-wide
+    # random, which another thread of a worker could move.
     paths, y = xrays_224
     grid = {"cnn__epochs": [4, 10]}
     searches = []
