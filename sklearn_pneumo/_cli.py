@@ -23,6 +23,7 @@ from ._tensorflow_log import import_tensorflow_quietly
 from ._upstream import CALIBRATION_METHODS
 from ._walk import scoring_model
 from .datasets import (
+    IMAGE_SUFFIXES,
     TARGET_NAMES,
     load_image_folder,
     load_pneumoniamnist,
@@ -504,7 +505,11 @@ def _expand_inputs(inputs):
     for entry in inputs:
         paths += scan_images(entry) if entry.is_dir() else [str(entry)]
     if not paths:
-        raise ValueError("no image files found in the given folders")
+        raise ValueError(
+            f"no image files found in {', '.join(map(str, inputs))}: image "
+            f"files end in {', '.join(sorted(IMAGE_SUFFIXES))} (any case), at "
+            "any depth, outside hidden folders"
+        )
     return paths
 
 

@@ -142,7 +142,11 @@ def test_refuses_with_a_clear_error_and_writes_nothing(site, tmp_path):
         pixels = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
         Image.fromarray(pixels).save(noise / f"photo_{i}.png")
     cases = {
-        "no image files found": ("--pretrained", "--onnx", empty),
+        f"no image files found in {empty}: image files end in": (
+            "--pretrained",
+            "--onnx",
+            empty,
+        ),
         "left out as outliers; at least min_samples": ("--pretrained", "--onnx", noise),
         "adapts to a .pneumo file": ("--pretrained", site),
         "composes two archives": (
