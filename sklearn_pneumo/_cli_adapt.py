@@ -116,7 +116,7 @@ def _fitted(adapter, paths, log):
 def run(args, *, model_and_inputs, load_predictor, expand_inputs, check_output, log):
     """Adapt, print the shares, save; the command line's helpers are passed in."""
     from ._onnx import OnnxScorer, export_onnx, holds_archives
-    from ._prior_shift import PriorShiftAdapter
+    from ._prior_shift import PriorShiftAdapter, source_priors
 
     model_file, inputs = model_and_inputs(args)
     if not inputs:
@@ -142,6 +142,7 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, check_output, 
             else "a Keras model adapts to a .pneumo file (--onnx for an archive)"
         )
         raise ValueError(f"--out {args.out}: {adapts_to}")
+    source_priors(model)  # a model without them is refused before any scoring
     log(f"Scoring {len(paths)} X-ray(s) of the site to estimate its class shares")
     adapter = _fitted(
         PriorShiftAdapter(

@@ -197,6 +197,7 @@ def test_a_model_without_source_shares_says_how_to_add_them(
     assert result.returncode == 1
     assert "no source_priors_" in result.stderr
     assert "measure_source_priors" in result.stderr
+    assert "Scoring" not in result.stderr  # refused before the site is read
     assert not out.exists()
 
 
