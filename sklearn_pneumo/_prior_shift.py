@@ -581,11 +581,19 @@ class PriorShiftAdapter(
         if self.skip_outliers and outlier is not None:
             proba, uncertainty = proba[~outlier], uncertainty[~outlier]
         if len(proba) < self.min_samples:
+            flagged = (
+                " Most were flagged as unlike the X-rays the model was trained "
+                "on: are they chest X-rays, and does the site process them as "
+                "the training X-rays were? ('sklearn-pneumo report' shows "
+                "each one's flag and typicality.)"
+                if self.n_outliers_ > len(proba)
+                else ""
+            )
             raise ValueError(
                 f"{len(proba)} input(s) to estimate the class shares from, "
                 f"{self.n_outliers_} more left out as outliers; at least "
                 f"min_samples={self.min_samples} are needed, and a few hundred "
-                "give a narrow interval."
+                f"give a narrow interval.{flagged}"
             )
         self.classes_ = np.asarray(scoring_model(model).classes_)
         self.source_priors_ = source
