@@ -420,6 +420,10 @@ def _failure_reason(path, error):
         return f"image too large: {error}"
     if os.path.isfile(path) and os.path.getsize(path) == 0:
         return "empty file (0 bytes)"
+    if isinstance(error, Image.UnidentifiedImageError):
+        return "not an image: its bytes are in no image format that can be read"
+    if isinstance(error, OSError) and "truncated" in str(error).lower():
+        return f"truncated: the file ends before its image does ({error})"
     return f"{type(error).__name__}: {error}"
 
 

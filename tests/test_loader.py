@@ -153,7 +153,8 @@ def test_every_bad_file_is_named_in_one_error(tmp_path, xray_paths):
     assert failures[bad["missing"]] == "file not found"
     assert "directory" in failures[bad["folder"]]
     assert "empty" in failures[bad["empty"]]
-    assert "truncated" in failures[bad["truncated"]]
+    assert failures[bad["truncated"]].startswith("truncated: the file ends")
+    assert failures[bad["text"]].startswith("not an image")
     for path in bad.values():
         assert path in str(raised.value)
 
