@@ -156,6 +156,8 @@ def run(args, *, model_and_inputs, load_predictor, expand_inputs, log):
     )
     for path, reason in summary.errors[:3]:
         log(f"  {path}: {reason}")
+    if summary.n_errors > 3:
+        log(f"  and {summary.n_errors - 3} more: the page and its CSV name each")
     if summary.uncertain is not None and summary.uncertain.more:
         log(f"sklearn-pneumo: warning: {uncertainty_warning(summary.uncertain)}")
     if summary.unlike_source is not None and summary.unlike_source.more:

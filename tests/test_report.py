@@ -218,13 +218,16 @@ def test_cli_report_reads_labels_from_folders(xray_dir, tmp_path):
 
     folder = tmp_path / "site"
     shutil.copytree(xray_dir, folder)
-    (folder / "NORMAL" / "broken.jpeg").write_bytes(b"junk")
+    for name in ("broken.jpeg", "broken_2.jpeg", "broken_3.jpeg", "broken_4.jpeg"):
+        (folder / "NORMAL" / name).write_bytes(b"junk")
     out = tmp_path / "report"
     result = run_cli("report", "--pretrained", folder, "--out", out)
-    assert result.returncode == 1, result.stderr  # a file could not be read
+    assert result.returncode == 1, result.stderr  # files could not be read
     assert "broken.jpeg" in result.stderr and "Open it in a browser" in result.stderr
+    assert "4 could not be read" in result.stderr  # three named, and:
+    assert "and 1 more: the page and its CSV name each" in result.stderr
     data = page_data(out)
-    assert len(data["rows"]) == 17 and data["labels"]
+    assert len(data["rows"]) == 20 and data["labels"]
     text = (out / "index.html").read_text()
     assert "Confusion matrix" in text
     # The later samples' normal X-rays are uncertain to the shipped model far
