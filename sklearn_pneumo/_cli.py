@@ -15,7 +15,7 @@ import numpy as np
 from . import _cli_adapt, _cli_report
 from ._class_names import class_display_names
 from ._evaluation import evaluate_binary, evaluate_multiclass, format_report
-from ._loader import ImageLoader, image_loaders
+from ._loader import ImageLoader, apply_to_readable, image_loaders, left_out_message
 from ._predict_files import predict_files
 from ._pretrained import STEMS
 from ._site_warning import measure_review_cut
@@ -285,7 +285,8 @@ def _parser():
         "CalibratedClassifierCV of the frozen model; the model itself is not "
         "retrained), print the log loss before and after, and save the "
         "calibrated model, which 'sklearn-pneumo predict' scores. Use X-rays "
-        "the model was not trained on, from the site it will score.",
+        "the model was not trained on, from the site it will score. Files "
+        "that cannot be read are named and left out.",
     )
     calibrate.add_argument(
         "arguments",
@@ -596,16 +597,24 @@ def _calibration_data(folder, classes):
             f"{folder} has classes the model does not know: {', '.join(unknown)} "
             f"(it knows {', '.join(names)})"
         )
+    _check_class_counts(folder, y, classes)
+    return paths, y
+
+
+def _check_class_counts(folder, y, classes, readable=""):
+    """Refuse fewer than 5 X-rays of a class of ``classes`` among ``y``."""
+    names = [str(c) for c in classes]
     shown = dict(zip(names, class_display_names(classes)))  # 1 is PNEUMONIA
     counts = {name: int(np.sum(np.asarray(y).astype(str) == name)) for name in names}
     few = {shown[name]: n for name, n in counts.items() if n < 5}
     if few:
         raise ValueError(
             f"{folder} has "
-            + ", ".join(f"{n} X-ray(s) of class {name}" for name, n in few.items())
+            + ", ".join(
+                f"{n} {readable}X-ray(s) of class {name}" for name, n in few.items()
+            )
             + ": calibrating needs at least 5 of each class (hundreds to be worth it)"
         )
-    return paths, y
 
 
 def _sensitivity_floor(minimum):
@@ -708,15 +717,21 @@ def _calibrate(args):
             "--method sigmoid"
         )
     model = _load_predictor(args, model_file)
-    paths, y = _calibration_data(folders[0], model.classes_)
+    classes = model.classes_
+    paths, y = _calibration_data(folders[0], classes)
     _log(f"Calibrating on {_plural(len(y), 'X-ray')} of {folders[0]}")
+    proba, failures = apply_to_readable(model.predict_proba, list(paths))
+    if failures:  # left out, named; the rest must still hold every class
+        _log(left_out_message(failures))
+        readable = ~np.isin(paths, [path for path, _ in failures])
+        paths, y = paths[readable], y[readable]
+        _check_class_counts(folders[0], y, classes, readable="readable ")
 
     def loss(proba):  # float32 rows sum to 1 only within float32 rounding
         proba = np.asarray(proba, dtype=np.float64)
         return log_loss(y, proba / proba.sum(axis=1, keepdims=True), labels=classes)
 
-    classes = model.classes_
-    before = loss(model.predict_proba(paths))
+    before = loss(proba)
     calibrated = CalibratedClassifierCV(FrozenEstimator(model), method=args.method)
     calibrated.fit(paths, y)
     after = loss(calibrated.predict_proba(paths))

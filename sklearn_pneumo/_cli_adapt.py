@@ -98,18 +98,13 @@ def add_parser(commands):
 
 def _fitted(adapter, paths, log):
     """``adapter`` fitted on the readable ``paths``; unreadable ones are named."""
-    from ._loader import ImageLoadError
+    from ._loader import ImageLoadError, left_out_message
 
     try:
         return adapter.fit(paths)
     except ImageLoadError as error:
+        log(left_out_message(error.failures))
         unreadable = {path for path, _ in error.failures}
-        shown = "; ".join(f"{path}: {reason}" for path, reason in error.failures[:3])
-        more = len(error.failures) - min(3, len(error.failures))
-        log(
-            f"{len(unreadable)} file(s) could not be read and are left out "
-            f"({shown}{f'; and {more} more' if more else ''})"
-        )
         return adapter.fit([path for path in paths if path not in unreadable])
 
 

@@ -68,6 +68,26 @@ def apply_to_readable(function, inputs):
     return (function(readable) if readable else None), failures
 
 
+def left_out_message(failures, shown=3):
+    """What a run says of the unreadable inputs it leaves out, naming a few.
+
+    Examples
+    --------
+    >>> print(left_out_message([("a.png", "empty file (0 bytes)")]))
+    1 file(s) could not be read and are left out (a.png: empty file (0 bytes))
+    >>> missing = [(f"{i}.png", "file not found") for i in range(5)]
+    >>> print(left_out_message(missing))  # doctest: +NORMALIZE_WHITESPACE
+    5 file(s) could not be read and are left out (0.png: file not found;
+    1.png: file not found; 2.png: file not found; and 2 more)
+    """
+    named = "; ".join(f"{path}: {reason}" for path, reason in failures[:shown])
+    more = len(failures) - min(shown, len(failures))
+    return (
+        f"{len({path for path, _ in failures})} file(s) could not be read and "
+        f"are left out ({named}{f'; and {more} more' if more else ''})"
+    )
+
+
 def check_paths(paths):
     """Validate a collection of image paths and return it as a list of str.
 

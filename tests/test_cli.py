@@ -131,18 +131,24 @@ def test_train_save_and_predict_a_folder(chest_xray, xray_dir, tmp_path):
     assert {"proba_NORMAL", "proba_PNEUMONIA"} <= set(rows[0])
     assert rows[4]["prediction"] == "" and rows[4]["error"].startswith("not an image")
 
-    # Calibrated on labelled X-rays, it predicts files the same way.
+    # Calibrated on labelled X-rays, it predicts files the same way; an
+    # unreadable one is named and left out.
+    labelled = tmp_path / "labelled"
+    shutil.copytree(xray_dir, labelled)
+    (labelled / "NORMAL" / "broken.jpeg").write_bytes(b"junk")
     calibrated = tmp_path / "calibrated.pneumo"
     result = run_cli(
         "calibrate",
         model,
-        xray_dir,
+        labelled,
         "--method",
         "temperature" if "temperature" in CALIBRATION_METHODS else "sigmoid",
         "--out",
         calibrated,
     )
     assert result.returncode == 0, result.stderr
+    assert "1 file(s) could not be read and are left out" in result.stderr
+    assert "broken.jpeg: not an image" in result.stderr
     before, after = map(float, re.findall(r"(\d\.\d+) (?:before|after)", result.stdout))
     assert after <= before + 1e-6  # fitted to minimise the log loss there
     assert calibrated.is_file() and "sklearn-pneumo predict" in result.stderr
@@ -158,7 +164,7 @@ def test_train_save_and_predict_a_folder(chest_xray, xray_dir, tmp_path):
     ]
 
 
-def test_calibrate_refuses_what_it_cannot_use(chest_xray, tmp_path):
+def test_calibrate_refuses_what_it_cannot_use(chest_xray, xray_dir, tmp_path):
     few = tmp_path / "few"
     shutil.copytree(chest_xray / "test", few)
     shutil.copy(next((few / "NORMAL").iterdir()), few / "stray.jpeg")
@@ -176,6 +182,18 @@ def test_calibrate_refuses_what_it_cannot_use(chest_xray, tmp_path):
     warning = "sklearn-pneumo: warning: 1 image file(s) directly in"
     assert warning in result.stderr and "stray.jpeg" in result.stderr
     assert "UserWarning" not in result.stderr
+    # Unreadable files are left out; what is left must still hold 5 of each.
+    broken = tmp_path / "broken"
+    shutil.copytree(xray_dir, broken)
+    for path in sorted((broken / "NORMAL").iterdir())[:4]:
+        path.write_bytes(b"junk")
+    result = run_cli(
+        "calibrate", "--pretrained", broken, "--out", tmp_path / "c.pneumo"
+    )
+    assert result.returncode == 1
+    assert "4 file(s) could not be read and are left out" in result.stderr
+    assert "4 readable X-ray(s) of class NORMAL" in result.stderr
+    assert not (tmp_path / "c.pneumo").exists()
     (tmp_path / "other" / "COVID").mkdir(parents=True)
     shutil.copy(
         next((chest_xray / "test" / "NORMAL").iterdir()), tmp_path / "other" / "COVID"

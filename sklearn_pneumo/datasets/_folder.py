@@ -128,7 +128,8 @@ def _class_label(folder, class_names):
     known = ", ".join(sorted(class_names))
     raise ValueError(
         f"Unknown class folder {str(folder)!r}: expected one of {known} (any "
-        "case). Pass class_names={folder_name: label} to map other folders."
+        "case). Move it out, or rename it after its class; in Python, "
+        "class_names={folder_name: label} maps other folders."
     )
 
 
