@@ -405,9 +405,7 @@ def test_a_warning_is_shown_once_per_run(tmp_path):
     assert result.stderr.count("use less than 1/16 of the 16-bit range") == 1
 
 
-def test_training_on_a_folder_holds_out_whole_patients(
-    chest_xray, tmp_path, monkeypatch
-):
+def test_training_on_a_folder_holds_out_whole_patients(chest_xray, monkeypatch):
     from sklearn_pneumo._holdout import holdout_indices
     from sklearn_pneumo.datasets import load_image_folder, patient_groups
 
@@ -418,21 +416,8 @@ def test_training_on_a_folder_holds_out_whole_patients(
         return holdout_indices(y, fraction, random_state, groups)
 
     monkeypatch.setattr("sklearn_pneumo._classifier.holdout_indices", spy)
-    result = run_cli(
-        "train",
-        "--data",
-        chest_xray,
-        "--preset",
-        "tuned",
-        "--image-size",
-        "16",
-        "--epochs",
-        "1",
-        "--filters",
-        "4",
-        "--save",
-        tmp_path / "model.pneumo",
-    )
+    tiny = ("--image-size", "16", "--epochs", "1", "--filters", "4")
+    result = run_cli("train", "--data", chest_xray, "--preset", "tuned", *tiny)
     assert result.returncode == 0, result.stderr
     paths, _ = load_image_folder(chest_xray / "train")
     patients = sorted(patient_groups(paths))
@@ -441,19 +426,7 @@ def test_training_on_a_folder_holds_out_whole_patients(
     # An ensemble's members each hold out whole patients too.
     seen.clear()
     result = run_cli(
-        "train",
-        "--data",
-        chest_xray,
-        "--preset",
-        "tuned",
-        "--members",
-        "2",
-        "--image-size",
-        "16",
-        "--epochs",
-        "1",
-        "--filters",
-        "4",
+        "train", "--data", chest_xray, "--preset", "tuned", "--members", "2", *tiny
     )
     assert result.returncode == 0, result.stderr
     assert [sorted(groups) for groups in seen] == [patients, patients]
