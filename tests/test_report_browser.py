@@ -122,6 +122,18 @@ def test_the_broken_file_has_its_reason_and_the_photograph_is_flagged(browser, r
     assert "broken.jpeg" in broken
     assert page_rows(report)[-2]["error"] in broken
     assert "photograph.png" in photograph and "FLAGGED" in photograph
+    # The reason spans the cells a read file fills, beside the file's name,
+    # and reads as lines even in a narrow window.
+    cells = rows[-2].find_elements(By.TAG_NAME, "td")
+    assert (
+        cells[2].text == "broken.jpeg"
+        and cells[3].text == page_rows(report)[-2]["error"]
+    )
+    browser.set_window_size(800, 900)
+    try:
+        assert cells[3].size["width"] >= 200, cells[3].size
+    finally:
+        browser.set_window_size(1280, 900)
 
 
 def test_sorting_by_click_and_by_keyboard(browser, report):

@@ -143,9 +143,17 @@
       tr.dataset.index = String(r.index);
       if (r.review) tr.className = "review";
       if (r.error) tr.className = "error";
-      for (const column of columns) {
+      for (const [i, column] of columns.entries()) {
+        if (r.error && column.key === "prediction") {
+          // Nothing to show but why: the reason spans the empty cells.
+          const reason = cell("td", r.error, "reason");
+          reason.colSpan = columns.length - i;
+          tr.appendChild(reason);
+          break;
+        }
         if (column.key === "image") tr.appendChild(thumbnail(r));
-        else tr.appendChild(cell("td", column.show(r), column.numeric ? "num" : ""));
+        else tr.appendChild(cell("td", column.show(r), column.numeric ? "num"
+                                 : column.key === "error" ? "reason" : ""));
       }
       body.appendChild(tr);
     }
