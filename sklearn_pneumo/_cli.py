@@ -15,7 +15,13 @@ import numpy as np
 from . import _cli_adapt, _cli_report
 from ._class_names import class_display_names
 from ._evaluation import evaluate_binary, evaluate_multiclass, format_report
-from ._loader import ImageLoader, apply_to_readable, image_loaders, left_out_message
+from ._loader import (
+    ImageLoader,
+    ImageLoadError,
+    apply_to_readable,
+    image_loaders,
+    left_out_message,
+)
 from ._predict_files import predict_files
 from ._pretrained import STEMS
 from ._site_warning import measure_review_cut
@@ -89,7 +95,8 @@ def _parser():
         "--data",
         type=Path,
         help="a chest_xray folder with train/ and test/ subfolders, each with "
-        "NORMAL/ and PNEUMONIA/ (default: bundled PneumoniaMNIST)",
+        "NORMAL/ and PNEUMONIA/; files that cannot be read are named and left "
+        "out (default: bundled PneumoniaMNIST)",
     )
     train.add_argument(
         "--classes",
@@ -380,6 +387,14 @@ def _patients_parameter(pipe):
     return f"{name}__groups", shares[0]
 
 
+def _readable(failures, paths, *columns):
+    """``paths`` and ``columns`` without the ``(path, reason)`` failures,
+    which are named as left out."""
+    _log(left_out_message(failures))
+    keep = ~np.isin(paths, [path for path, _ in failures])
+    return [paths[keep], *(np.asarray(column)[keep] for column in columns)]
+
+
 def _load_training_data(args):
     """Training and held-out data, with class names as labels."""
     three = args.classes == "normal-bacterial-viral"
@@ -465,9 +480,18 @@ def _train(args):
             f"({len(np.unique(fit_params[patients]))} patients in all)"
         )
     start = time.perf_counter()
-    pipe.fit(X, y, **fit_params)
+    try:  # the files are decoded before any training
+        pipe.fit(X, y, **fit_params)
+    except ImageLoadError as error:
+        X, y, *groups = _readable(error.failures, X, y, *fit_params.values())
+        fit_params = dict(zip(fit_params, groups))
+        pipe.fit(X, y, **fit_params)
     _log(f"Trained in {time.perf_counter() - start:.0f} s")
-    proba = pipe.predict_proba(X_test)
+    try:
+        proba = pipe.predict_proba(X_test)
+    except ImageLoadError as error:
+        X_test, y_test = _readable(error.failures, X_test, y_test)
+        proba = pipe.predict_proba(X_test)
     if list(pipe.classes_) == list(TARGET_NAMES):
         scores = evaluate_binary(y_test, proba[:, 1], pos_label="PNEUMONIA")
     else:
@@ -722,9 +746,7 @@ def _calibrate(args):
     _log(f"Calibrating on {_plural(len(y), 'X-ray')} of {folders[0]}")
     proba, failures = apply_to_readable(model.predict_proba, list(paths))
     if failures:  # left out, named; the rest must still hold every class
-        _log(left_out_message(failures))
-        readable = ~np.isin(paths, [path for path, _ in failures])
-        paths, y = paths[readable], y[readable]
+        paths, y = _readable(failures, paths, y)
         _check_class_counts(folders[0], y, classes, readable="readable ")
 
     def loss(proba):  # float32 rows sum to 1 only within float32 rounding

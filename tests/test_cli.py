@@ -17,6 +17,9 @@ from sklearn_pneumo import load_model, pretrained_record
 from sklearn_pneumo._cli import main
 from sklearn_pneumo._upstream import CALIBRATION_METHODS
 
+#: A network that trains in seconds, for what the command does around it.
+TINY_TRAINING = ("--image-size", "16", "--epochs", "1", "--filters", "4")
+
 
 def run_cli(*args):
     """Run ``sklearn-pneumo ARGS`` in this process, as the console script does.
@@ -405,6 +408,20 @@ def test_a_warning_is_shown_once_per_run(tmp_path):
     assert result.stderr.count("use less than 1/16 of the 16-bit range") == 1
 
 
+def test_training_leaves_out_the_files_it_cannot_read(chest_xray, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(chest_xray, data)
+    (data / "train" / "NORMAL" / "cut.jpeg").write_bytes(b"\xff\xd8 cut short")
+    (data / "test" / "PNEUMONIA" / "notes.png").write_text("not an image")
+    result = run_cli("train", "--data", data, "--preset", "tuned", *TINY_TRAINING)
+    assert result.returncode == 0, result.stderr
+    left_out = "1 file(s) could not be read and are left out ("
+    assert f"{left_out}{data / 'train' / 'NORMAL' / 'cut.jpeg'}: " in result.stderr
+    assert f"{left_out}{data / 'test' / 'PNEUMONIA' / 'notes.png'}: " in result.stderr
+    n_test = sum(1 for path in (chest_xray / "test").rglob("*") if path.is_file())
+    assert f"({n_test} images)" in result.stdout
+
+
 def test_training_on_a_folder_holds_out_whole_patients(chest_xray, monkeypatch):
     from sklearn_pneumo._holdout import holdout_indices
     from sklearn_pneumo.datasets import load_image_folder, patient_groups
@@ -416,8 +433,7 @@ def test_training_on_a_folder_holds_out_whole_patients(chest_xray, monkeypatch):
         return holdout_indices(y, fraction, random_state, groups)
 
     monkeypatch.setattr("sklearn_pneumo._classifier.holdout_indices", spy)
-    tiny = ("--image-size", "16", "--epochs", "1", "--filters", "4")
-    result = run_cli("train", "--data", chest_xray, "--preset", "tuned", *tiny)
+    result = run_cli("train", "--data", chest_xray, "--preset", "tuned", *TINY_TRAINING)
     assert result.returncode == 0, result.stderr
     paths, _ = load_image_folder(chest_xray / "train")
     patients = sorted(patient_groups(paths))
@@ -426,7 +442,14 @@ def test_training_on_a_folder_holds_out_whole_patients(chest_xray, monkeypatch):
     # An ensemble's members each hold out whole patients too.
     seen.clear()
     result = run_cli(
-        "train", "--data", chest_xray, "--preset", "tuned", "--members", "2", *tiny
+        "train",
+        "--data",
+        chest_xray,
+        "--preset",
+        "tuned",
+        "--members",
+        "2",
+        *TINY_TRAINING,
     )
     assert result.returncode == 0, result.stderr
     assert [sorted(groups) for groups in seen] == [patients, patients]
