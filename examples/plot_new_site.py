@@ -73,7 +73,7 @@ for name, adapter in adapters.items():
 adapter = adapters["adapted"]
 print(
     "the site differs by more than its shares:",
-    adapter.site_unlike_source_ or adapter.site_flagged_,
+    adapter.differs_beyond_shares,
     f"(mixture check p = {adapter.label_shift_p_value_:.2g})",
 )
 answers = {}
